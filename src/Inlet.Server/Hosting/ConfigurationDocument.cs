@@ -1,0 +1,158 @@
+namespace Inlet.Hosting;
+
+// The shape of inlet.yaml. Section and field names are the AWS APIs' own (PascalCase), so that the output of
+// `aws ses describe-active-receipt-rule-set` can be pasted in. These classes only carry what the file says;
+// ConfigurationLoader checks it and builds the immutable options.
+
+#pragma warning disable CA1002, CA2227 // YAML binding needs settable lists.
+
+internal sealed class ConfigurationDocument
+{
+    public string? Region { get; set; }
+
+    public string? AccountId { get; set; }
+
+    public string? DataDirectory { get; set; }
+
+    public SmtpDocument? Smtp { get; set; }
+
+    public HttpDocument? Http { get; set; }
+
+    public List<AccessKeyDocument>? Credentials { get; set; }
+
+    public List<ReceiptFilterDocument>? ReceiptFilters { get; set; }
+
+    public List<ReceiptRuleSetDocument>? ReceiptRuleSets { get; set; }
+
+    public string? ActiveReceiptRuleSet { get; set; }
+
+    /// <summary>Lambda functions (CreateFunction shape); read by the functions subsystem.</summary>
+    public List<Dictionary<string, object>>? Functions { get; set; }
+
+    /// <summary>SNS topics; read by the notifications subsystem.</summary>
+    public List<Dictionary<string, object>>? Topics { get; set; }
+}
+
+internal sealed class SmtpDocument
+{
+    public string? Listen { get; set; }
+
+    public string? Mode { get; set; }
+
+    public string? Hostname { get; set; }
+
+    public long? MaxMessageSize { get; set; }
+
+    public int? MaxRecipients { get; set; }
+
+    public int? MaxCommandLineLength { get; set; }
+
+    public int? MaxLineLength { get; set; }
+
+    public int? MaxHeaderSize { get; set; }
+
+    /// <summary>Seconds.</summary>
+    public double? CommandTimeout { get; set; }
+
+    /// <summary>Seconds.</summary>
+    public double? DataTimeout { get; set; }
+
+    public int? MaxBadCommands { get; set; }
+
+    public int? MaxConnections { get; set; }
+
+    public int? MaxConnectionsPerClient { get; set; }
+
+    /// <summary>Seconds.</summary>
+    public double? InlineTimeout { get; set; }
+
+    public TlsDocument? Tls { get; set; }
+}
+
+internal sealed class TlsDocument
+{
+    public bool? Enabled { get; set; }
+
+    public string? CertificatePath { get; set; }
+
+    public string? KeyPath { get; set; }
+
+    public string? Password { get; set; }
+}
+
+internal sealed class HttpDocument
+{
+    public string? Listen { get; set; }
+}
+
+internal sealed class AccessKeyDocument
+{
+    public string? AccessKeyId { get; set; }
+
+    public string? SecretAccessKey { get; set; }
+}
+
+internal sealed class ReceiptFilterDocument
+{
+    public string? Name { get; set; }
+
+    public IpFilterDocument? IpFilter { get; set; }
+}
+
+internal sealed class IpFilterDocument
+{
+    public string? Policy { get; set; }
+
+    public string? Cidr { get; set; }
+}
+
+internal sealed class ReceiptRuleSetDocument
+{
+    public string? RuleSetName { get; set; }
+
+    /// <summary>The DescribeReceiptRuleSet output shape: Metadata.Name instead of RuleSetName.</summary>
+    public RuleSetMetadataDocument? Metadata { get; set; }
+
+    public List<ReceiptRuleDocument>? Rules { get; set; }
+}
+
+internal sealed class RuleSetMetadataDocument
+{
+    public string? Name { get; set; }
+
+    public string? CreatedTimestamp { get; set; }
+}
+
+internal sealed class ReceiptRuleDocument
+{
+    public string? Name { get; set; }
+
+    public bool? Enabled { get; set; }
+
+    public string? TlsPolicy { get; set; }
+
+    public List<string>? Recipients { get; set; }
+
+    public bool? ScanEnabled { get; set; }
+
+    public List<ReceiptActionDocument>? Actions { get; set; }
+}
+
+internal sealed class ReceiptActionDocument
+{
+    public Dictionary<string, string?>? S3Action { get; set; }
+
+    public Dictionary<string, string?>? BounceAction { get; set; }
+
+    public Dictionary<string, string?>? LambdaAction { get; set; }
+
+    public Dictionary<string, string?>? SNSAction { get; set; }
+
+    public Dictionary<string, string?>? StopAction { get; set; }
+
+    public Dictionary<string, string?>? AddHeaderAction { get; set; }
+
+    public Dictionary<string, string?>? WorkmailAction { get; set; }
+
+    public Dictionary<string, string?>? ConnectAction { get; set; }
+}

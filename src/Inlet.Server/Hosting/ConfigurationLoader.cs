@@ -1,0 +1,394 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Net;
+using System.Text.RegularExpressions;
+using Inlet.Rules;
+using Inlet.Smtp;
+using YamlDotNet.Core;
+using YamlDotNet.Serialization;
+
+namespace Inlet.Hosting;
+
+/// <summary>A configuration that cannot be used; the message names every setting that is wrong and why.</summary>
+internal sealed class ConfigurationException(string message) : Exception(message);
+
+/// <summary>
+/// Reads <c>inlet.yaml</c> (JSON is accepted too: it is YAML), checks every setting and builds
+/// <see cref="InletOptions"/>. All errors are reported at once, each with the path of the setting.
+/// </summary>
+internal static partial class ConfigurationLoader
+{
+    public const string DefaultFileName = "inlet.yaml";
+
+    public static InletOptions LoadFile(string path)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigurationException($"{path}: cannot read the configuration file: {e.Message}");
+        }
+
+        return Load(text, path);
+    }
+
+    public static InletOptions Load(string text, string source = DefaultFileName)
+    {
+        ConfigurationDocument document;
+        try
+        {
+            var deserializer = new DeserializerBuilder().Build();
+            document = deserializer.Deserialize<ConfigurationDocument?>(text) ?? new ConfigurationDocument();
+        }
+        catch (YamlException e)
+        {
+            throw new ConfigurationException($"{source} (line {e.Start.Line}, column {e.Start.Column}): {Describe(e)}");
+        }
+
+        return Build(document, source);
+    }
+
+    [GeneratedRegex("Property '(?<name>[^']+)' not found on type '(?:[\\w.]+\\.)?(?<type>\\w+?)(?:Document)?'")]
+    private static partial Regex UnknownProperty();
+
+    private static string Describe(YamlException e)
+    {
+        var innermost = e.InnerException?.Message ?? e.Message;
+        var unknown = UnknownProperty().Match(e.Message);
+        if (unknown.Success)
+        {
+            var section = unknown.Groups["type"].Value;
+            return section == "Configuration"
+                ? $"unknown setting '{unknown.Groups["name"].Value}'"
+                : $"unknown setting '{unknown.Groups["name"].Value}' in a {section} section";
+        }
+
+        return innermost;
+    }
+
+    private static InletOptions Build(ConfigurationDocument d, string source)
+    {
+        var errors = new List<string>();
+        var defaults = new InletOptions();
+        var smtp = BuildSmtp(d.Smtp, errors);
+        var http = new HttpOptions { Listen = d.Http?.Listen ?? defaults.Http.Listen };
+        CheckListen("Http.Listen", http.Listen, errors);
+
+        var region = d.Region ?? defaults.Region;
+        if (!RegionPattern().IsMatch(region))
+        {
+            errors.Add($"Region: '{region}' is not a region name (for example us-east-1)");
+        }
+
+        var account = d.AccountId ?? defaults.AccountId;
+        if (!AccountPattern().IsMatch(account))
+        {
+            errors.Add($"AccountId: '{account}' must be 12 digits (quote it in YAML so leading zeros are kept)");
+        }
+
+        var credentials = defaults.Credentials;
+        if (d.Credentials is not null)
+        {
+            var list = new List<AccessKey>();
+            for (var i = 0; i < d.Credentials.Count; i++)
+            {
+                var c = d.Credentials[i];
+                if (string.IsNullOrEmpty(c.AccessKeyId) || string.IsNullOrEmpty(c.SecretAccessKey))
+                {
+                    errors.Add($"Credentials[{i}]: both AccessKeyId and SecretAccessKey are required");
+                    continue;
+                }
+
+                list.Add(new AccessKey(c.AccessKeyId, c.SecretAccessKey));
+            }
+
+            credentials = [.. list];
+        }
+
+        var receipt = BuildReceipt(d, errors);
+        if (errors.Count > 0)
+        {
+            throw new ConfigurationException($"{source}: {errors.Count} setting(s) are wrong:\n  - {string.Join("\n  - ", errors)}");
+        }
+
+        return new InletOptions
+        {
+            Region = region,
+            AccountId = account,
+            DataDirectory = d.DataDirectory ?? defaults.DataDirectory,
+            Smtp = smtp,
+            Http = http,
+            Credentials = credentials,
+            Receipt = receipt,
+        };
+    }
+
+    [GeneratedRegex("^[a-z]{2}(-[a-z]+)+-\\d+$")]
+    private static partial Regex RegionPattern();
+
+    [GeneratedRegex("^\\d{12}$")]
+    private static partial Regex AccountPattern();
+
+    private static SmtpOptions BuildSmtp(SmtpDocument? s, List<string> errors)
+    {
+        var o = new SmtpOptions();
+        if (s is null)
+        {
+            return o;
+        }
+
+        var mode = o.Mode;
+        if (s.Mode is not null && !Enum.TryParse(s.Mode, ignoreCase: true, out mode))
+        {
+            errors.Add($"Smtp.Mode: '{s.Mode}' is not a mode (async or inline)");
+        }
+
+        o = o with
+        {
+            Listen = s.Listen ?? o.Listen,
+            Mode = mode,
+            Hostname = s.Hostname ?? o.Hostname,
+            MaxMessageSize = Range("Smtp.MaxMessageSize", s.MaxMessageSize, o.MaxMessageSize, 1024, 1L << 40, errors),
+            MaxRecipients = (int)Range("Smtp.MaxRecipients", s.MaxRecipients, o.MaxRecipients, 1, 100_000, errors),
+            MaxCommandLineLength = (int)Range("Smtp.MaxCommandLineLength", s.MaxCommandLineLength, o.MaxCommandLineLength, 512, 65_536, errors),
+            MaxLineLength = (int)Range("Smtp.MaxLineLength", s.MaxLineLength, o.MaxLineLength, 1000, 10_485_760, errors),
+            MaxHeaderSize = (int)Range("Smtp.MaxHeaderSize", s.MaxHeaderSize, o.MaxHeaderSize, 1024, 104_857_600, errors),
+            CommandTimeout = Seconds("Smtp.CommandTimeout", s.CommandTimeout, o.CommandTimeout, errors),
+            DataTimeout = Seconds("Smtp.DataTimeout", s.DataTimeout, o.DataTimeout, errors),
+            MaxBadCommands = (int)Range("Smtp.MaxBadCommands", s.MaxBadCommands, o.MaxBadCommands, 1, 1000, errors),
+            MaxConnections = (int)Range("Smtp.MaxConnections", s.MaxConnections, o.MaxConnections, 1, 1_000_000, errors),
+            MaxConnectionsPerClient = (int)Range("Smtp.MaxConnectionsPerClient", s.MaxConnectionsPerClient, o.MaxConnectionsPerClient, 1, 1_000_000, errors),
+            InlineTimeout = Seconds("Smtp.InlineTimeout", s.InlineTimeout, o.InlineTimeout, errors),
+            Tls = new TlsOptions
+            {
+                Enabled = s.Tls?.Enabled ?? true,
+                CertificatePath = s.Tls?.CertificatePath,
+                KeyPath = s.Tls?.KeyPath,
+                Password = s.Tls?.Password,
+            },
+        };
+        CheckListen("Smtp.Listen", o.Listen, errors);
+        if (o.Tls.CertificatePath is { } cert && !File.Exists(cert))
+        {
+            errors.Add($"Smtp.Tls.CertificatePath: file '{cert}' does not exist");
+        }
+
+        if (o.Tls.KeyPath is { } key && !File.Exists(key))
+        {
+            errors.Add($"Smtp.Tls.KeyPath: file '{key}' does not exist");
+        }
+
+        return o;
+    }
+
+    private static long Range(string name, long? value, long fallback, long min, long max, List<string> errors)
+    {
+        if (value is null)
+        {
+            return fallback;
+        }
+
+        if (value < min || value > max)
+        {
+            errors.Add($"{name}: {value} is out of range ({min} to {max})");
+            return fallback;
+        }
+
+        return value.Value;
+    }
+
+    private static TimeSpan Seconds(string name, double? value, TimeSpan fallback, List<string> errors)
+    {
+        if (value is null)
+        {
+            return fallback;
+        }
+
+        if (value <= 0 || value > 86_400)
+        {
+            errors.Add($"{name}: {value.Value.ToString(CultureInfo.InvariantCulture)} seconds is out of range (more than 0, at most 86400)");
+            return fallback;
+        }
+
+        return TimeSpan.FromSeconds(value.Value);
+    }
+
+    private static void CheckListen(string name, string value, List<string> errors)
+    {
+        if (!TryParseEndPoint(value, out _))
+        {
+            errors.Add($"{name}: '{value}' is not an address and port (for example 127.0.0.1:2525, [::1]:2525, 0.0.0.0:25)");
+        }
+    }
+
+    /// <summary>An IP address and port; <c>localhost</c> means the IPv4 loopback.</summary>
+    public static bool TryParseEndPoint(string value, out IPEndPoint endPoint)
+    {
+        var text = value.StartsWith("localhost:", StringComparison.OrdinalIgnoreCase) ? "127.0.0.1" + value["localhost".Length..] : value;
+        if (IPEndPoint.TryParse(text, out var parsed) && parsed.Port is >= 0 and <= 65535 && text.Contains(':') && (text.LastIndexOf(':') > text.LastIndexOf(']')))
+        {
+            endPoint = parsed;
+            return true;
+        }
+
+        endPoint = new IPEndPoint(IPAddress.Loopback, 0);
+        return false;
+    }
+
+    private static ReceiptConfiguration BuildReceipt(ConfigurationDocument d, List<string> errors)
+    {
+        var filters = new List<ReceiptFilter>();
+        foreach (var (f, i) in (d.ReceiptFilters ?? []).Select((f, i) => (f, i)))
+        {
+            var path = $"ReceiptFilters[{i}]";
+            var policy = IpFilterPolicy.Block;
+            if (f.IpFilter is null || f.IpFilter.Cidr is null || f.IpFilter.Policy is null)
+            {
+                errors.Add($"{path}: IpFilter with Policy (Block or Allow) and Cidr is required");
+                continue;
+            }
+
+            if (f.IpFilter.Policy is not ("Block" or "Allow"))
+            {
+                errors.Add($"{path}.IpFilter.Policy: '{f.IpFilter.Policy}' must be Block or Allow");
+                continue;
+            }
+
+            policy = f.IpFilter.Policy == "Allow" ? IpFilterPolicy.Allow : IpFilterPolicy.Block;
+            var filter = new ReceiptFilter(f.Name ?? string.Empty, policy, f.IpFilter.Cidr);
+            if (ReceiptValidation.CheckFilter(filter) is { } error)
+            {
+                errors.Add($"{path}: {error.Message}");
+            }
+            else if (filters.Any(x => x.Name == filter.Name))
+            {
+                errors.Add($"{path}: a filter named {filter.Name} is declared twice");
+            }
+            else
+            {
+                filters.Add(filter);
+            }
+        }
+
+        if (filters.Count > ReceiptValidation.MaxFilters)
+        {
+            errors.Add($"ReceiptFilters: {filters.Count} filters; at most {ReceiptValidation.MaxFilters} are allowed");
+        }
+
+        var sets = new List<ReceiptRuleSet>();
+        foreach (var (s, i) in (d.ReceiptRuleSets ?? []).Select((s, i) => (s, i)))
+        {
+            var path = $"ReceiptRuleSets[{i}]";
+            var name = s.RuleSetName ?? s.Metadata?.Name;
+            if (ReceiptValidation.CheckRuleSetName(name) is { } nameError)
+            {
+                errors.Add($"{path}.RuleSetName: {nameError.Message}");
+                continue;
+            }
+
+            if (sets.Any(x => x.Name == name))
+            {
+                errors.Add($"{path}: a rule set named {name} is declared twice");
+                continue;
+            }
+
+            var rules = new List<ReceiptRule>();
+            foreach (var (r, j) in (s.Rules ?? []).Select((r, j) => (r, j)))
+            {
+                var rule = BuildRule(r, $"{path}.Rules[{j}]", errors);
+                if (rule is null)
+                {
+                    continue;
+                }
+
+                if (rules.Any(x => x.Name == rule.Name))
+                {
+                    errors.Add($"{path}.Rules[{j}]: a rule named {rule.Name} is declared twice in rule set {name}");
+                    continue;
+                }
+
+                rules.Add(rule);
+            }
+
+            if (rules.Count > ReceiptValidation.MaxRulesPerSet)
+            {
+                errors.Add($"{path}.Rules: {rules.Count} rules; at most {ReceiptValidation.MaxRulesPerSet} are allowed");
+            }
+
+            var created = s.Metadata?.CreatedTimestamp is { } ts && DateTimeOffset.TryParse(ts, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t)
+                ? t
+                : DateTimeOffset.UnixEpoch;
+            sets.Add(new ReceiptRuleSet { Name = name!, CreatedTimestamp = created, Rules = [.. rules] });
+        }
+
+        if (sets.Count > ReceiptValidation.MaxRuleSets)
+        {
+            errors.Add($"ReceiptRuleSets: {sets.Count} rule sets; at most {ReceiptValidation.MaxRuleSets} are allowed");
+        }
+
+        var active = d.ActiveReceiptRuleSet;
+        if (active is not null && sets.All(x => x.Name != active))
+        {
+            errors.Add($"ActiveReceiptRuleSet: no rule set is named '{active}' (declared: {(sets.Count == 0 ? "none" : string.Join(", ", sets.Select(x => x.Name)))})");
+        }
+
+        // A file that declares exactly one rule set and names none as active means that one.
+        active ??= sets.Count == 1 ? sets[0].Name : null;
+        return new ReceiptConfiguration { RuleSets = [.. sets], ActiveRuleSetName = active, Filters = [.. filters] };
+    }
+
+    private static ReceiptRule? BuildRule(ReceiptRuleDocument r, string path, List<string> errors)
+    {
+        var tls = TlsPolicy.Optional;
+        if (r.TlsPolicy is not null && !(r.TlsPolicy is "Require" or "Optional" && Enum.TryParse(r.TlsPolicy, out tls)))
+        {
+            errors.Add($"{path}.TlsPolicy: '{r.TlsPolicy}' must be Require or Optional");
+            return null;
+        }
+
+        var actions = ImmutableArray.CreateBuilder<ReceiptAction>();
+        foreach (var (a, k) in (r.Actions ?? []).Select((a, k) => (a, k)))
+        {
+            var members = new (string Name, Dictionary<string, string?>? Fields)[]
+            {
+                ("S3Action", a.S3Action), ("BounceAction", a.BounceAction), ("LambdaAction", a.LambdaAction),
+                ("SNSAction", a.SNSAction), ("StopAction", a.StopAction), ("AddHeaderAction", a.AddHeaderAction),
+                ("WorkmailAction", a.WorkmailAction), ("ConnectAction", a.ConnectAction),
+            }.Where(m => m.Fields is not null).ToList();
+            if (members.Count != 1)
+            {
+                errors.Add($"{path}.Actions[{k}]: each action names exactly one type (S3Action, BounceAction, LambdaAction, SNSAction, StopAction, AddHeaderAction, WorkmailAction); found {members.Count}");
+                continue;
+            }
+
+            var action = ReceiptValidation.Create(members[0].Name, members[0].Fields!, out var error);
+            if (error is not null)
+            {
+                errors.Add($"{path}.Actions[{k}].{members[0].Name}: {error.Message}");
+                continue;
+            }
+
+            actions.Add(action);
+        }
+
+        var rule = new ReceiptRule
+        {
+            Name = r.Name ?? string.Empty,
+            Enabled = r.Enabled ?? false,
+            TlsPolicy = tls,
+            Recipients = [.. r.Recipients ?? []],
+            ScanEnabled = r.ScanEnabled ?? false,
+            Actions = actions.ToImmutable(),
+        };
+        if (ReceiptValidation.CheckRule(rule) is { } ruleError)
+        {
+            errors.Add($"{path}: {ruleError.Message}");
+            return null;
+        }
+
+        return rule;
+    }
+}

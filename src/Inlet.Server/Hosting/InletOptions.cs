@@ -1,0 +1,34 @@
+using System.Collections.Immutable;
+using Inlet.Rules;
+using Inlet.Smtp;
+
+namespace Inlet.Hosting;
+
+/// <summary>All of Inlet's settings, validated. Built from <c>inlet.yaml</c> by <see cref="ConfigurationLoader"/>.</summary>
+internal sealed record InletOptions
+{
+    public string Region { get; init; } = "us-east-1";
+
+    public string AccountId { get; init; } = "000000000000";
+
+    /// <summary>Where the database, the spool, the buckets and the certificates live.</summary>
+    public string DataDirectory { get; init; } = "./inlet-data";
+
+    public SmtpOptions Smtp { get; init; } = new();
+
+    public HttpOptions Http { get; init; } = new();
+
+    /// <summary>Access keys accepted by the AWS APIs (Signature Version 4).</summary>
+    public ImmutableArray<AccessKey> Credentials { get; init; } = [new AccessKey("inlet", "inlet-secret")];
+
+    /// <summary>Rule sets, the active one and IP filters, as declared in the file.</summary>
+    public ReceiptConfiguration Receipt { get; init; } = ReceiptConfiguration.Empty;
+}
+
+internal sealed record HttpOptions
+{
+    /// <summary>Address and port of the HTTP endpoint (health, API); port 0 picks a free port.</summary>
+    public string Listen { get; init; } = "127.0.0.1:8025";
+}
+
+internal sealed record AccessKey(string AccessKeyId, string SecretAccessKey);

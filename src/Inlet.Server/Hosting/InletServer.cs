@@ -1,0 +1,207 @@
+using System.Net;
+using System.Net.Security;
+using Inlet.Api;
+using Inlet.Processing;
+using Inlet.Rules;
+using Inlet.Smtp;
+using Inlet.Smtp.Transport;
+using Inlet.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Inlet.Hosting;
+
+/// <summary>
+/// One running Inlet: the state store and spool, the SMTP endpoint and the HTTP endpoint on one Kestrel host,
+/// and the background processing. <see cref="StartAsync"/> returns once both endpoints listen.
+/// </summary>
+internal sealed partial class InletServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly ListenOptions _smtpListen;
+    private readonly ListenOptions _httpListen;
+
+    private InletServer(WebApplication app, ListenOptions smtpListen, ListenOptions httpListen, InletOptions options)
+    {
+        _app = app;
+        _smtpListen = smtpListen;
+        _httpListen = httpListen;
+        Options = options;
+    }
+
+    public InletOptions Options { get; }
+
+    public IPEndPoint SmtpEndPoint => (IPEndPoint)_smtpListen.EndPoint;
+
+    public IPEndPoint HttpEndPoint => (IPEndPoint)_httpListen.EndPoint;
+
+    public IServiceProvider Services => _app.Services;
+
+    public static async Task<InletServer> StartAsync(InletOptions options, Action<ILoggingBuilder>? configureLogging = null, CancellationToken cancellationToken = default)
+    {
+        var dataDirectory = Path.GetFullPath(options.DataDirectory);
+        Directory.CreateDirectory(dataDirectory);
+
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = dataDirectory, Args = [] });
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+        });
+        builder.Logging.SetMinimumLevel(LogLevel.Information);
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        configureLogging?.Invoke(builder.Logging);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+
+        // State first: a store that cannot open is a start-up error, before any port is bound.
+        var state = new SqliteStateStore(Path.Combine(dataDirectory, "inlet.db"));
+        await state.InitializeAsync(cancellationToken);
+        var blobs = new FileBlobStore(Path.Combine(dataDirectory, "blobs"));
+        var cleaned = await CleanSpoolAsync(blobs, state, cancellationToken);
+
+        var configurationVersion = await state.SaveConfigurationAsync(RulesJsonContext.Serialize(options.Receipt), cancellationToken);
+        var receipt = options.Receipt with { Version = configurationVersion };
+
+        var tls = CreateTlsContext(options, dataDirectory);
+
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(options.Smtp);
+        builder.Services.AddSingleton<IStateStore>(state);
+        builder.Services.AddSingleton<IBlobStore>(blobs);
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(new ReceiptConfigurationProvider(receipt));
+        builder.Services.AddSingleton<MessageQueue>();
+        builder.Services.AddSingleton<ISmtpBackend, SmtpBackend>();
+        builder.Services.AddSingleton(tls);
+        builder.Services.AddSingleton<SmtpConnectionLimiter>();
+        builder.Services.AddSingleton<SmtpConnectionHandler>();
+        builder.Services.AddHostedService<MessageProcessor>();
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
+
+        ListenOptions? smtpListen = null;
+        ListenOptions? httpListen = null;
+        ConfigurationLoader.TryParseEndPoint(options.Smtp.Listen, out var smtpEndPoint);
+        ConfigurationLoader.TryParseEndPoint(options.Http.Listen, out var httpEndPoint);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Listen(smtpEndPoint, l =>
+            {
+                l.UseConnectionHandler<SmtpConnectionHandler>();
+                smtpListen = l;
+            });
+            k.Listen(httpEndPoint, l =>
+            {
+                l.Protocols = HttpProtocols.Http1;
+                httpListen = l;
+            });
+        });
+
+        var app = builder.Build();
+        ApiEndpoints.Map(app);
+
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Inlet");
+        if (cleaned > 0)
+        {
+            LogSpoolCleaned(logger, cleaned);
+        }
+
+        WarnAboutConfiguration(logger, receipt);
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch (IOException e)
+        {
+            await app.DisposeAsync();
+            await state.DisposeAsync();
+            throw new ConfigurationException($"cannot listen: {e.Message} (Smtp.Listen {options.Smtp.Listen}, Http.Listen {options.Http.Listen})");
+        }
+
+        var server = new InletServer(app, smtpListen!, httpListen!, options);
+        LogListening(logger, server.SmtpEndPoint, server.HttpEndPoint, dataDirectory);
+        return server;
+    }
+
+    private static SmtpTlsContext CreateTlsContext(InletOptions options, string dataDirectory)
+    {
+        if (!options.Smtp.Tls.Enabled)
+        {
+            return new SmtpTlsContext(null);
+        }
+
+        var tls = options.Smtp.Tls;
+        if (tls.CertificatePath is not null)
+        {
+            var configured = ServerCertificates.LoadConfigured(tls.CertificatePath, tls.KeyPath, tls.Password);
+            return new SmtpTlsContext(SslStreamCertificateContext.Create(configured, additionalCertificates: null, offline: true));
+        }
+
+        var (server, authority) = ServerCertificates.LoadOrCreate(Path.Combine(dataDirectory, "tls"), options.Smtp.Hostname);
+        return new SmtpTlsContext(SslStreamCertificateContext.Create(server, [authority], offline: true));
+    }
+
+    /// <summary>
+    /// Removes what a crash can leave in the spool: half-written files, and files whose queue record was never
+    /// committed (their client never got a 250).
+    /// </summary>
+    private static async Task<int> CleanSpoolAsync(FileBlobStore blobs, IStateStore state, CancellationToken cancellationToken)
+    {
+        var count = blobs.DeletePartials(SmtpBackend.SpoolContainer);
+        await foreach (var key in blobs.ListKeysAsync(SmtpBackend.SpoolContainer, cancellationToken))
+        {
+            var id = Path.GetFileNameWithoutExtension(key);
+            if (!await state.MessageExistsAsync(id, cancellationToken))
+            {
+                await blobs.DeleteAsync(SmtpBackend.SpoolContainer, key, cancellationToken);
+                count++;
+            }
+        }
+
+        return count;
+    }
+
+    private static void WarnAboutConfiguration(ILogger logger, ReceiptConfiguration receipt)
+    {
+        if (receipt.ActiveRuleSet is null)
+        {
+            LogNoActiveRuleSet(logger);
+            return;
+        }
+
+        foreach (var rule in receipt.ActiveRuleSet.Rules.Where(r => !r.Enabled))
+        {
+            LogDisabledRule(logger, rule.Name, receipt.ActiveRuleSet.Name);
+        }
+    }
+
+    public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _app.WaitForShutdownAsync(cancellationToken);
+
+    public Task StopAsync(CancellationToken cancellationToken = default) => _app.StopAsync(cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        var state = _app.Services.GetRequiredService<IStateStore>();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        await state.DisposeAsync();
+    }
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Inlet is listening: SMTP on {Smtp}, HTTP on http://{Http}; data in {DataDirectory}")]
+    private static partial void LogListening(ILogger logger, IPEndPoint smtp, IPEndPoint http, string dataDirectory);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "No receipt rule set is active: every recipient will be refused with 550 5.1.1")]
+    private static partial void LogNoActiveRuleSet(ILogger logger);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "Rule {Rule} of the active rule set {RuleSet} is disabled (Enabled defaults to false, as in SES)")]
+    private static partial void LogDisabledRule(ILogger logger, string rule, string ruleSet);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "Removed {Count} spool file(s) of messages that were never acknowledged")]
+    private static partial void LogSpoolCleaned(ILogger logger, int count);
+}

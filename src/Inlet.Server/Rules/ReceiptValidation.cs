@@ -1,0 +1,208 @@
+using System.Text.RegularExpressions;
+
+namespace Inlet.Rules;
+
+/// <summary>A refusal in the SES API's terms: its error code and a message that names what was wrong.</summary>
+internal sealed record ReceiptError(string Code, string Message);
+
+/// <summary>
+/// SES's checks on rule sets, rules, actions and filters, with its limits and error codes, shared by the
+/// configuration file and the API.
+/// </summary>
+internal static partial class ReceiptValidation
+{
+    public const int MaxRuleSets = 40;
+    public const int MaxRulesPerSet = 200;
+    public const int MaxActionsPerRule = 10;
+    public const int MaxRecipientsPerRule = 100;
+    public const int MaxFilters = 100;
+    public const int MaxHeaderValueLength = 2048;
+
+    [GeneratedRegex("^[a-zA-Z0-9_.-]+$")]
+    private static partial Regex NameCharacters();
+
+    [GeneratedRegex("^[A-Za-z0-9-]{1,50}$")]
+    private static partial Regex HeaderNamePattern();
+
+    public static ReceiptError? CheckRuleSetName(string? name, string member = "ruleSetName") => CheckName(name, member, "ruleSetName");
+
+    public static ReceiptError? CheckRuleName(string? name, string member = "rule.name") => CheckName(name, member, "ruleName");
+
+    public static ReceiptError? CheckFilterName(string? name) => CheckName(name, "filter.name", "filterName");
+
+    /// <summary>
+    /// Letters, digits, '_', '-' and '.'; first and last alphanumeric; at most 64 characters. SES answers a bad
+    /// character with ValidationError and a bad length or edge with InvalidParameterValue.
+    /// </summary>
+    private static ReceiptError? CheckName(string? name, string member, string what)
+    {
+        if (string.IsNullOrEmpty(name))
+        {
+            return new ReceiptError("ValidationError", $"1 validation error detected: Value at '{member}' failed to satisfy constraint: Member must not be null");
+        }
+
+        if (!NameCharacters().IsMatch(name))
+        {
+            return new ReceiptError("ValidationError", $"1 validation error detected: Value at '{member}' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9_.-]+$");
+        }
+
+        if (name.Length > 64 || !char.IsAsciiLetterOrDigit(name[0]) || !char.IsAsciiLetterOrDigit(name[^1]))
+        {
+            return new ReceiptError("InvalidParameterValue", $"Not a valid {what}: {name} (start and end with a letter or digit, at most 64 characters)");
+        }
+
+        return null;
+    }
+
+    public static ReceiptError? CheckRule(ReceiptRule rule)
+    {
+        if (CheckRuleName(rule.Name) is { } nameError)
+        {
+            return nameError;
+        }
+
+        if (rule.Recipients.Length > MaxRecipientsPerRule)
+        {
+            return new ReceiptError("LimitExceeded", $"Rule {rule.Name} has {rule.Recipients.Length} recipients; at most {MaxRecipientsPerRule} are allowed");
+        }
+
+        foreach (var recipient in rule.Recipients)
+        {
+            if (string.IsNullOrWhiteSpace(recipient) || recipient.Contains(' ') || recipient.EndsWith('@') || recipient.StartsWith('@'))
+            {
+                return new ReceiptError("InvalidParameterValue", $"Invalid recipient in rule {rule.Name}: '{recipient}' (an address, a domain, or a domain with a leading dot)");
+            }
+        }
+
+        if (rule.Actions.Length > MaxActionsPerRule)
+        {
+            return new ReceiptError("LimitExceeded", $"Rule {rule.Name} has {rule.Actions.Length} actions; at most {MaxActionsPerRule} are allowed");
+        }
+
+        return null;
+    }
+
+    public static ReceiptError? CheckFilter(ReceiptFilter filter)
+    {
+        if (CheckFilterName(filter.Name) is { } nameError)
+        {
+            return nameError;
+        }
+
+        return IpFilterSet.TryParseCidr(filter.Cidr, out _)
+            ? null
+            : new ReceiptError("InvalidParameterValue", $"Invalid CIDR block: {filter.Cidr}");
+    }
+
+    public static ReceiptError? CheckAddHeader(string? name, string? value)
+    {
+        if (name is null || !HeaderNamePattern().IsMatch(name))
+        {
+            return new ReceiptError("InvalidParameterValue", $"Invalid header name: '{name}' (1 to 50 letters, digits and dashes)");
+        }
+
+        if (value is null || value.Length > MaxHeaderValueLength || value.Contains('\r') || value.Contains('\n'))
+        {
+            return new ReceiptError("InvalidParameterValue", $"Invalid header value for {name}: at most {MaxHeaderValueLength} characters, no CR or LF");
+        }
+
+        return null;
+    }
+
+    /// <summary>Builds one action from the API's member name and its fields (<c>S3Action</c>, {BucketName: …}).</summary>
+    public static ReceiptAction Create(string member, IReadOnlyDictionary<string, string?> fields, out ReceiptError? error)
+    {
+        error = null;
+        var fieldNames = member switch
+        {
+            "S3Action" => new[] { "BucketName", "ObjectKeyPrefix", "KmsKeyArn", "TopicArn", "IamRoleArn" },
+            "BounceAction" => ["SmtpReplyCode", "StatusCode", "Message", "Sender", "TopicArn"],
+            "LambdaAction" => ["FunctionArn", "InvocationType", "TopicArn"],
+            "SNSAction" => ["TopicArn", "Encoding"],
+            "StopAction" => ["Scope", "TopicArn"],
+            "AddHeaderAction" => ["HeaderName", "HeaderValue"],
+            "WorkmailAction" => ["OrganizationArn", "TopicArn"],
+            _ => null,
+        };
+        if (fieldNames is null)
+        {
+            error = new ReceiptError("InvalidParameterValue", $"Unsupported action type: {member} (S3Action, BounceAction, LambdaAction, SNSAction, StopAction, AddHeaderAction, WorkmailAction)");
+            return Placeholder;
+        }
+
+        foreach (var key in fields.Keys)
+        {
+            if (!fieldNames.Contains(key, StringComparer.Ordinal))
+            {
+                error = new ReceiptError("InvalidParameterValue", $"Unknown field {member}.{key} (known: {string.Join(", ", fieldNames)})");
+                return Placeholder;
+            }
+        }
+
+        string? Get(string name) => fields.TryGetValue(name, out var v) && !string.IsNullOrEmpty(v) ? v : null;
+        string Required(string name, ref ReceiptError? e)
+        {
+            var v = Get(name);
+            if (v is null)
+            {
+                e ??= new ReceiptError("ValidationError", $"1 validation error detected: {member}.{name} is required");
+            }
+
+            return v ?? string.Empty;
+        }
+
+        ReceiptAction action;
+        switch (member)
+        {
+            case "S3Action":
+                action = new S3ReceiptAction(Required("BucketName", ref error), Get("ObjectKeyPrefix"), Get("KmsKeyArn"), Get("TopicArn"), Get("IamRoleArn"));
+                break;
+            case "BounceAction":
+                action = new BounceReceiptAction(Required("SmtpReplyCode", ref error), Required("Message", ref error), Required("Sender", ref error), Get("StatusCode"), Get("TopicArn"));
+                break;
+            case "LambdaAction":
+                var invocation = Get("InvocationType") ?? "Event";
+                if (invocation is not ("Event" or "RequestResponse"))
+                {
+                    error ??= EnumError(member, "InvocationType", invocation, "Event, RequestResponse");
+                }
+
+                action = new LambdaReceiptAction(Required("FunctionArn", ref error), invocation == "RequestResponse" ? LambdaInvocationType.RequestResponse : LambdaInvocationType.Event, Get("TopicArn"));
+                break;
+            case "SNSAction":
+                var encoding = Get("Encoding") ?? "UTF-8";
+                if (encoding is not ("UTF-8" or "Base64"))
+                {
+                    error ??= EnumError(member, "Encoding", encoding, "UTF-8, Base64");
+                }
+
+                action = new SnsReceiptAction(Required("TopicArn", ref error), encoding == "Base64" ? SnsEncoding.Base64 : SnsEncoding.Utf8);
+                break;
+            case "StopAction":
+                var scope = Required("Scope", ref error);
+                if (error is null && scope != "RuleSet")
+                {
+                    error = EnumError(member, "Scope", scope, "RuleSet");
+                }
+
+                action = new StopReceiptAction(scope, Get("TopicArn"));
+                break;
+            case "AddHeaderAction":
+                var headerName = Required("HeaderName", ref error);
+                var headerValue = fields.TryGetValue("HeaderValue", out var hv) ? hv : null;
+                error ??= CheckAddHeader(headerName, headerValue);
+                action = new AddHeaderReceiptAction(headerName, headerValue ?? string.Empty);
+                break;
+            default:
+                action = new WorkmailReceiptAction(Required("OrganizationArn", ref error), Get("TopicArn"));
+                break;
+        }
+
+        return action;
+    }
+
+    private static readonly ReceiptAction Placeholder = new StopReceiptAction();
+
+    private static ReceiptError EnumError(string member, string field, string value, string allowed) =>
+        new("ValidationError", $"1 validation error detected: Value '{value}' at '{member}.{field}' failed to satisfy constraint: Member must satisfy enum value set: [{allowed}]");
+}

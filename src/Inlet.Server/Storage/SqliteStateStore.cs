@@ -1,0 +1,336 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Threading.Channels;
+using Microsoft.Data.Sqlite;
+
+namespace Inlet.Storage;
+
+/// <summary>
+/// The embedded state store: one SQLite database in WAL mode with <c>synchronous=FULL</c>, so a committed
+/// transaction is on disk. Writes go through one writer that commits whatever is waiting in a single transaction
+/// (group commit): under load, many messages share one fsync.
+/// </summary>
+internal sealed class SqliteStateStore : IStateStore
+{
+    private const int SchemaVersion = 1;
+    private const int MaxBatch = 256;
+
+    private readonly string _connectionString;
+    private readonly Channel<WriteOperation> _writes = Channel.CreateUnbounded<WriteOperation>(new UnboundedChannelOptions { SingleReader = true });
+    private Task? _writer;
+
+    public SqliteStateStore(string databasePath)
+    {
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = databasePath,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+    }
+
+    private sealed record WriteOperation(Func<SqliteConnection, SqliteTransaction, Task<object?>> Run, TaskCompletionSource<object?> Completion);
+
+    public async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await ExecuteAsync(connection, "PRAGMA journal_mode=WAL;", cancellationToken);
+        var version = Convert.ToInt32(await ScalarAsync(connection, "PRAGMA user_version;", cancellationToken), CultureInfo.InvariantCulture);
+        if (version < 1)
+        {
+            await ExecuteAsync(connection, """
+                CREATE TABLE IF NOT EXISTS messages (
+                    id TEXT PRIMARY KEY,
+                    received_at TEXT NOT NULL,
+                    mail_from TEXT NOT NULL,
+                    recipients TEXT NOT NULL,
+                    remote_address TEXT,
+                    client_name TEXT,
+                    is_secure INTEGER NOT NULL,
+                    tls_protocol TEXT,
+                    smtp_utf8 INTEGER NOT NULL,
+                    body_type TEXT NOT NULL,
+                    size INTEGER NOT NULL,
+                    config_version INTEGER NOT NULL,
+                    status TEXT NOT NULL,
+                    subject TEXT,
+                    updated_at TEXT NOT NULL
+                );
+                CREATE INDEX IF NOT EXISTS messages_unfinished ON messages(status) WHERE status = 'queued';
+                CREATE TABLE IF NOT EXISTS config_versions (
+                    version INTEGER PRIMARY KEY,
+                    created_at TEXT NOT NULL,
+                    document TEXT NOT NULL
+                );
+                """, cancellationToken);
+            await ExecuteAsync(connection, $"PRAGMA user_version = {SchemaVersion};", cancellationToken);
+        }
+
+        _writer = Task.Run(WriterLoopAsync, CancellationToken.None);
+    }
+
+    public Task InsertMessageAsync(MessageRecord message, CancellationToken cancellationToken) =>
+        WriteAsync(async (connection, transaction) =>
+        {
+            await using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = """
+                INSERT INTO messages (id, received_at, mail_from, recipients, remote_address, client_name, is_secure,
+                    tls_protocol, smtp_utf8, body_type, size, config_version, status, subject, updated_at)
+                VALUES ($id, $received_at, $mail_from, $recipients, $remote_address, $client_name, $is_secure,
+                    $tls_protocol, $smtp_utf8, $body_type, $size, $config_version, $status, $subject, $updated_at);
+                """;
+            command.Parameters.AddWithValue("$id", message.Id);
+            command.Parameters.AddWithValue("$received_at", Format(message.ReceivedAt));
+            command.Parameters.AddWithValue("$mail_from", message.MailFrom);
+            command.Parameters.AddWithValue("$recipients", JsonSerializer.Serialize(message.Recipients, StorageJsonContext.Default.IReadOnlyListString));
+            command.Parameters.AddWithValue("$remote_address", (object?)message.RemoteAddress ?? DBNull.Value);
+            command.Parameters.AddWithValue("$client_name", (object?)message.ClientName ?? DBNull.Value);
+            command.Parameters.AddWithValue("$is_secure", message.IsSecure);
+            command.Parameters.AddWithValue("$tls_protocol", (object?)message.TlsProtocol ?? DBNull.Value);
+            command.Parameters.AddWithValue("$smtp_utf8", message.SmtpUtf8);
+            command.Parameters.AddWithValue("$body_type", message.BodyType);
+            command.Parameters.AddWithValue("$size", message.Size);
+            command.Parameters.AddWithValue("$config_version", message.ConfigVersion);
+            command.Parameters.AddWithValue("$status", message.Status);
+            command.Parameters.AddWithValue("$subject", (object?)message.Subject ?? DBNull.Value);
+            command.Parameters.AddWithValue("$updated_at", Format(DateTimeOffset.UtcNow));
+            await command.ExecuteNonQueryAsync(cancellationToken);
+            return null;
+        }, cancellationToken);
+
+    public Task UpdateMessageAsync(string id, string status, string? subject, CancellationToken cancellationToken) =>
+        WriteAsync(async (connection, transaction) =>
+        {
+            await using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = "UPDATE messages SET status = $status, subject = $subject, updated_at = $now WHERE id = $id;";
+            command.Parameters.AddWithValue("$id", id);
+            command.Parameters.AddWithValue("$status", status);
+            command.Parameters.AddWithValue("$subject", (object?)subject ?? DBNull.Value);
+            command.Parameters.AddWithValue("$now", Format(DateTimeOffset.UtcNow));
+            await command.ExecuteNonQueryAsync(cancellationToken);
+            return null;
+        }, cancellationToken);
+
+    public async Task<MessageRecord?> GetMessageAsync(string id, CancellationToken cancellationToken)
+    {
+        var list = await QueryMessagesAsync("WHERE id = $id", [("$id", id)], cancellationToken);
+        return list.Count == 0 ? null : list[0];
+    }
+
+    public async Task<bool> MessageExistsAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT 1 FROM messages WHERE id = $id;";
+        command.Parameters.AddWithValue("$id", id);
+        return await command.ExecuteScalarAsync(cancellationToken) is not null;
+    }
+
+    public async Task<MessagePage> ListMessagesAsync(int limit, string? before, CancellationToken cancellationToken)
+    {
+        // Message ids begin with their arrival time, so id order is arrival order.
+        var list = before is null
+            ? await QueryMessagesAsync("ORDER BY id DESC LIMIT $limit", [("$limit", limit + 1)], cancellationToken)
+            : await QueryMessagesAsync("WHERE id < $before ORDER BY id DESC LIMIT $limit", [("$before", before), ("$limit", limit + 1)], cancellationToken);
+        return list.Count > limit
+            ? new MessagePage(list.Take(limit).ToList(), list[limit - 1].Id)
+            : new MessagePage(list, null);
+    }
+
+    public Task<IReadOnlyList<MessageRecord>> ListUnfinishedAsync(CancellationToken cancellationToken) =>
+        QueryMessagesAsync("WHERE status = 'queued' ORDER BY id", [], cancellationToken);
+
+    public async Task<long> SaveConfigurationAsync(string document, CancellationToken cancellationToken)
+    {
+        var result = await WriteAsync(async (connection, transaction) =>
+        {
+            await using var latest = connection.CreateCommand();
+            latest.Transaction = transaction;
+            latest.CommandText = "SELECT version, document FROM config_versions ORDER BY version DESC LIMIT 1;";
+            long version = 0;
+            await using (var reader = await latest.ExecuteReaderAsync(cancellationToken))
+            {
+                if (await reader.ReadAsync(cancellationToken))
+                {
+                    version = reader.GetInt64(0);
+                    if (reader.GetString(1) == document)
+                    {
+                        return (object?)version;
+                    }
+                }
+            }
+
+            await using var insert = connection.CreateCommand();
+            insert.Transaction = transaction;
+            insert.CommandText = "INSERT INTO config_versions (version, created_at, document) VALUES ($version, $now, $document);";
+            insert.Parameters.AddWithValue("$version", version + 1);
+            insert.Parameters.AddWithValue("$now", Format(DateTimeOffset.UtcNow));
+            insert.Parameters.AddWithValue("$document", document);
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+            return version + 1;
+        }, cancellationToken);
+        return (long)result!;
+    }
+
+    public async Task<string?> GetConfigurationAsync(long version, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT document FROM config_versions WHERE version = $version;";
+        command.Parameters.AddWithValue("$version", version);
+        return await command.ExecuteScalarAsync(cancellationToken) as string;
+    }
+
+    private async Task<IReadOnlyList<MessageRecord>> QueryMessagesAsync(string clause, (string Name, object Value)[] parameters, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"""
+            SELECT id, received_at, mail_from, recipients, remote_address, client_name, is_secure, tls_protocol,
+                smtp_utf8, body_type, size, config_version, status, subject, updated_at
+            FROM messages {clause};
+            """;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+
+        var list = new List<MessageRecord>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            list.Add(new MessageRecord
+            {
+                Id = reader.GetString(0),
+                ReceivedAt = Parse(reader.GetString(1)),
+                MailFrom = reader.GetString(2),
+                Recipients = JsonSerializer.Deserialize(reader.GetString(3), StorageJsonContext.Default.IReadOnlyListString) ?? [],
+                RemoteAddress = reader.IsDBNull(4) ? null : reader.GetString(4),
+                ClientName = reader.IsDBNull(5) ? null : reader.GetString(5),
+                IsSecure = reader.GetBoolean(6),
+                TlsProtocol = reader.IsDBNull(7) ? null : reader.GetString(7),
+                SmtpUtf8 = reader.GetBoolean(8),
+                BodyType = reader.GetString(9),
+                Size = reader.GetInt64(10),
+                ConfigVersion = reader.GetInt64(11),
+                Status = reader.GetString(12),
+                Subject = reader.IsDBNull(13) ? null : reader.GetString(13),
+                UpdatedAt = Parse(reader.GetString(14)),
+            });
+        }
+
+        return list;
+    }
+
+    private async Task<object?> WriteAsync(Func<SqliteConnection, SqliteTransaction, Task<object?>> run, CancellationToken cancellationToken)
+    {
+        var completion = new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_writes.Writer.TryWrite(new WriteOperation(run, completion)))
+        {
+            throw new ObjectDisposedException(nameof(SqliteStateStore));
+        }
+
+        return await completion.Task.WaitAsync(cancellationToken);
+    }
+
+    private async Task WriterLoopAsync()
+    {
+        await using var connection = await OpenAsync(CancellationToken.None);
+        var batch = new List<WriteOperation>(MaxBatch);
+        while (await _writes.Reader.WaitToReadAsync())
+        {
+            batch.Clear();
+            while (batch.Count < MaxBatch && _writes.Reader.TryRead(out var operation))
+            {
+                batch.Add(operation);
+            }
+
+            var results = new object?[batch.Count];
+            var errors = new Exception?[batch.Count];
+            try
+            {
+                await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync();
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    await ExecuteAsync(connection, "SAVEPOINT op;", CancellationToken.None, transaction);
+                    try
+                    {
+                        results[i] = await batch[i].Run(connection, transaction);
+                        await ExecuteAsync(connection, "RELEASE op;", CancellationToken.None, transaction);
+                    }
+                    catch (Exception e) when (e is SqliteException or InvalidOperationException or JsonException)
+                    {
+                        errors[i] = e;
+                        await ExecuteAsync(connection, "ROLLBACK TO op; RELEASE op;", CancellationToken.None, transaction);
+                    }
+                }
+
+                await transaction.CommitAsync();
+            }
+            catch (Exception e)
+            {
+                foreach (var operation in batch)
+                {
+                    operation.Completion.TrySetException(e);
+                }
+
+                continue;
+            }
+
+            for (var i = 0; i < batch.Count; i++)
+            {
+                if (errors[i] is { } error)
+                {
+                    batch[i].Completion.TrySetException(error);
+                }
+                else
+                {
+                    batch[i].Completion.TrySetResult(results[i]);
+                }
+            }
+        }
+    }
+
+    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync(cancellationToken);
+        // FULL: a commit in WAL mode is fsynced before it returns, so an acknowledged message survives a crash.
+        await ExecuteAsync(connection, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", cancellationToken);
+        return connection;
+    }
+
+    private static async Task ExecuteAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken, SqliteTransaction? transaction = null)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static async Task<object?> ScalarAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return await command.ExecuteScalarAsync(cancellationToken);
+    }
+
+    private static string Format(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+
+    private static DateTimeOffset Parse(string text) => DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
+
+    public async ValueTask DisposeAsync()
+    {
+        _writes.Writer.TryComplete();
+        if (_writer is not null)
+        {
+            await _writer;
+        }
+
+        SqliteConnection.ClearAllPools();
+    }
+}

@@ -1,0 +1,150 @@
+using System.CommandLine;
+using Inlet.Hosting;
+using MailKit.Net.Smtp;
+using Microsoft.Extensions.Logging;
+using MimeKit;
+
+namespace Inlet.Cli;
+
+/// <summary>The <c>inlet</c> command line: thin verbs over the server library.</summary>
+internal static class InletCommandLine
+{
+    public static RootCommand Build()
+    {
+        var root = new RootCommand("Inlet: Amazon SES email receiving on your own machine — SMTP, receipt rules, Lambda functions, SNS.")
+        {
+            BuildServe(),
+            BuildSend(),
+        };
+        return root;
+    }
+
+    private static Command BuildServe()
+    {
+        var config = new Option<FileInfo?>("--config", "-c") { Description = $"Configuration file (default: {ConfigurationLoader.DefaultFileName} in the current folder, when present)" };
+        var dataDir = new Option<string?>("--data-dir") { Description = "Data folder (overrides DataDirectory; default ./inlet-data)" };
+        var smtp = new Option<string?>("--smtp") { Description = "SMTP address:port (overrides Smtp.Listen; default 127.0.0.1:2525)" };
+        var http = new Option<string?>("--http") { Description = "HTTP address:port (overrides Http.Listen; default 127.0.0.1:8025)" };
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "Log every SMTP connection and command outcome" };
+        var command = new Command("serve", "Run the server: SMTP, the rules, the HTTP API") { config, dataDir, smtp, http, verbose };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            InletOptions options;
+            try
+            {
+                options = LoadOptions(parse.GetValue(config));
+                options = options with
+                {
+                    DataDirectory = parse.GetValue(dataDir) ?? options.DataDirectory,
+                    Smtp = options.Smtp with { Listen = parse.GetValue(smtp) ?? options.Smtp.Listen },
+                    Http = options.Http with { Listen = parse.GetValue(http) ?? options.Http.Listen },
+                };
+                CheckOverride("--smtp", options.Smtp.Listen);
+                CheckOverride("--http", options.Http.Listen);
+            }
+            catch (ConfigurationException e)
+            {
+                await Console.Error.WriteLineAsync($"inlet: {e.Message}");
+                return 2;
+            }
+
+            try
+            {
+                var isVerbose = parse.GetValue(verbose);
+                await using var server = await InletServer.StartAsync(
+                    options,
+                    logging => logging.AddFilter("Inlet", isVerbose ? LogLevel.Debug : LogLevel.Information),
+                    cancellationToken);
+                await server.WaitForShutdownAsync(CancellationToken.None);
+                return 0;
+            }
+            catch (ConfigurationException e)
+            {
+                await Console.Error.WriteLineAsync($"inlet: {e.Message}");
+                return 2;
+            }
+        });
+        return command;
+    }
+
+    private static void CheckOverride(string name, string value)
+    {
+        if (!ConfigurationLoader.TryParseEndPoint(value, out _))
+        {
+            throw new ConfigurationException($"{name}: '{value}' is not an address and port (for example 127.0.0.1:2525)");
+        }
+    }
+
+    internal static InletOptions LoadOptions(FileInfo? config)
+    {
+        if (config is not null)
+        {
+            if (!config.Exists)
+            {
+                throw new ConfigurationException($"{config.FullName}: the configuration file does not exist");
+            }
+
+            return ConfigurationLoader.LoadFile(config.FullName);
+        }
+
+        return File.Exists(ConfigurationLoader.DefaultFileName)
+            ? ConfigurationLoader.LoadFile(ConfigurationLoader.DefaultFileName)
+            : new InletOptions();
+    }
+
+    private static Command BuildSend()
+    {
+        var server = new Option<string>("--server", "-s") { Description = "SMTP server address:port", DefaultValueFactory = _ => "127.0.0.1:2525" };
+        var from = new Option<string>("--from", "-f") { Description = "Envelope sender and From header", DefaultValueFactory = _ => "sender@example.net" };
+        var to = new Option<string[]>("--to", "-t") { Description = "Recipient (repeat for several)", Required = true, AllowMultipleArgumentsPerToken = true };
+        var subject = new Option<string>("--subject") { Description = "Subject header", DefaultValueFactory = _ => "Test message from inlet send" };
+        var body = new Option<string>("--body") { Description = "Text body", DefaultValueFactory = _ => "Hello from Inlet." };
+        var file = new Option<FileInfo?>("--eml") { Description = "Send this RFC 5322 file instead of a generated message" };
+        var command = new Command("send", "Send a test message over SMTP") { server, from, to, subject, body, file };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            if (!ConfigurationLoader.TryParseEndPoint(parse.GetValue(server)!, out var endPoint))
+            {
+                await Console.Error.WriteLineAsync($"inlet: --server: '{parse.GetValue(server)}' is not an address and port");
+                return 2;
+            }
+
+            MimeMessage message;
+            var eml = parse.GetValue(file);
+            if (eml is not null)
+            {
+                message = await MimeMessage.LoadAsync(eml.FullName, cancellationToken);
+            }
+            else
+            {
+                message = new MimeMessage();
+                message.From.Add(MailboxAddress.Parse(parse.GetValue(from)!));
+                foreach (var recipient in parse.GetValue(to)!)
+                {
+                    message.To.Add(MailboxAddress.Parse(recipient));
+                }
+
+                message.Subject = parse.GetValue(subject) ?? string.Empty;
+                message.Body = new TextPart("plain") { Text = parse.GetValue(body) ?? string.Empty };
+            }
+
+            using var client = new SmtpClient();
+            try
+            {
+                await client.ConnectAsync(endPoint.Address.ToString(), endPoint.Port, MailKit.Security.SecureSocketOptions.None, cancellationToken);
+                var sender = MailboxAddress.Parse(parse.GetValue(from)!);
+                var recipients = parse.GetValue(to)!.Select(MailboxAddress.Parse).ToList();
+                var reply = await client.SendAsync(message, sender, recipients, cancellationToken);
+                await client.DisconnectAsync(true, cancellationToken);
+                Console.WriteLine(reply);
+                return 0;
+            }
+            catch (Exception e) when (e is SmtpCommandException or SmtpProtocolException or IOException or System.Net.Sockets.SocketException)
+            {
+                await Console.Error.WriteLineAsync($"inlet: {e.Message}");
+                return 1;
+            }
+        });
+        return command;
+    }
+}

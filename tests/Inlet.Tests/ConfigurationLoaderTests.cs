@@ -1,0 +1,149 @@
+using Inlet.Hosting;
+using Inlet.Rules;
+
+namespace Inlet.Tests;
+
+public class ConfigurationLoaderTests
+{
+    [Fact]
+    public void Load_Empty_GivesDefaults()
+    {
+        var options = ConfigurationLoader.Load("");
+        Assert.Equal("127.0.0.1:2525", options.Smtp.Listen);
+        Assert.Equal("127.0.0.1:8025", options.Http.Listen);
+        Assert.Equal(41_943_040, options.Smtp.MaxMessageSize);
+        Assert.Equal("us-east-1", options.Region);
+        Assert.Null(options.Receipt.ActiveRuleSetName);
+    }
+
+    [Fact]
+    public void Load_SesShapes_BuildsRuleSetsAndFilters()
+    {
+        var options = ConfigurationLoader.Load("""
+            ReceiptFilters:
+              - Name: office
+                IpFilter: { Policy: Allow, Cidr: 192.0.2.0/24 }
+            ReceiptRuleSets:
+              - RuleSetName: main
+                Rules:
+                  - Name: store
+                    Enabled: true
+                    TlsPolicy: Require
+                    Recipients: [example.com, .example.com]
+                    Actions:
+                      - AddHeaderAction: { HeaderName: X-Seen, HeaderValue: "yes" }
+                      - S3Action: { BucketName: mail, ObjectKeyPrefix: inbox/ }
+                      - StopAction: { Scope: RuleSet }
+              - RuleSetName: spare
+            ActiveReceiptRuleSet: main
+            """);
+        var active = options.Receipt.ActiveRuleSet!;
+        Assert.Equal("main", active.Name);
+        var rule = Assert.Single(active.Rules);
+        Assert.Equal(TlsPolicy.Require, rule.TlsPolicy);
+        Assert.Equal(["example.com", ".example.com"], rule.Recipients.ToArray());
+        Assert.Collection(
+            rule.Actions,
+            a => Assert.Equal(new AddHeaderReceiptAction("X-Seen", "yes"), a),
+            a => Assert.Equal(new S3ReceiptAction("mail", "inbox/"), a),
+            a => Assert.IsType<StopReceiptAction>(a));
+        Assert.Equal(IpFilterPolicy.Allow, Assert.Single(options.Receipt.Filters).Policy);
+    }
+
+    [Fact]
+    public void Load_DescribeRuleSetOutput_IsAccepted()
+    {
+        // The JSON printed by `aws ses describe-active-receipt-rule-set`, pasted into a list.
+        var options = ConfigurationLoader.Load("""
+            {"ReceiptRuleSets": [{"Metadata": {"Name": "default-rule-set", "CreatedTimestamp": "2016-07-15T16:25:59.607Z"},
+              "Rules": [{"Actions": [{"S3Action": {"BucketName": "MyBucket", "ObjectKeyPrefix": "email"}}],
+                         "Enabled": true, "Name": "MyRule", "ScanEnabled": true, "TlsPolicy": "Optional"}]}]}
+            """);
+        Assert.Equal("default-rule-set", options.Receipt.ActiveRuleSetName);
+        Assert.True(options.Receipt.ActiveRuleSet!.Rules[0].ScanEnabled);
+    }
+
+    [Fact]
+    public void Load_UnknownSetting_NamesItAndItsLine()
+    {
+        var e = Assert.Throws<ConfigurationException>(() => ConfigurationLoader.Load("Smtp:\n  Lisen: 127.0.0.1:25\n"));
+        Assert.Contains("unknown setting 'Lisen'", e.Message);
+        Assert.Contains("line 2", e.Message);
+    }
+
+    [Fact]
+    public void Load_ManyMistakes_ReportsEachWithItsPath()
+    {
+        var e = Assert.Throws<ConfigurationException>(() => ConfigurationLoader.Load("""
+            Smtp:
+              Listen: nowhere
+              MaxMessageSize: 0
+              Mode: sometimes
+            ReceiptFilters:
+              - Name: bad
+                IpFilter: { Policy: Allow, Cidr: 300.1.1.1 }
+            ReceiptRuleSets:
+              - RuleSetName: -bad-
+              - RuleSetName: ok
+                Rules:
+                  - Name: r
+                    TlsPolicy: Always
+                  - Name: h
+                    Actions:
+                      - AddHeaderAction: { HeaderName: "Bad Name", HeaderValue: x }
+            ActiveReceiptRuleSet: missing
+            """));
+        Assert.Contains("Smtp.Listen: 'nowhere'", e.Message);
+        Assert.Contains("Smtp.MaxMessageSize: 0 is out of range", e.Message);
+        Assert.Contains("Smtp.Mode: 'sometimes'", e.Message);
+        Assert.Contains("ReceiptFilters[0]: Invalid CIDR block: 300.1.1.1", e.Message);
+        Assert.Contains("ReceiptRuleSets[0].RuleSetName: Not a valid ruleSetName: -bad-", e.Message);
+        Assert.Contains("ReceiptRuleSets[1].Rules[0].TlsPolicy: 'Always'", e.Message);
+        Assert.Contains("ReceiptRuleSets[1].Rules[1].Actions[0].AddHeaderAction: Invalid header name", e.Message);
+        Assert.Contains("ActiveReceiptRuleSet: no rule set is named 'missing'", e.Message);
+    }
+
+    [Fact]
+    public void Load_ActionWithTwoTypes_IsRefused()
+    {
+        var e = Assert.Throws<ConfigurationException>(() => ConfigurationLoader.Load("""
+            ReceiptRuleSets:
+              - RuleSetName: s
+                Rules:
+                  - Name: r
+                    Actions:
+                      - { StopAction: { Scope: RuleSet }, S3Action: { BucketName: b } }
+            """));
+        Assert.Contains("exactly one type", e.Message);
+    }
+
+    [Fact]
+    public void Load_AddHeaderValueWithNewline_IsRefused()
+    {
+        var e = Assert.Throws<ConfigurationException>(() => ConfigurationLoader.Load("""
+            ReceiptRuleSets:
+              - RuleSetName: s
+                Rules:
+                  - Name: r
+                    Actions:
+                      - AddHeaderAction: { HeaderName: X-A, HeaderValue: "a\r\nBcc: victim@example.com" }
+            """));
+        Assert.Contains("no CR or LF", e.Message);
+    }
+
+    [Fact]
+    public void Load_TooManyRecipients_IsLimitExceeded()
+    {
+        var recipients = string.Join(", ", Enumerable.Range(0, 101).Select(i => $"u{i}@example.com"));
+        var e = Assert.Throws<ConfigurationException>(() => ConfigurationLoader.Load($"ReceiptRuleSets:\n  - RuleSetName: s\n    Rules:\n      - Name: r\n        Recipients: [{recipients}]\n"));
+        Assert.Contains("at most 100 are allowed", e.Message);
+    }
+
+    [Fact]
+    public void Load_Json_IsAccepted()
+    {
+        var options = ConfigurationLoader.Load("""{"Smtp": {"Listen": "0.0.0.0:25", "Mode": "inline"}}""");
+        Assert.Equal("0.0.0.0:25", options.Smtp.Listen);
+        Assert.Equal(Inlet.Smtp.ProcessingMode.Inline, options.Smtp.Mode);
+    }
+}
