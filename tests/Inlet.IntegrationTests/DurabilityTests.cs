@@ -1,0 +1,221 @@
+using System.Collections.Concurrent;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using MailKit.Net.Smtp;
+using MailKit.Security;
+using MimeKit;
+
+namespace Inlet.IntegrationTests;
+
+/// <summary>An acknowledged message is never lost, not even on kill -9; a half-received one never appears.</summary>
+public class DurabilityTests(Xunit.Abstractions.ITestOutputHelper output)
+{
+    private const string Rules = """
+        ReceiptRuleSets:
+          - RuleSetName: main
+            Rules:
+              - Name: all
+                Enabled: true
+                Recipients: [example.com]
+        """;
+
+    private static string WriteConfig(string directory)
+    {
+        var path = Path.Combine(directory, "inlet.yaml");
+        File.WriteAllText(path, Rules);
+        return path;
+    }
+
+    private static MimeMessage NewMessage(string subject, int bodyLines)
+    {
+        var message = new MimeMessage();
+        message.From.Add(MailboxAddress.Parse("sender@example.net"));
+        message.To.Add(MailboxAddress.Parse("user@example.com"));
+        message.Subject = subject;
+        var body = new StringBuilder();
+        for (var i = 0; i < bodyLines; i++)
+        {
+            body.Append("line ").Append(i).Append(" of the body, long enough to make the message take a while\n");
+        }
+
+        body.Append("END-OF-BODY\n");
+        message.Body = new TextPart("plain") { Text = body.ToString() };
+        return message;
+    }
+
+    private static async Task<List<JsonElement>> ListAllAsync(HttpClient http)
+    {
+        var all = new List<JsonElement>();
+        string? token = null;
+        do
+        {
+            var page = await http.GetFromJsonAsync<JsonElement>($"/api/messages?limit=1000{(token is null ? "" : "&nextToken=" + token)}");
+            all.AddRange(page.GetProperty("messages").EnumerateArray());
+            token = page.GetProperty("nextToken").GetString();
+        }
+        while (token is not null);
+        return all;
+    }
+
+    [Fact]
+    public async Task Kill9_DuringAStreamOfMessages_LosesNoAcknowledgedMessage()
+    {
+        var directory = TestServer.NewDirectory();
+        var config = WriteConfig(directory);
+        var acknowledged = new ConcurrentBag<string>();
+        await using (var inlet = await InletProcess.StartAsync(directory, config))
+        {
+            // A message whose data is half sent when the process dies must not appear after the restart.
+            await using var half = await RawSmtpClient.ConnectAsync(inlet.Smtp);
+            await half.ExpectAsync(220);
+            await half.SendAsync("EHLO half.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@example.com>\r\nDATA\r\n");
+            await half.ExpectAsync(250);
+            await half.ExpectAsync(250);
+            await half.ExpectAsync(250);
+            await half.ExpectAsync(354);
+            await half.SendAsync("Subject: HALF-RECEIVED\r\n\r\nthe first half, and then the process dies\r\n");
+
+            using var stop = new CancellationTokenSource();
+            var senders = Enumerable.Range(0, 4).Select(n => Task.Run(async () =>
+            {
+                var i = 0;
+                while (!stop.IsCancellationRequested)
+                {
+                    try
+                    {
+                        using var client = new SmtpClient();
+                        await client.ConnectAsync(inlet.Smtp.Address.ToString(), inlet.Smtp.Port, SecureSocketOptions.None);
+                        while (!stop.IsCancellationRequested)
+                        {
+                            var reply = await client.SendAsync(NewMessage($"s{n}-{i++}", bodyLines: i % 7 == 0 ? 3000 : 20));
+                            acknowledged.Add(reply.Split(' ').Last());
+                        }
+                    }
+                    catch (Exception e) when (e is IOException or SmtpProtocolException or SmtpCommandException or System.Net.Sockets.SocketException or OperationCanceledException)
+                    {
+                        return;
+                    }
+                }
+            })).ToArray();
+
+            await Task.Delay(1500);
+            await inlet.KillAsync();
+            stop.Cancel();
+            await Task.WhenAll(senders);
+        }
+
+        Assert.True(acknowledged.Count > 10, $"only {acknowledged.Count} messages were acknowledged before the kill");
+
+        await using (var restarted = await InletProcess.StartAsync(directory, config))
+        {
+            // Everything acknowledged is listed, and is processed once the restarted server picks it up again.
+            List<JsonElement> listed = [];
+            for (var attempt = 0; attempt < 100; attempt++)
+            {
+                listed = await ListAllAsync(restarted.Http);
+                if (listed.All(m => m.GetProperty("status").GetString() == "received"))
+                {
+                    break;
+                }
+
+                await Task.Delay(100);
+            }
+
+            var ids = listed.Select(m => m.GetProperty("messageId").GetString()!).ToHashSet();
+            Assert.All(acknowledged, id => Assert.Contains(id, ids));
+            Assert.All(listed, m => Assert.Equal("received", m.GetProperty("status").GetString()));
+            Assert.DoesNotContain(listed, m => m.GetProperty("subject").GetString() == "HALF-RECEIVED");
+
+            // Every stored message is whole: its body ends where the sender ended it.
+            foreach (var id in ids)
+            {
+                var raw = await restarted.Http.GetStringAsync($"/api/messages/{id}/raw");
+                Assert.Contains("END-OF-BODY", raw);
+            }
+
+            var leftovers = Directory.GetFiles(Path.Combine(directory, "blobs"), "*.partial", SearchOption.AllDirectories);
+            Assert.Empty(leftovers);
+        }
+
+        Directory.Delete(directory, recursive: true);
+    }
+
+    [Fact]
+    public async Task Sigterm_AnswersOpenSessions421AndExitsZero()
+    {
+        var directory = TestServer.NewDirectory();
+        await using var inlet = await InletProcess.StartAsync(directory, WriteConfig(directory));
+        await using var client = await RawSmtpClient.ConnectAsync(inlet.Smtp);
+        await client.ExpectAsync(220);
+        await client.SendAsync("EHLO waiting.test\r\n");
+        await client.ExpectAsync(250);
+
+        var exit = inlet.TerminateAsync(TimeSpan.FromSeconds(30));
+        Assert.Contains("4.3.2", await client.ExpectAsync(421));
+        Assert.Equal(0, await exit);
+        Directory.Delete(directory, recursive: true);
+    }
+
+    [Fact]
+    public async Task LargeMessage_40MB_IsStreamedWithoutGrowingMemory()
+    {
+        var directory = TestServer.NewDirectory();
+        await using var inlet = await InletProcess.StartAsync(directory, WriteConfig(directory));
+
+        // Warm up the whole path once, so the measurement sees steady state, not JIT and first-use allocations.
+        using (var warm = new SmtpClient())
+        {
+            await warm.ConnectAsync(inlet.Smtp.Address.ToString(), inlet.Smtp.Port, SecureSocketOptions.None);
+            await warm.SendAsync(NewMessage("warm-up", 5000));
+        }
+
+        await Task.Delay(500);
+        var baseline = inlet.ResidentBytes();
+        long peak = baseline;
+        using var sampling = new CancellationTokenSource();
+        var sampler = Task.Run(async () =>
+        {
+            while (!sampling.IsCancellationRequested)
+            {
+                peak = Math.Max(peak, inlet.ResidentBytes());
+                await Task.Delay(20);
+            }
+        });
+
+        await using var client = await RawSmtpClient.ConnectAsync(inlet.Smtp);
+        await client.ExpectAsync(220);
+        await client.SendAsync("EHLO big.test\r\nMAIL FROM:<a@b.test> SIZE=41900000\r\nRCPT TO:<x@example.com>\r\nDATA\r\n");
+        await client.ExpectAsync(250);
+        await client.ExpectAsync(250);
+        await client.ExpectAsync(250);
+        await client.ExpectAsync(354);
+        var line = Encoding.ASCII.GetBytes(new string('x', 98) + "\r\n");
+        var chunk = new byte[line.Length * 640];
+        for (var i = 0; i < 640; i++)
+        {
+            line.CopyTo(chunk, i * line.Length);
+        }
+
+        await client.SendAsync("Subject: forty megabytes\r\n\r\n");
+        long sent = 0;
+        while (sent + chunk.Length < 41_800_000)
+        {
+            await client.SendAsync(chunk);
+            sent += chunk.Length;
+        }
+
+        await client.SendAsync(".\r\n");
+        var id = (await client.ExpectAsync(250)).Split(' ').Last();
+        sampling.Cancel();
+        await sampler;
+
+        var growth = peak - baseline;
+        output.WriteLine($"baseline {baseline / 1024 / 1024} MB, peak {peak / 1024 / 1024} MB, growth {growth / 1024.0 / 1024:F1} MB for {sent / 1024 / 1024} MB received");
+        Assert.True(growth < 16 * 1024 * 1024, $"resident memory grew by {growth / 1024 / 1024} MB while receiving {sent / 1024 / 1024} MB");
+        var record = await inlet.Http.GetFromJsonAsync<JsonElement>($"/api/messages/{id}");
+        Assert.True(record.GetProperty("size").GetInt64() > 41_000_000);
+        await inlet.DisposeAsync();
+        Directory.Delete(directory, recursive: true);
+    }
+}
