@@ -94,7 +94,7 @@ public class SmtpProtocolTests
         await client.SendAsync("NOOP\r\n");
         await client.ExpectAsync(250);
         Assert.Equal(0, (await server.GetJsonAsync("/api/messages")).GetProperty("messages").GetArrayLength());
-        Assert.Empty(Directory.GetFiles(Path.Combine(server.Directory, "blobs"), "*", SearchOption.AllDirectories));
+        Assert.Empty(Directory.GetFiles(Path.Combine(server.Directory, "spool"), "*", SearchOption.AllDirectories));
     }
 
     [Fact]
@@ -335,7 +335,7 @@ public class SmtpProtocolTests
         await client.ExpectAsync(250);
         await client.ExpectAsync(250);
         await Task.Delay(100);
-        Assert.Empty(Directory.GetFiles(Path.Combine(server.Directory, "blobs"), "*", SearchOption.AllDirectories));
+        Assert.Empty(Directory.GetFiles(Path.Combine(server.Directory, "spool"), "*", SearchOption.AllDirectories));
     }
 
     [Fact]

@@ -72,15 +72,19 @@ internal sealed class TestServer : IAsyncDisposable
         return await response.Content.ReadFromJsonAsync<JsonElement>();
     }
 
+    /// <summary>The whole record of a message: <c>message</c>, <c>mail</c> and <c>trace</c>.</summary>
+    public Task<JsonElement> GetDetailAsync(string id) => GetJsonAsync($"/api/messages/{id}");
+
     /// <summary>Polls the message list until the message reaches the status, or fails after a few seconds.</summary>
-    public async Task<JsonElement> WaitForMessageAsync(string id, string status = "received")
+    public async Task<JsonElement> WaitForMessageAsync(string id, string status = "processed")
     {
         for (var attempt = 0; attempt < 100; attempt++)
         {
             using var response = await Http.GetAsync($"/api/messages/{id}");
             if (response.IsSuccessStatusCode)
             {
-                var message = await response.Content.ReadFromJsonAsync<JsonElement>();
+                var detail = await response.Content.ReadFromJsonAsync<JsonElement>();
+                var message = detail.GetProperty("message");
                 if (message.GetProperty("status").GetString() == status)
                 {
                     return message;

@@ -1,4 +1,9 @@
+using Inlet.Actions;
+using Inlet.Mail;
+using Inlet.Outbound;
 using Inlet.Processing;
+using Inlet.Rules;
+using Inlet.Smtp;
 using Inlet.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -6,7 +11,7 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Inlet.Api;
 
-/// <summary>Inlet's own HTTP API: health and the message records.</summary>
+/// <summary>Inlet's own HTTP API: health, the message records and their traces, replay, dry runs, the outbox.</summary>
 internal static class ApiEndpoints
 {
     public const int DefaultPageSize = 50;
@@ -19,6 +24,10 @@ internal static class ApiEndpoints
         api.MapGet("/messages", ListMessagesAsync);
         api.MapGet("/messages/{id}", GetMessageAsync);
         api.MapGet("/messages/{id}/raw", GetRawAsync);
+        api.MapPost("/messages/{id}/replay", ReplayAsync);
+        api.MapPost("/rules/test", TestRulesAsync);
+        api.MapGet("/outbox", ListOutboxAsync);
+        api.MapGet("/outbox/{id}/raw", GetOutboxRawAsync);
     }
 
     private static async Task<IResult> ListMessagesAsync(IStateStore state, int? limit, string? nextToken, CancellationToken cancellationToken)
@@ -38,23 +47,153 @@ internal static class ApiEndpoints
         return Results.Json(new MessageListResponse(page.Messages.Select(MessageSummary.From).ToList(), page.NextToken), ApiJsonContext.Default.MessageListResponse);
     }
 
-    private static async Task<IResult> GetMessageAsync(IStateStore state, string id, CancellationToken cancellationToken)
+    private static async Task<IResult> GetMessageAsync(IStateStore state, MessagePipeline pipeline, string id, CancellationToken cancellationToken)
     {
         var message = MessageId.IsValid(id) ? await state.GetMessageAsync(id, cancellationToken) : null;
-        return message is null
-            ? Problem(StatusCodes.Status404NotFound, "MessageNotFound", $"No message with id {id}")
-            : Results.Json(MessageSummary.From(message), ApiJsonContext.Default.MessageSummary);
+        if (message is null)
+        {
+            return NotFound(id);
+        }
+
+        SesMail? mail = null;
+        try
+        {
+            var progress = ProcessingJsonContext.ReadProgress(message.Progress);
+            var content = await pipeline.LoadContentAsync(message, progress.AddedHeaders, cancellationToken);
+            (mail, _) = await MessagePipeline.DescribeAsync(content, message, cancellationToken);
+        }
+        catch (FileNotFoundException)
+        {
+            // The record outlived its spool file; show what is known.
+        }
+
+        var detail = new MessageDetail(MessageSummary.From(message), mail, ProcessingJsonContext.ReadTrace(message.Trace));
+        return Results.Json(detail, ApiJsonContext.Default.MessageDetail);
     }
 
-    private static async Task<IResult> GetRawAsync(IStateStore state, IBlobStore blobs, string id, CancellationToken cancellationToken)
+    private static async Task<IResult> GetRawAsync(IStateStore state, BlobStores blobs, string id, CancellationToken cancellationToken)
     {
         var stream = MessageId.IsValid(id) && await state.MessageExistsAsync(id, cancellationToken)
-            ? await blobs.OpenReadAsync(SmtpBackend.SpoolContainer, id + ".eml", cancellationToken)
+            ? await blobs.Spool.OpenReadAsync(SmtpBackend.SpoolContainer, MessagePipeline.SpoolKey(id), cancellationToken)
             : null;
-        return stream is null
-            ? Problem(StatusCodes.Status404NotFound, "MessageNotFound", $"No message with id {id}")
-            : Results.Stream(stream, "message/rfc822");
+        return stream is null ? NotFound(id) : Results.Stream(stream, "message/rfc822");
     }
+
+    /// <summary>Runs a stored message through today's rules, as if it had just arrived.</summary>
+    private static async Task<IResult> ReplayAsync(IStateStore state, ReceiptConfigurationProvider configuration, MessageQueue queue, TimeProvider time, string id, CancellationToken cancellationToken)
+    {
+        var message = MessageId.IsValid(id) ? await state.GetMessageAsync(id, cancellationToken) : null;
+        if (message is null)
+        {
+            return NotFound(id);
+        }
+
+        if (MessageStatus.IsUnfinished(message.Status) || message.Status == MessageStatus.Inline)
+        {
+            return Problem(StatusCodes.Status409Conflict, "MessageBusy", $"Message {id} is {message.Status}; replay it once it has finished");
+        }
+
+        var version = configuration.Current.Configuration.Version;
+        var trace = ProcessingJsonContext.ReadTrace(message.Trace);
+        trace.Add(new TraceEntry { At = time.GetUtcNow(), Kind = "note", Detail = $"replayed under configuration version {version} (it arrived under {message.ConfigVersion}); the entries after this one are the replay's" });
+        await state.UpdateMessageAsync(new MessageUpdate(id, MessageStatus.Queued) { Trace = ProcessingJsonContext.WriteTrace(trace), ConfigVersion = version }, cancellationToken);
+        queue.Enqueue(id);
+        return Results.Json(new ReplayResponse(id, MessageStatus.Queued, version), ApiJsonContext.Default.ReplayResponse, statusCode: StatusCodes.Status202Accepted);
+    }
+
+    /// <summary>
+    /// A dry run: the message in the request body, the envelope in the query (<c>from</c>, <c>to</c> repeated,
+    /// <c>tls</c>). Nothing is stored or executed.
+    /// </summary>
+    private static async Task<IResult> TestRulesAsync(HttpRequest request, ReceiptConfigurationProvider configuration, MessagePipeline pipeline, SmtpOptions smtp, CancellationToken cancellationToken)
+    {
+        var to = request.Query["to"].Where(t => !string.IsNullOrEmpty(t)).Select(t => t!).ToList();
+        var from = request.Query["from"].FirstOrDefault() ?? string.Empty;
+        var tls = string.Equals(request.Query["tls"].FirstOrDefault(), "true", StringComparison.OrdinalIgnoreCase);
+        if (to.Count == 0)
+        {
+            return Problem(StatusCodes.Status400BadRequest, "InvalidParameterValue", "name at least one envelope recipient with ?to=");
+        }
+
+        using var body = new MemoryStream();
+        await request.Body.CopyToAsync(body, cancellationToken);
+        if (body.Length > smtp.MaxMessageSize)
+        {
+            return Problem(StatusCodes.Status413PayloadTooLarge, "MessageTooLarge", $"the message is larger than Smtp.MaxMessageSize ({smtp.MaxMessageSize})");
+        }
+
+        var bytes = body.ToArray();
+        var current = configuration.Current.Configuration;
+        var record = new MessageRecord
+        {
+            Id = MessageId.New(DateTimeOffset.UtcNow),
+            ReceivedAt = DateTimeOffset.UtcNow,
+            MailFrom = from,
+            Recipients = to,
+            IsSecure = tls,
+            ClientName = "dry-run",
+            RemoteAddress = "127.0.0.1",
+            ConfigVersion = current.Version,
+        };
+        var content = await MessageContent.LoadAsync(_ => Task.FromResult<Stream?>(new MemoryStream(bytes)), pipeline.SesHeaders(record), [], cancellationToken);
+        var (mail, _) = await MessagePipeline.DescribeAsync(content, record, cancellationToken);
+
+        var ruleSet = current.ActiveRuleSet;
+        var accepted = to.Where(r => RecipientAcceptance.Decide(ruleSet, r, tls) == RecipientDecision.Accept).ToList();
+        var plan = RuleEvaluator.Plan(ruleSet, accepted, tls);
+        var rules = new List<RuleTestRule>();
+        var outcome = plan.Count == 0 ? "no rule applies" : "every applicable rule would run";
+        foreach (var planned in plan)
+        {
+            var actions = new List<RuleTestAction>();
+            var stops = false;
+            for (var i = 0; i < planned.Rule.Actions.Length; i++)
+            {
+                var action = planned.Rule.Actions[i];
+                var (receipt, effect) = Describe(action, record.Id);
+                actions.Add(new RuleTestAction(i, action.Type, receipt, effect));
+                if (action is StopReceiptAction)
+                {
+                    stops = true;
+                    outcome = $"rule {planned.Rule.Name} ends the evaluation with its Stop action {i + 1}";
+                    break;
+                }
+            }
+
+            rules.Add(new RuleTestRule(planned.Rule.Name, planned.Recipients, actions));
+            if (stops)
+            {
+                break;
+            }
+        }
+
+        var unmatched = to.Except(accepted).ToList();
+        var response = new RuleTestResponse(ruleSet?.Name, current.Version, accepted, unmatched, rules, outcome, mail);
+        return Results.Json(response, ApiJsonContext.Default.RuleTestResponse);
+    }
+
+    private static (SesReceiptAction Receipt, string Effect) Describe(ReceiptAction action, string messageId) => action switch
+    {
+        S3ReceiptAction s3 => (new SesReceiptAction { Type = "S3", TopicArn = s3.TopicArn, BucketName = s3.BucketName, ObjectKeyPrefix = s3.ObjectKeyPrefix ?? string.Empty, ObjectKey = S3ActionHandler.ObjectKey(s3.ObjectKeyPrefix, messageId) }, $"store the message in bucket {s3.BucketName}"),
+        BounceReceiptAction b => (new SesReceiptAction { Type = "Bounce", TopicArn = b.TopicArn, SmtpReplyCode = b.SmtpReplyCode, StatusCode = b.StatusCode, Message = b.Message, Sender = b.Sender }, $"bounce with {b.SmtpReplyCode} {b.StatusCode} {b.Message}"),
+        LambdaReceiptAction l => (new SesReceiptAction { Type = "Lambda", TopicArn = l.TopicArn, FunctionArn = l.FunctionArn, InvocationType = l.InvocationType.ToString() }, l.InvocationType == LambdaInvocationType.RequestResponse ? "invoke the function and wait: its disposition may stop the rule or the rule set" : "invoke the function without waiting"),
+        SnsReceiptAction n => (new SesReceiptAction { Type = "SNS", TopicArn = n.TopicArn, Encoding = n.Encoding == SnsEncoding.Base64 ? "BASE64" : "UTF8" }, $"publish the message to {n.TopicArn}"),
+        StopReceiptAction s => (new SesReceiptAction { Type = "Stop", TopicArn = s.TopicArn }, "stop: no further actions or rules"),
+        AddHeaderReceiptAction h => (new SesReceiptAction { Type = "AddHeader" }, $"add the header {h.HeaderName}: {h.HeaderValue}"),
+        WorkmailReceiptAction w => (new SesReceiptAction { Type = "WorkMail", TopicArn = w.TopicArn, OrganizationArn = w.OrganizationArn }, "WorkMail is not supported by Inlet: passed over"),
+        _ => (new SesReceiptAction { Type = action.Type }, "unknown"),
+    };
+
+    private static async Task<IResult> ListOutboxAsync(IStateStore state, int? limit, CancellationToken cancellationToken) =>
+        Results.Json(new OutboxResponse(await state.ListOutboxAsync(Math.Clamp(limit ?? DefaultPageSize, 1, MaxPageSize), cancellationToken)), ApiJsonContext.Default.OutboxResponse);
+
+    private static async Task<IResult> GetOutboxRawAsync(BlobStores blobs, string id, CancellationToken cancellationToken)
+    {
+        var stream = MessageId.IsValid(id) ? await blobs.Spool.OpenReadAsync(BounceSender.OutboxContainer, id + ".eml", cancellationToken) : null;
+        return stream is null ? Problem(StatusCodes.Status404NotFound, "MessageNotFound", $"No outbox message with id {id}") : Results.Stream(stream, "message/rfc822");
+    }
+
+    private static IResult NotFound(string id) => Problem(StatusCodes.Status404NotFound, "MessageNotFound", $"No message with id {id}");
 
     internal static IResult Problem(int status, string code, string message) =>
         Results.Json(new ErrorResponse(code, message), ApiJsonContext.Default.ErrorResponse, statusCode: status);

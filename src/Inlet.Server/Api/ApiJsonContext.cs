@@ -1,4 +1,6 @@
 using System.Text.Json.Serialization;
+using Inlet.Mail;
+using Inlet.Processing;
 using Inlet.Storage;
 
 namespace Inlet.Api;
@@ -9,7 +11,7 @@ internal sealed record ErrorResponse(string Code, string Message);
 
 internal sealed record EnvelopeView(string MailFrom, IReadOnlyList<string> Recipients, string? RemoteAddress, string? ClientName, bool Tls, string? TlsProtocol);
 
-/// <summary>A message as the API shows it.</summary>
+/// <summary>A message as the API lists it.</summary>
 internal sealed record MessageSummary(
     string MessageId,
     DateTimeOffset ReceivedAt,
@@ -17,7 +19,8 @@ internal sealed record MessageSummary(
     string? Subject,
     long Size,
     EnvelopeView Envelope,
-    long RuleSetVersion)
+    long RuleSetVersion,
+    DateTimeOffset? NextAttemptAt)
 {
     public static MessageSummary From(MessageRecord m) => new(
         m.Id,
@@ -26,14 +29,33 @@ internal sealed record MessageSummary(
         m.Subject,
         m.Size,
         new EnvelopeView(m.MailFrom, m.Recipients, m.RemoteAddress, m.ClientName, m.IsSecure, m.TlsProtocol),
-        m.ConfigVersion);
+        m.ConfigVersion,
+        m.NextAttemptAt);
 }
+
+/// <summary>One message in full: its record, the SES mail object as actions see it now, and its trace.</summary>
+internal sealed record MessageDetail(MessageSummary Message, SesMail? Mail, IReadOnlyList<TraceEntry> Trace);
 
 internal sealed record MessageListResponse(IReadOnlyList<MessageSummary> Messages, string? NextToken);
 
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
+internal sealed record ReplayResponse(string MessageId, string Status, long RuleSetVersion);
+
+internal sealed record RuleTestAction(int Position, string Type, SesReceiptAction Receipt, string Effect);
+
+internal sealed record RuleTestRule(string Name, IReadOnlyList<string> Recipients, IReadOnlyList<RuleTestAction> Actions);
+
+/// <summary>A dry run: which rules and actions would run for a message, and the mail object they would see.</summary>
+internal sealed record RuleTestResponse(string? RuleSet, long RuleSetVersion, IReadOnlyList<string> Recipients, IReadOnlyList<string> Unmatched, IReadOnlyList<RuleTestRule> Rules, string Outcome, SesMail Mail);
+
+internal sealed record OutboxResponse(IReadOnlyList<OutboxRecord> Messages);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(HealthResponse))]
 [JsonSerializable(typeof(ErrorResponse))]
 [JsonSerializable(typeof(MessageSummary))]
+[JsonSerializable(typeof(MessageDetail))]
 [JsonSerializable(typeof(MessageListResponse))]
+[JsonSerializable(typeof(ReplayResponse))]
+[JsonSerializable(typeof(RuleTestResponse))]
+[JsonSerializable(typeof(OutboxResponse))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

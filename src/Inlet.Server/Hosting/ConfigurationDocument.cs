@@ -26,6 +26,12 @@ internal sealed class ConfigurationDocument
 
     public string? ActiveReceiptRuleSet { get; set; }
 
+    public List<string>? Buckets { get; set; }
+
+    public ProcessingDocument? Processing { get; set; }
+
+    public OutboundDocument? Outbound { get; set; }
+
     /// <summary>Lambda functions (CreateFunction shape); read by the functions subsystem.</summary>
     public List<Dictionary<string, object>>? Functions { get; set; }
 
@@ -155,4 +161,33 @@ internal sealed class ReceiptActionDocument
     public Dictionary<string, string?>? WorkmailAction { get; set; }
 
     public Dictionary<string, string?>? ConnectAction { get; set; }
+}
+
+internal sealed class ProcessingDocument
+{
+    /// <summary>Seconds.</summary>
+    public double? RetryInitialDelay { get; set; }
+
+    /// <summary>Seconds.</summary>
+    public double? RetryMaxDelay { get; set; }
+
+    /// <summary>Seconds.</summary>
+    public double? RetryMaxAge { get; set; }
+
+    public int? Workers { get; set; }
+}
+
+internal sealed class OutboundDocument
+{
+    public string? Host { get; set; }
+
+    public int? Port { get; set; }
+
+    public string? Security { get; set; }
+
+    public string? Username { get; set; }
+
+    public string? Password { get; set; }
+
+    public bool? AcceptAnyCertificate { get; set; }
 }

@@ -2,6 +2,8 @@ using System.Collections.Immutable;
 using System.Globalization;
 using System.Net;
 using System.Text.RegularExpressions;
+using Inlet.Outbound;
+using Inlet.Processing;
 using Inlet.Rules;
 using Inlet.Smtp;
 using YamlDotNet.Core;
@@ -109,6 +111,21 @@ internal static partial class ConfigurationLoader
         }
 
         var receipt = BuildReceipt(d, errors);
+        var processing = BuildProcessing(d.Processing, errors);
+        var outbound = BuildOutbound(d.Outbound, errors);
+        var buckets = new List<string>();
+        foreach (var (bucket, i) in (d.Buckets ?? []).Select((b, i) => (b, i)))
+        {
+            if (ReceiptValidation.CheckBucketName(bucket) is { } bucketError)
+            {
+                errors.Add($"Buckets[{i}]: {bucketError.Message}");
+            }
+            else
+            {
+                buckets.Add(bucket);
+            }
+        }
+
         if (errors.Count > 0)
         {
             throw new ConfigurationException($"{source}: {errors.Count} setting(s) are wrong:\n  - {string.Join("\n  - ", errors)}");
@@ -123,6 +140,51 @@ internal static partial class ConfigurationLoader
             Http = http,
             Credentials = credentials,
             Receipt = receipt,
+            Buckets = [.. buckets],
+            Processing = processing,
+            Outbound = outbound,
+        };
+    }
+
+    private static ProcessingOptions BuildProcessing(ProcessingDocument? p, List<string> errors)
+    {
+        var o = new ProcessingOptions();
+        if (p is null)
+        {
+            return o;
+        }
+
+        return o with
+        {
+            RetryInitialDelay = Seconds("Processing.RetryInitialDelay", p.RetryInitialDelay, o.RetryInitialDelay, errors),
+            RetryMaxDelay = Seconds("Processing.RetryMaxDelay", p.RetryMaxDelay, o.RetryMaxDelay, errors),
+            RetryMaxAge = Seconds("Processing.RetryMaxAge", p.RetryMaxAge, o.RetryMaxAge, errors),
+            Workers = (int)Range("Processing.Workers", p.Workers, o.Workers, 1, 256, errors),
+        };
+    }
+
+    private static OutboundOptions BuildOutbound(OutboundDocument? d, List<string> errors)
+    {
+        var o = new OutboundOptions();
+        if (d is null)
+        {
+            return o;
+        }
+
+        var security = d.Security ?? o.Security;
+        if (security is not ("None" or "StartTls" or "StartTlsWhenAvailable" or "SslOnConnect" or "Auto"))
+        {
+            errors.Add($"Outbound.Security: '{security}' must be None, StartTls, StartTlsWhenAvailable, SslOnConnect or Auto");
+        }
+
+        return o with
+        {
+            Host = d.Host,
+            Port = (int)Range("Outbound.Port", d.Port, o.Port, 1, 65535, errors),
+            Security = security,
+            Username = d.Username,
+            Password = d.Password,
+            AcceptAnyCertificate = d.AcceptAnyCertificate ?? false,
         };
     }
 

@@ -1,4 +1,6 @@
 using System.Collections.Immutable;
+using Inlet.Outbound;
+using Inlet.Processing;
 using Inlet.Rules;
 using Inlet.Smtp;
 
@@ -23,6 +25,13 @@ internal sealed record InletOptions
 
     /// <summary>Rule sets, the active one and IP filters, as declared in the file.</summary>
     public ReceiptConfiguration Receipt { get; init; } = ReceiptConfiguration.Empty;
+
+    /// <summary>Buckets of the blob store made at start (those named by S3 actions of the file are made too).</summary>
+    public ImmutableArray<string> Buckets { get; init; } = [];
+
+    public ProcessingOptions Processing { get; init; } = new();
+
+    public OutboundOptions Outbound { get; init; } = new();
 }
 
 internal sealed record HttpOptions

@@ -1,6 +1,9 @@
 using System.Net;
 using System.Net.Security;
+using Inlet.Actions;
 using Inlet.Api;
+using Inlet.Notifications;
+using Inlet.Outbound;
 using Inlet.Processing;
 using Inlet.Rules;
 using Inlet.Smtp;
@@ -62,8 +65,15 @@ internal sealed partial class InletServer : IAsyncDisposable
         // State first: a store that cannot open is a start-up error, before any port is bound.
         var state = new SqliteStateStore(Path.Combine(dataDirectory, "inlet.db"));
         await state.InitializeAsync(cancellationToken);
-        var blobs = new FileBlobStore(Path.Combine(dataDirectory, "blobs"));
-        var cleaned = await CleanSpoolAsync(blobs, state, cancellationToken);
+        var spool = new FileBlobStore(dataDirectory);
+        var buckets = new FileBlobStore(Path.Combine(dataDirectory, "buckets"));
+        var cleaned = await CleanSpoolAsync(spool, state, cancellationToken);
+        spool.DeletePartials(BounceSender.OutboxContainer);
+        foreach (var bucket in options.Buckets.Concat(options.Receipt.RuleSets.SelectMany(s => s.Rules).SelectMany(r => r.Actions).OfType<S3ReceiptAction>().Select(a => a.BucketName)).Distinct())
+        {
+            await buckets.CreateContainerAsync(bucket, cancellationToken);
+            buckets.DeletePartials(bucket);
+        }
 
         var configurationVersion = await state.SaveConfigurationAsync(RulesJsonContext.Serialize(options.Receipt), cancellationToken);
         var receipt = options.Receipt with { Version = configurationVersion };
@@ -73,15 +83,26 @@ internal sealed partial class InletServer : IAsyncDisposable
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(options.Smtp);
         builder.Services.AddSingleton<IStateStore>(state);
-        builder.Services.AddSingleton<IBlobStore>(blobs);
+        builder.Services.AddSingleton(new BlobStores(spool, buckets));
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(new ReceiptConfigurationProvider(receipt));
+        builder.Services.AddSingleton<ReceiptConfigurationStore>();
+        builder.Services.AddSingleton(options.Processing);
+        builder.Services.AddSingleton(options.Outbound);
         builder.Services.AddSingleton<MessageQueue>();
+        builder.Services.AddSingleton<MessagePipeline>();
+        builder.Services.AddSingleton<BounceSender>();
+        builder.Services.AddSingleton<INotificationPublisher, UnavailableNotificationPublisher>();
+        builder.Services.AddSingleton(new ActionRegistration(typeof(StopReceiptAction), new StopActionHandler()));
+        builder.Services.AddSingleton(new ActionRegistration(typeof(AddHeaderReceiptAction), new AddHeaderActionHandler()));
+        builder.Services.AddSingleton(new ActionRegistration(typeof(BounceReceiptAction), new BounceActionHandler()));
+        builder.Services.AddSingleton(sp => new ActionRegistration(typeof(S3ReceiptAction), new S3ActionHandler(sp.GetRequiredService<BlobStores>())));
         builder.Services.AddSingleton<ISmtpBackend, SmtpBackend>();
         builder.Services.AddSingleton(tls);
         builder.Services.AddSingleton<SmtpConnectionLimiter>();
         builder.Services.AddSingleton<SmtpConnectionHandler>();
-        builder.Services.AddHostedService<MessageProcessor>();
+        builder.Services.AddSingleton<MessageProcessor>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<MessageProcessor>());
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
 
         ListenOptions? smtpListen = null;
@@ -154,12 +175,12 @@ internal sealed partial class InletServer : IAsyncDisposable
     private static async Task<int> CleanSpoolAsync(FileBlobStore blobs, IStateStore state, CancellationToken cancellationToken)
     {
         var count = blobs.DeletePartials(SmtpBackend.SpoolContainer);
-        await foreach (var key in blobs.ListKeysAsync(SmtpBackend.SpoolContainer, cancellationToken))
+        await foreach (var blob in blobs.ListAsync(SmtpBackend.SpoolContainer, cancellationToken))
         {
-            var id = Path.GetFileNameWithoutExtension(key);
+            var id = Path.GetFileNameWithoutExtension(blob.Key);
             if (!await state.MessageExistsAsync(id, cancellationToken))
             {
-                await blobs.DeleteAsync(SmtpBackend.SpoolContainer, key, cancellationToken);
+                await blobs.DeleteAsync(SmtpBackend.SpoolContainer, blob.Key, cancellationToken);
                 count++;
             }
         }

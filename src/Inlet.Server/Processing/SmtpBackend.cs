@@ -1,7 +1,9 @@
 using System.Net;
 using Inlet.Rules;
 using Inlet.Smtp;
+using Inlet.Hosting;
 using Inlet.Storage;
+using Microsoft.Extensions.Logging;
 
 namespace Inlet.Processing;
 
@@ -9,12 +11,21 @@ namespace Inlet.Processing;
 /// Inlet's side of the SMTP boundary: IP filters at connect, the active rule set at RCPT, and the durable spool
 /// for the message data.
 /// </summary>
-internal sealed class SmtpBackend(ReceiptConfigurationProvider configuration, IBlobStore spool, IStateStore state, MessageQueue queue, TimeProvider time) : ISmtpBackend
+internal sealed partial class SmtpBackend(
+    ReceiptConfigurationProvider configuration,
+    BlobStores blobs,
+    IStateStore state,
+    MessageQueue queue,
+    MessagePipeline pipeline,
+    SmtpOptions options,
+    TimeProvider time,
+    ILogger<SmtpBackend> logger) : ISmtpBackend
 {
     private readonly ReceiptConfigurationProvider _configuration = configuration;
-    private readonly IBlobStore _spool = spool;
+    private readonly IBlobStore _spool = blobs.Spool;
     private readonly IStateStore _state = state;
     private readonly MessageQueue _queue = queue;
+    private readonly SmtpOptions _options = options;
 
     public const string SpoolContainer = "spool";
 
@@ -43,6 +54,39 @@ internal sealed class SmtpBackend(ReceiptConfigurationProvider configuration, IB
         var blob = await _spool.CreateAsync(SpoolContainer, id + ".eml", cancellationToken);
         return new SpoolWriter(this, id, blob);
     }
+
+    /// <summary>
+    /// Inline mode: the rules run while the client waits, so a Bounce becomes the reply itself. Past the time
+    /// budget, or when an action fails, the message is not accepted: 451, and the client tries again later.
+    /// </summary>
+    private async Task<SmtpReply> ProcessInlineAsync(MessageRecord record)
+    {
+        using var budget = new CancellationTokenSource(_options.InlineTimeout);
+        try
+        {
+            var result = await pipeline.RunAsync(record, ProcessingMode.Inline, budget.Token);
+            if (result.Status == MessageStatus.Processed)
+            {
+                InletMetrics.MessagesAccepted.Add(1);
+            }
+
+            return result.InlineReply ?? SmtpReply.Accepted(record.Id);
+        }
+        catch (OperationCanceledException) when (budget.IsCancellationRequested)
+        {
+            await pipeline.RejectAsync(record, $"inline processing took longer than its budget of {_options.InlineTimeout.TotalSeconds:F0} s; the client was told to try again (451)", CancellationToken.None);
+            return new SmtpReply(451, "4.3.0", $"Processing took longer than {_options.InlineTimeout.TotalSeconds:F0} seconds; try again later");
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogInlineFailed(logger, record.Id, e);
+            await pipeline.RejectAsync(record, $"inline processing failed: {e.Message}", CancellationToken.None);
+            return SmtpReply.LocalError;
+        }
+    }
+
+    [LoggerMessage(EventId = 210, Level = LogLevel.Error, Message = "Message {Id}: inline processing failed")]
+    private static partial void LogInlineFailed(ILogger logger, string id, Exception exception);
 
     private sealed class SpoolWriter(SmtpBackend backend, string id, IBlobWriter blob) : ISmtpMessageWriter
     {
@@ -74,7 +118,7 @@ internal sealed class SmtpBackend(ReceiptConfigurationProvider configuration, IB
                 BodyType = envelope.BodyType,
                 Size = _size,
                 ConfigVersion = backend._configuration.Current.Configuration.Version,
-                Status = MessageStatus.Queued,
+                Status = backend._options.Mode == ProcessingMode.Inline ? MessageStatus.Inline : MessageStatus.Queued,
             };
             try
             {
@@ -86,7 +130,13 @@ internal sealed class SmtpBackend(ReceiptConfigurationProvider configuration, IB
                 throw;
             }
 
+            if (backend._options.Mode == ProcessingMode.Inline)
+            {
+                return await backend.ProcessInlineAsync(record);
+            }
+
             backend._queue.Enqueue(id);
+            InletMetrics.MessagesAccepted.Add(1);
             return SmtpReply.Accepted(id);
         }
 

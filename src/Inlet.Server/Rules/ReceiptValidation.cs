@@ -82,6 +82,24 @@ internal static partial class ReceiptValidation
         return null;
     }
 
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]$")]
+    private static partial Regex BucketNamePattern();
+
+    /// <summary>
+    /// S3 bucket names, including the legacy us-east-1 form (upper case and underscores, up to 255 characters) that
+    /// older accounts and AWS's own examples ("MyBucket") use; never a path, never an IP address.
+    /// </summary>
+    public static ReceiptError? CheckBucketName(string? bucket)
+    {
+        if (bucket is null || !BucketNamePattern().IsMatch(bucket) || bucket.Contains("..", StringComparison.Ordinal)
+            || System.Net.IPAddress.TryParse(bucket, out _))
+        {
+            return new ReceiptError("InvalidS3Configuration", $"Invalid bucket name: '{bucket}' (3 to 63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit)");
+        }
+
+        return null;
+    }
+
     public static ReceiptError? CheckFilter(ReceiptFilter filter)
     {
         if (CheckFilterName(filter.Name) is { } nameError)
@@ -155,10 +173,14 @@ internal static partial class ReceiptValidation
         switch (member)
         {
             case "S3Action":
-                action = new S3ReceiptAction(Required("BucketName", ref error), Get("ObjectKeyPrefix"), Get("KmsKeyArn"), Get("TopicArn"), Get("IamRoleArn"));
+                var bucket = Required("BucketName", ref error);
+                error ??= CheckBucketName(bucket);
+                action = new S3ReceiptAction(bucket, Get("ObjectKeyPrefix"), Get("KmsKeyArn"), Get("TopicArn"), Get("IamRoleArn"));
                 break;
             case "BounceAction":
-                action = new BounceReceiptAction(Required("SmtpReplyCode", ref error), Required("Message", ref error), Required("Sender", ref error), Get("StatusCode"), Get("TopicArn"));
+                var bounce = new BounceReceiptAction(Required("SmtpReplyCode", ref error), Required("Message", ref error), Required("Sender", ref error), Get("StatusCode"), Get("TopicArn"));
+                error ??= CheckBounce(bounce);
+                action = bounce;
                 break;
             case "LambdaAction":
                 var invocation = Get("InvocationType") ?? "Event";
@@ -199,6 +221,34 @@ internal static partial class ReceiptValidation
         }
 
         return action;
+    }
+
+    [GeneratedRegex("^[45]\\d\\d$")]
+    private static partial Regex ReplyCodePattern();
+
+    [GeneratedRegex("^[45]\\.\\d{1,3}\\.\\d{1,3}$")]
+    private static partial Regex StatusCodePattern();
+
+    private static ReceiptError? CheckBounce(BounceReceiptAction bounce)
+    {
+        if (!ReplyCodePattern().IsMatch(bounce.SmtpReplyCode))
+        {
+            return new ReceiptError("InvalidParameterValue", $"Invalid SmtpReplyCode: '{bounce.SmtpReplyCode}' (a 4xx or 5xx reply code, RFC 5321)");
+        }
+
+        if (bounce.StatusCode is { } status && (!StatusCodePattern().IsMatch(status) || status[0] != bounce.SmtpReplyCode[0]))
+        {
+            return new ReceiptError("InvalidParameterValue", $"Invalid StatusCode: '{status}' (an RFC 3463 code of the same class as {bounce.SmtpReplyCode}, such as {bounce.SmtpReplyCode[0]}.1.1)");
+        }
+
+        if (!Smtp.SmtpPathParser.IsValidMailbox(bounce.Sender))
+        {
+            return new ReceiptError("InvalidParameterValue", $"Invalid Sender: '{bounce.Sender}' (an email address)");
+        }
+
+        return bounce.Message.Contains('\r') || bounce.Message.Contains('\n')
+            ? new ReceiptError("InvalidParameterValue", "Invalid Message: no CR or LF")
+            : null;
     }
 
     private static readonly ReceiptAction Placeholder = new StopReceiptAction();

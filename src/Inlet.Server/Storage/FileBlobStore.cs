@@ -4,22 +4,55 @@ using System.Runtime.InteropServices;
 namespace Inlet.Storage;
 
 /// <summary>
-/// Objects as files: <c>{root}/{container}/{key}</c>. An object is written to a temporary name and renamed on
-/// commit after an fsync of the file and, on Linux, of its directory, so a committed object survives a power
-/// loss and a half-written one is never visible. Container and key names are checked so that no name can reach
-/// outside the root.
+/// Objects as files: <c>{root}/{container}/{escaped key}</c>, one flat folder per container. A key is escaped
+/// into one file name (<c>/</c> becomes <c>%2F</c>), so keys such as <c>a</c> and <c>a/b</c> can both exist, and no
+/// key can reach outside its folder. An object is written to a temporary file and renamed on commit after an fsync
+/// of the file and of its folder, so a committed object survives a power loss and a half-written one is never
+/// visible.
 /// </summary>
 internal sealed partial class FileBlobStore(string root) : IBlobStore
 {
-    private const string PartialSuffix = ".partial";
+    private const string TempPrefix = "#";
+
+    /// <summary>Longest file name the common file systems take.</summary>
+    private const int MaxFileName = 255;
 
     public string Root { get; } = Path.GetFullPath(root);
+
+    public Task<bool> ContainerExistsAsync(string container, CancellationToken cancellationToken) =>
+        Task.FromResult(Directory.Exists(ContainerPath(container)));
+
+    public Task CreateContainerAsync(string container, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(ContainerPath(container));
+        return Task.CompletedTask;
+    }
+
+    public Task<bool> DeleteContainerAsync(string container, CancellationToken cancellationToken)
+    {
+        var path = ContainerPath(container);
+        if (!Directory.Exists(path))
+        {
+            return Task.FromResult(false);
+        }
+
+        Directory.Delete(path, recursive: true);
+        return Task.FromResult(true);
+    }
+
+    public IAsyncEnumerable<string> ListContainersAsync(CancellationToken cancellationToken)
+    {
+        IEnumerable<string> names = Directory.Exists(Root)
+            ? Directory.EnumerateDirectories(Root).Select(d => Path.GetFileName(d)!).Where(n => !n.StartsWith('.')).Order(StringComparer.Ordinal)
+            : [];
+        return names.ToAsyncEnumerable();
+    }
 
     public Task<IBlobWriter> CreateAsync(string container, string key, CancellationToken cancellationToken)
     {
         var path = PathOf(container, key);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        var temp = path + "." + Guid.NewGuid().ToString("N") + PartialSuffix;
+        var temp = Path.Combine(Path.GetDirectoryName(path)!, TempPrefix + Guid.NewGuid().ToString("N"));
         var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 64 * 1024, FileOptions.Asynchronous);
         return Task.FromResult<IBlobWriter>(new Writer(stream, temp, path));
     }
@@ -27,10 +60,21 @@ internal sealed partial class FileBlobStore(string root) : IBlobStore
     public Task<Stream?> OpenReadAsync(string container, string key, CancellationToken cancellationToken)
     {
         var path = PathOf(container, key);
-        Stream? stream = File.Exists(path)
-            ? new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024, FileOptions.Asynchronous | FileOptions.SequentialScan)
-            : null;
-        return Task.FromResult(stream);
+        try
+        {
+            Stream stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024, FileOptions.Asynchronous | FileOptions.SequentialScan);
+            return Task.FromResult<Stream?>(stream);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return Task.FromResult<Stream?>(null);
+        }
+    }
+
+    public Task<BlobInfo?> GetInfoAsync(string container, string key, CancellationToken cancellationToken)
+    {
+        var file = new FileInfo(PathOf(container, key));
+        return Task.FromResult(file.Exists ? new BlobInfo(key, file.Length, file.LastWriteTimeUtc) : null);
     }
 
     public Task<bool> ExistsAsync(string container, string key, CancellationToken cancellationToken) =>
@@ -42,22 +86,29 @@ internal sealed partial class FileBlobStore(string root) : IBlobStore
         return Task.CompletedTask;
     }
 
-    public async IAsyncEnumerable<string> ListKeysAsync(string container, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<BlobInfo> ListAsync(string container, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var directory = Path.Combine(Root, CheckName(container));
+        var directory = ContainerPath(container);
         if (!Directory.Exists(directory))
         {
             yield break;
         }
 
-        foreach (var file in Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories))
+        var items = new List<BlobInfo>();
+        foreach (var file in new DirectoryInfo(directory).EnumerateFiles())
+        {
+            if (!file.Name.StartsWith(TempPrefix, StringComparison.Ordinal))
+            {
+                items.Add(new BlobInfo(Unescape(file.Name), file.Length, file.LastWriteTimeUtc));
+            }
+        }
+
+        // S3 lists keys in UTF-8 binary order.
+        items.Sort((a, b) => string.CompareOrdinal(a.Key, b.Key));
+        foreach (var item in items)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var key = Path.GetRelativePath(directory, file).Replace(Path.DirectorySeparatorChar, '/');
-            if (!key.EndsWith(PartialSuffix, StringComparison.Ordinal))
-            {
-                yield return key;
-            }
+            yield return item;
         }
 
         await Task.CompletedTask;
@@ -66,14 +117,14 @@ internal sealed partial class FileBlobStore(string root) : IBlobStore
     /// <summary>Removes temporary files left by writes that never committed (a crash mid-message).</summary>
     public int DeletePartials(string container)
     {
-        var directory = Path.Combine(Root, CheckName(container));
+        var directory = ContainerPath(container);
         if (!Directory.Exists(directory))
         {
             return 0;
         }
 
         var count = 0;
-        foreach (var file in Directory.EnumerateFiles(directory, "*" + PartialSuffix, SearchOption.AllDirectories))
+        foreach (var file in Directory.EnumerateFiles(directory, TempPrefix + "*"))
         {
             File.Delete(file);
             count++;
@@ -82,40 +133,45 @@ internal sealed partial class FileBlobStore(string root) : IBlobStore
         return count;
     }
 
-    private string PathOf(string container, string key)
+    private string ContainerPath(string container)
     {
-        var directory = Path.Combine(Root, CheckName(container));
-        if (key.Length == 0 || key.Contains('\0') || key.Contains('\\'))
-        {
-            throw new ArgumentException($"Invalid object key: '{key}'", nameof(key));
-        }
-
-        foreach (var segment in key.Split('/'))
-        {
-            if (segment is "" or "." or "..")
-            {
-                throw new ArgumentException($"Invalid object key: '{key}' (empty, '.' or '..' segments are not stored as files)", nameof(key));
-            }
-        }
-
-        var full = Path.GetFullPath(Path.Combine(directory, key));
-        if (!full.StartsWith(directory + Path.DirectorySeparatorChar, StringComparison.Ordinal))
-        {
-            throw new ArgumentException($"Invalid object key: '{key}'", nameof(key));
-        }
-
-        return full;
-    }
-
-    private static string CheckName(string container)
-    {
-        if (container.Length == 0 || container.Contains('/') || container.Contains('\\') || container is "." or ".." || container.Contains('\0'))
+        if (container.Length == 0 || container.StartsWith('.') || container.IndexOfAny(['/', '\\', '\0', '%', '#']) >= 0)
         {
             throw new ArgumentException($"Invalid container name: '{container}'", nameof(container));
         }
 
-        return container;
+        return Path.Combine(Root, container);
     }
+
+    private string PathOf(string container, string key)
+    {
+        if (key.Length == 0)
+        {
+            throw new ArgumentException("An object key cannot be empty.", nameof(key));
+        }
+
+        var name = Escape(key);
+        if (System.Text.Encoding.UTF8.GetByteCount(name) > MaxFileName)
+        {
+            throw new ArgumentException($"Object key too long for the file blob store: '{key}' escapes to more than {MaxFileName} bytes", nameof(key));
+        }
+
+        return Path.Combine(ContainerPath(container), name);
+    }
+
+    /// <summary>Percent-encodes everything but unreserved characters; "." and ".." are encoded too.</summary>
+    internal static string Escape(string key)
+    {
+        var escaped = Uri.EscapeDataString(key);
+        return escaped switch
+        {
+            "." => "%2E",
+            ".." => "%2E%2E",
+            _ => escaped,
+        };
+    }
+
+    internal static string Unescape(string name) => Uri.UnescapeDataString(name);
 
     /// <summary>fsync of a directory, so that a rename in it is durable (POSIX leaves this to the caller).</summary>
     internal static void SyncDirectory(string directory)

@@ -1,21 +1,35 @@
 namespace Inlet.Storage;
 
+/// <summary>An object's key, size and last change.</summary>
+internal sealed record BlobInfo(string Key, long Size, DateTime LastModifiedUtc);
+
 /// <summary>
 /// Named objects in containers: the spool of raw messages, and the S3 action's buckets. The embedded
 /// implementation is files in the data folder; any S3-compatible store can take its place.
 /// </summary>
 internal interface IBlobStore
 {
+    Task<bool> ContainerExistsAsync(string container, CancellationToken cancellationToken);
+
+    Task CreateContainerAsync(string container, CancellationToken cancellationToken);
+
+    Task<bool> DeleteContainerAsync(string container, CancellationToken cancellationToken);
+
+    IAsyncEnumerable<string> ListContainersAsync(CancellationToken cancellationToken);
+
     /// <summary>Opens a new object for writing; nothing is visible until it is committed.</summary>
     Task<IBlobWriter> CreateAsync(string container, string key, CancellationToken cancellationToken);
 
     Task<Stream?> OpenReadAsync(string container, string key, CancellationToken cancellationToken);
 
+    Task<BlobInfo?> GetInfoAsync(string container, string key, CancellationToken cancellationToken);
+
     Task<bool> ExistsAsync(string container, string key, CancellationToken cancellationToken);
 
     Task DeleteAsync(string container, string key, CancellationToken cancellationToken);
 
-    IAsyncEnumerable<string> ListKeysAsync(string container, CancellationToken cancellationToken);
+    /// <summary>Every object of a container, in key order.</summary>
+    IAsyncEnumerable<BlobInfo> ListAsync(string container, CancellationToken cancellationToken);
 }
 
 internal interface IBlobWriter : IAsyncDisposable
@@ -25,3 +39,6 @@ internal interface IBlobWriter : IAsyncDisposable
     /// <summary>Flushes the object to stable storage and makes it visible. Disposing without commit deletes it.</summary>
     Task CommitAsync(CancellationToken cancellationToken);
 }
+
+/// <summary>The two blob stores: the spool of received messages (and outgoing bounces), and the S3 action's buckets.</summary>
+internal sealed record BlobStores(IBlobStore Spool, IBlobStore Buckets);

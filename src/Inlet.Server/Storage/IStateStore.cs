@@ -6,8 +6,28 @@ internal static class MessageStatus
     /// <summary>Durable and acknowledged, waiting to be processed.</summary>
     public const string Queued = "queued";
 
-    /// <summary>Processed: stored and listed.</summary>
-    public const string Received = "received";
+    /// <summary>Rules are being applied.</summary>
+    public const string Processing = "processing";
+
+    /// <summary>An action failed and waits for its next attempt; later actions wait with it.</summary>
+    public const string Retrying = "retrying";
+
+    /// <summary>Every applicable rule ran to its end.</summary>
+    public const string Processed = "processed";
+
+    /// <summary>Processing finished, but an action gave up after its retries.</summary>
+    public const string Failed = "failed";
+
+    /// <summary>Inline mode: processed while the client waited; not yet answered. After a crash it was never acknowledged.</summary>
+    public const string Inline = "inline";
+
+    /// <summary>Inline mode: a Bounce action answered the client with its reply.</summary>
+    public const string Bounced = "bounced";
+
+    /// <summary>Inline mode: not accepted (a failure or the time budget); the client was told to try again.</summary>
+    public const string Rejected = "rejected";
+
+    public static bool IsUnfinished(string status) => status is Queued or Processing or Retrying;
 }
 
 /// <summary>The record of one accepted message: its envelope, where it stands, and what happened to it.</summary>
@@ -43,7 +63,34 @@ internal sealed record MessageRecord
     public string? Subject { get; init; }
 
     public DateTimeOffset UpdatedAt { get; init; }
+
+    /// <summary>Where processing stands (JSON of the pipeline's progress), for resuming after a retry or a restart.</summary>
+    public string? Progress { get; init; }
+
+    /// <summary>What happened to the message (JSON array of trace entries).</summary>
+    public string? Trace { get; init; }
+
+    /// <summary>When a retrying message is due again.</summary>
+    public DateTimeOffset? NextAttemptAt { get; init; }
 }
+
+/// <summary>A change to a message record: its status and, optionally, subject, progress and trace.</summary>
+internal sealed record MessageUpdate(string Id, string Status)
+{
+    public string? Subject { get; init; }
+
+    public string? Progress { get; init; }
+
+    public string? Trace { get; init; }
+
+    public DateTimeOffset? NextAttemptAt { get; init; }
+
+    /// <summary>Replaces the configuration version, for a replay under today's rules.</summary>
+    public long? ConfigVersion { get; init; }
+}
+
+/// <summary>A bounce message kept because no outbound relay is configured (or waiting for one).</summary>
+internal sealed record OutboxRecord(string Id, DateTimeOffset CreatedAt, string MessageId, string MailFrom, string Recipient, string Subject, long Size, string Status);
 
 internal sealed record MessagePage(IReadOnlyList<MessageRecord> Messages, string? NextToken);
 
@@ -58,7 +105,7 @@ internal interface IStateStore : IAsyncDisposable
     /// <summary>Durably records an accepted message; returns once it is on disk.</summary>
     Task InsertMessageAsync(MessageRecord message, CancellationToken cancellationToken);
 
-    Task UpdateMessageAsync(string id, string status, string? subject, CancellationToken cancellationToken);
+    Task UpdateMessageAsync(MessageUpdate update, CancellationToken cancellationToken);
 
     Task<MessageRecord?> GetMessageAsync(string id, CancellationToken cancellationToken);
 
@@ -69,6 +116,10 @@ internal interface IStateStore : IAsyncDisposable
     Task<IReadOnlyList<MessageRecord>> ListUnfinishedAsync(CancellationToken cancellationToken);
 
     Task<bool> MessageExistsAsync(string id, CancellationToken cancellationToken);
+
+    Task InsertOutboxAsync(OutboxRecord record, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<OutboxRecord>> ListOutboxAsync(int limit, CancellationToken cancellationToken);
 
     /// <summary>Stores a configuration document unless it equals the newest one; returns its version.</summary>
     Task<long> SaveConfigurationAsync(string document, CancellationToken cancellationToken);

@@ -12,7 +12,7 @@ namespace Inlet.Storage;
 /// </summary>
 internal sealed class SqliteStateStore : IStateStore
 {
-    private const int SchemaVersion = 1;
+    private const int SchemaVersion = 2;
     private const int MaxBatch = 256;
 
     private readonly string _connectionString;
@@ -65,6 +65,31 @@ internal sealed class SqliteStateStore : IStateStore
                     document TEXT NOT NULL
                 );
                 """, cancellationToken);
+        }
+
+        if (version < 2)
+        {
+            await ExecuteAsync(connection, """
+                ALTER TABLE messages ADD COLUMN progress TEXT;
+                ALTER TABLE messages ADD COLUMN trace TEXT;
+                ALTER TABLE messages ADD COLUMN next_attempt_at TEXT;
+                DROP INDEX IF EXISTS messages_unfinished;
+                CREATE INDEX messages_unfinished ON messages(status) WHERE status IN ('queued', 'processing', 'retrying', 'inline');
+                CREATE TABLE IF NOT EXISTS outbox (
+                    id TEXT PRIMARY KEY,
+                    created_at TEXT NOT NULL,
+                    message_id TEXT NOT NULL,
+                    mail_from TEXT NOT NULL,
+                    recipient TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    size INTEGER NOT NULL,
+                    status TEXT NOT NULL
+                );
+                """, cancellationToken);
+        }
+
+        if (version < SchemaVersion)
+        {
             await ExecuteAsync(connection, $"PRAGMA user_version = {SchemaVersion};", cancellationToken);
         }
 
@@ -101,19 +126,65 @@ internal sealed class SqliteStateStore : IStateStore
             return null;
         }, cancellationToken);
 
-    public Task UpdateMessageAsync(string id, string status, string? subject, CancellationToken cancellationToken) =>
+    public Task UpdateMessageAsync(MessageUpdate update, CancellationToken cancellationToken) =>
         WriteAsync(async (connection, transaction) =>
         {
             await using var command = connection.CreateCommand();
             command.Transaction = transaction;
-            command.CommandText = "UPDATE messages SET status = $status, subject = $subject, updated_at = $now WHERE id = $id;";
-            command.Parameters.AddWithValue("$id", id);
-            command.Parameters.AddWithValue("$status", status);
-            command.Parameters.AddWithValue("$subject", (object?)subject ?? DBNull.Value);
+            command.CommandText = """
+                UPDATE messages SET status = $status, subject = COALESCE($subject, subject), progress = $progress,
+                    trace = COALESCE($trace, trace), next_attempt_at = $next, config_version = COALESCE($config, config_version),
+                    updated_at = $now
+                WHERE id = $id;
+                """;
+            command.Parameters.AddWithValue("$id", update.Id);
+            command.Parameters.AddWithValue("$status", update.Status);
+            command.Parameters.AddWithValue("$subject", (object?)update.Subject ?? DBNull.Value);
+            command.Parameters.AddWithValue("$progress", (object?)update.Progress ?? DBNull.Value);
+            command.Parameters.AddWithValue("$trace", (object?)update.Trace ?? DBNull.Value);
+            command.Parameters.AddWithValue("$next", update.NextAttemptAt is { } next ? Format(next) : DBNull.Value);
+            command.Parameters.AddWithValue("$config", (object?)update.ConfigVersion ?? DBNull.Value);
             command.Parameters.AddWithValue("$now", Format(DateTimeOffset.UtcNow));
             await command.ExecuteNonQueryAsync(cancellationToken);
             return null;
         }, cancellationToken);
+
+    public Task InsertOutboxAsync(OutboxRecord record, CancellationToken cancellationToken) =>
+        WriteAsync(async (connection, transaction) =>
+        {
+            await using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = """
+                INSERT INTO outbox (id, created_at, message_id, mail_from, recipient, subject, size, status)
+                VALUES ($id, $created, $message, $from, $rcpt, $subject, $size, $status);
+                """;
+            command.Parameters.AddWithValue("$id", record.Id);
+            command.Parameters.AddWithValue("$created", Format(record.CreatedAt));
+            command.Parameters.AddWithValue("$message", record.MessageId);
+            command.Parameters.AddWithValue("$from", record.MailFrom);
+            command.Parameters.AddWithValue("$rcpt", record.Recipient);
+            command.Parameters.AddWithValue("$subject", record.Subject);
+            command.Parameters.AddWithValue("$size", record.Size);
+            command.Parameters.AddWithValue("$status", record.Status);
+            await command.ExecuteNonQueryAsync(cancellationToken);
+            return null;
+        }, cancellationToken);
+
+    public async Task<IReadOnlyList<OutboxRecord>> ListOutboxAsync(int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT id, created_at, message_id, mail_from, recipient, subject, size, status FROM outbox ORDER BY created_at DESC, id DESC LIMIT $limit;";
+        command.Parameters.AddWithValue("$limit", limit);
+        var list = new List<OutboxRecord>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            list.Add(new OutboxRecord(reader.GetString(0), Parse(reader.GetString(1)), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetString(5), reader.GetInt64(6), reader.GetString(7)));
+        }
+
+        return list;
+    }
 
     public async Task<MessageRecord?> GetMessageAsync(string id, CancellationToken cancellationToken)
     {
@@ -142,7 +213,7 @@ internal sealed class SqliteStateStore : IStateStore
     }
 
     public Task<IReadOnlyList<MessageRecord>> ListUnfinishedAsync(CancellationToken cancellationToken) =>
-        QueryMessagesAsync("WHERE status = 'queued' ORDER BY id", [], cancellationToken);
+        QueryMessagesAsync("WHERE status IN ('queued', 'processing', 'retrying', 'inline') ORDER BY id", [], cancellationToken);
 
     public async Task<long> SaveConfigurationAsync(string document, CancellationToken cancellationToken)
     {
@@ -191,7 +262,7 @@ internal sealed class SqliteStateStore : IStateStore
         await using var command = connection.CreateCommand();
         command.CommandText = $"""
             SELECT id, received_at, mail_from, recipients, remote_address, client_name, is_secure, tls_protocol,
-                smtp_utf8, body_type, size, config_version, status, subject, updated_at
+                smtp_utf8, body_type, size, config_version, status, subject, updated_at, progress, trace, next_attempt_at
             FROM messages {clause};
             """;
         foreach (var (name, value) in parameters)
@@ -220,6 +291,9 @@ internal sealed class SqliteStateStore : IStateStore
                 Status = reader.GetString(12),
                 Subject = reader.IsDBNull(13) ? null : reader.GetString(13),
                 UpdatedAt = Parse(reader.GetString(14)),
+                Progress = reader.IsDBNull(15) ? null : reader.GetString(15),
+                Trace = reader.IsDBNull(16) ? null : reader.GetString(16),
+                NextAttemptAt = reader.IsDBNull(17) ? null : Parse(reader.GetString(17)),
             });
         }
 
