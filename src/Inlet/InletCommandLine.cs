@@ -15,6 +15,10 @@ internal static class InletCommandLine
         {
             BuildServe(),
             BuildSend(),
+            ApiCommands.Messages(),
+            ApiCommands.Replay(),
+            ApiCommands.Rules(),
+            ApiCommands.Outbox(),
         };
         return root;
     }

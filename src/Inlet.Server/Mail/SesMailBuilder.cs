@@ -145,5 +145,11 @@ internal static class SesMailBuilder
 
     /// <summary>Addresses in display form, as SES writes them: <c>Name &lt;address&gt;</c>, or the bare address.</summary>
     private static List<string>? Display(InternetAddressList? list) =>
-        list?.Mailboxes.Select(m => string.IsNullOrEmpty(m.Name) ? m.Address : m.ToString()).ToList();
+        list?.Mailboxes.Select(m => string.IsNullOrEmpty(m.Name) ? m.Address : $"{QuoteIfNeeded(m.Name)} <{m.Address}>").ToList();
+
+    /// <summary>A display name is quoted only when it holds RFC 5322 specials, as SES writes <c>"Doe, John" &lt;…&gt;</c>.</summary>
+    private static string QuoteIfNeeded(string name) =>
+        name.IndexOfAny(['(', ')', '<', '>', '[', ']', ':', ';', '@', '\\', ',', '.', '"']) < 0
+            ? name
+            : "\"" + name.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
 }
