@@ -49,6 +49,11 @@ internal sealed record RuleTestResponse(string? RuleSet, long RuleSetVersion, IR
 
 internal sealed record OutboxResponse(IReadOnlyList<OutboxRecord> Messages);
 
+/// <summary>Lambda's error body (the code travels in <c>x-amzn-ErrorType</c>).</summary>
+internal sealed record LambdaError([property: JsonPropertyName("Type")] string Type, [property: JsonPropertyName("message")] string Message);
+
+internal sealed record LambdaThrottleError([property: JsonPropertyName("Type")] string Type, [property: JsonPropertyName("message")] string Message, [property: JsonPropertyName("Reason")] string Reason);
+
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(HealthResponse))]
 [JsonSerializable(typeof(ErrorResponse))]
@@ -58,4 +63,8 @@ internal sealed record OutboxResponse(IReadOnlyList<OutboxRecord> Messages);
 [JsonSerializable(typeof(ReplayResponse))]
 [JsonSerializable(typeof(RuleTestResponse))]
 [JsonSerializable(typeof(OutboxResponse))]
+[JsonSerializable(typeof(LambdaError))]
+[JsonSerializable(typeof(LambdaThrottleError))]
+[JsonSerializable(typeof(FunctionListResponse))]
+[JsonSerializable(typeof(AsyncInvocationListResponse))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

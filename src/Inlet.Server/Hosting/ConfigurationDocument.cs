@@ -32,8 +32,11 @@ internal sealed class ConfigurationDocument
 
     public OutboundDocument? Outbound { get; set; }
 
-    /// <summary>Lambda functions (CreateFunction shape); read by the functions subsystem.</summary>
-    public List<Dictionary<string, object>>? Functions { get; set; }
+    /// <summary>Lambda functions, in the CreateFunction shape.</summary>
+    public List<FunctionDocument>? Functions { get; set; }
+
+    /// <summary>How function environments are run.</summary>
+    public FunctionsDocument? FunctionSettings { get; set; }
 
     /// <summary>SNS topics; read by the notifications subsystem.</summary>
     public List<Dictionary<string, object>>? Topics { get; set; }
@@ -190,4 +193,58 @@ internal sealed class OutboundDocument
     public string? Password { get; set; }
 
     public bool? AcceptAnyCertificate { get; set; }
+}
+
+internal sealed class FunctionDocument
+{
+    public string? FunctionName { get; set; }
+
+    public string? Runtime { get; set; }
+
+    public string? Handler { get; set; }
+
+    /// <summary>A folder or a .zip file, relative to the configuration file.</summary>
+    public string? Code { get; set; }
+
+    /// <summary>For the http runtime.</summary>
+    public string? Url { get; set; }
+
+    public int? Timeout { get; set; }
+
+    public int? MemorySize { get; set; }
+
+    public string? Description { get; set; }
+
+    public EnvironmentDocument? Environment { get; set; }
+
+    public int? ReservedConcurrentExecutions { get; set; }
+
+    public EventInvokeConfigDocument? EventInvokeConfig { get; set; }
+}
+
+internal sealed class EnvironmentDocument
+{
+    public Dictionary<string, string>? Variables { get; set; }
+}
+
+internal sealed class EventInvokeConfigDocument
+{
+    public int? MaximumRetryAttempts { get; set; }
+
+    public int? MaximumEventAgeInSeconds { get; set; }
+}
+
+internal sealed class FunctionsDocument
+{
+    /// <summary>Environments per function when ReservedConcurrentExecutions is not set.</summary>
+    public int? DefaultConcurrency { get; set; }
+
+    /// <summary>Seconds an idle environment is kept warm.</summary>
+    public double? IdleTimeout { get; set; }
+
+    /// <summary>The node executable for nodejs runtimes.</summary>
+    public string? NodePath { get; set; }
+
+    /// <summary>Seconds before the first retry of a failed asynchronous invocation (Lambda: 60; the second waits twice as long).</summary>
+    public double? AsyncRetryDelay { get; set; }
 }

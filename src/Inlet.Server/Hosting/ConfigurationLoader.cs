@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Globalization;
 using System.Net;
 using System.Text.RegularExpressions;
+using Inlet.Functions;
 using Inlet.Outbound;
 using Inlet.Processing;
 using Inlet.Rules;
@@ -50,7 +51,7 @@ internal static partial class ConfigurationLoader
             throw new ConfigurationException($"{source} (line {e.Start.Line}, column {e.Start.Column}): {Describe(e)}");
         }
 
-        return Build(document, source);
+        return Build(document, source, Path.GetDirectoryName(Path.GetFullPath(source)) ?? Directory.GetCurrentDirectory());
     }
 
     [GeneratedRegex("Property '(?<name>[^']+)' not found on type '(?:[\\w.]+\\.)?(?<type>\\w+?)(?:Document)?'")]
@@ -71,7 +72,7 @@ internal static partial class ConfigurationLoader
         return innermost;
     }
 
-    private static InletOptions Build(ConfigurationDocument d, string source)
+    private static InletOptions Build(ConfigurationDocument d, string source, string baseDirectory)
     {
         var errors = new List<string>();
         var defaults = new InletOptions();
@@ -110,7 +111,10 @@ internal static partial class ConfigurationLoader
             credentials = [.. list];
         }
 
+        var functions = BuildFunctions(d.Functions, region, account, baseDirectory, errors);
+        var functionSettings = BuildFunctionSettings(d.FunctionSettings, errors);
         var receipt = BuildReceipt(d, errors);
+        CheckFunctionReferences(receipt, functions, region, account, errors);
         var processing = BuildProcessing(d.Processing, errors);
         var outbound = BuildOutbound(d.Outbound, errors);
         var buckets = new List<string>();
@@ -143,7 +147,140 @@ internal static partial class ConfigurationLoader
             Buckets = [.. buckets],
             Processing = processing,
             Outbound = outbound,
+            Functions = [.. functions],
+            FunctionSettings = functionSettings,
         };
+    }
+
+    [GeneratedRegex("^[a-zA-Z0-9-_]{1,64}$")]
+    private static partial Regex FunctionNamePattern();
+
+    [GeneratedRegex("^[a-zA-Z]([a-zA-Z0-9_])+$")]
+    private static partial Regex EnvironmentKeyPattern();
+
+    private static List<FunctionDeclaration> BuildFunctions(List<FunctionDocument>? documents, string region, string account, string baseDirectory, List<string> errors)
+    {
+        var list = new List<FunctionDeclaration>();
+        foreach (var (f, i) in (documents ?? []).Select((f, i) => (f, i)))
+        {
+            var path = $"Functions[{i}]";
+            var name = f.FunctionName;
+            if (name is null || !FunctionNamePattern().IsMatch(name))
+            {
+                errors.Add($"{path}.FunctionName: '{name}' must be 1 to 64 letters, digits, hyphens or underscores");
+                continue;
+            }
+
+            path = $"Functions[{i}] ({name})";
+            if (list.Any(x => x.Definition.FunctionName == name))
+            {
+                errors.Add($"{path}: a function named {name} is declared twice");
+                continue;
+            }
+
+            var runtime = f.Runtime ?? string.Empty;
+            if (!FunctionDefinition.SupportedRuntimes.Contains(runtime))
+            {
+                errors.Add($"{path}.Runtime: '{runtime}' is not supported (supported: {string.Join(", ", FunctionDefinition.SupportedRuntimes)})");
+                continue;
+            }
+
+            string? code = null;
+            if (runtime == "http")
+            {
+                if (f.Url is null || !Uri.TryCreate(f.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
+                {
+                    errors.Add($"{path}.Url: an http or https URL is required for the http runtime (got '{f.Url}')");
+                    continue;
+                }
+            }
+            else
+            {
+                if (f.Code is null)
+                {
+                    errors.Add($"{path}.Code: a folder or a .zip file is required");
+                    continue;
+                }
+
+                code = Path.GetFullPath(Path.Combine(baseDirectory, f.Code));
+                if (!Directory.Exists(code) && !(File.Exists(code) && code.EndsWith(".zip", StringComparison.OrdinalIgnoreCase)))
+                {
+                    errors.Add($"{path}.Code: '{f.Code}' is neither a folder nor a .zip file (looked for {code})");
+                    continue;
+                }
+            }
+
+            var timeout = (int)Range($"{path}.Timeout", f.Timeout, FunctionDefinition.DefaultTimeout, 1, FunctionDefinition.MaxTimeout, errors);
+            var memory = (int)Range($"{path}.MemorySize", f.MemorySize, FunctionDefinition.DefaultMemorySize, 128, 10240, errors);
+            int? reserved = f.ReservedConcurrentExecutions is null ? null : (int)Range($"{path}.ReservedConcurrentExecutions", f.ReservedConcurrentExecutions, 0, 0, 1000, errors);
+            var retries = (int)Range($"{path}.EventInvokeConfig.MaximumRetryAttempts", f.EventInvokeConfig?.MaximumRetryAttempts, 2, 0, 2, errors);
+            var age = (int)Range($"{path}.EventInvokeConfig.MaximumEventAgeInSeconds", f.EventInvokeConfig?.MaximumEventAgeInSeconds, 21600, 60, 21600, errors);
+            var variables = f.Environment?.Variables ?? [];
+            foreach (var key in variables.Keys.Where(k => !EnvironmentKeyPattern().IsMatch(k)))
+            {
+                errors.Add($"{path}.Environment.Variables: '{key}' is not a valid variable name (a letter, then letters, digits and underscores)");
+            }
+
+            var definition = new FunctionDefinition
+            {
+                FunctionName = name,
+                FunctionArn = FunctionDefinition.ArnFor(region, account, name),
+                Runtime = runtime,
+                Handler = f.Handler ?? "index.handler",
+                Url = f.Url,
+                Timeout = timeout,
+                MemorySize = memory,
+                Description = f.Description ?? string.Empty,
+                Environment = variables.ToImmutableSortedDictionary(StringComparer.Ordinal),
+                ReservedConcurrentExecutions = reserved,
+                MaximumRetryAttempts = retries,
+                MaximumEventAgeInSeconds = age,
+            };
+            list.Add(new FunctionDeclaration(definition, code));
+        }
+
+        return list;
+    }
+
+    private static FunctionsOptions BuildFunctionSettings(FunctionsDocument? d, List<string> errors)
+    {
+        var o = new FunctionsOptions();
+        if (d is null)
+        {
+            return o;
+        }
+
+        return o with
+        {
+            DefaultConcurrency = (int)Range("FunctionSettings.DefaultConcurrency", d.DefaultConcurrency, o.DefaultConcurrency, 1, 1000, errors),
+            IdleTimeout = Seconds("FunctionSettings.IdleTimeout", d.IdleTimeout, o.IdleTimeout, errors),
+            NodePath = d.NodePath ?? o.NodePath,
+            AsyncRetryDelay = Seconds("FunctionSettings.AsyncRetryDelay", d.AsyncRetryDelay, o.AsyncRetryDelay, errors),
+        };
+    }
+
+    /// <summary>A Lambda action must name a function that exists, as SES checks at CreateReceiptRule (InvalidLambdaFunction).</summary>
+    private static void CheckFunctionReferences(ReceiptConfiguration receipt, List<FunctionDeclaration> functions, string region, string account, List<string> errors)
+    {
+        var registry = new FunctionRegistry(region, account);
+        foreach (var f in functions)
+        {
+            registry.Put(f.Definition);
+        }
+
+        foreach (var set in receipt.RuleSets)
+        {
+            foreach (var rule in set.Rules)
+            {
+                foreach (var action in rule.Actions.OfType<LambdaReceiptAction>())
+                {
+                    if (registry.Resolve(action.FunctionArn) is null)
+                    {
+                        errors.Add($"rule set {set.Name}, rule {rule.Name}: LambdaAction names an unknown function: {action.FunctionArn} (declared: {(functions.Count == 0 ? "none" : string.Join(", ", functions.Select(x => x.Definition.FunctionName)))})");
+                    }
+                }
+            }
+        }
     }
 
     private static ProcessingOptions BuildProcessing(ProcessingDocument? p, List<string> errors)

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Inlet.Functions;
 using Inlet.Outbound;
 using Inlet.Processing;
 using Inlet.Rules;
@@ -32,6 +33,11 @@ internal sealed record InletOptions
     public ProcessingOptions Processing { get; init; } = new();
 
     public OutboundOptions Outbound { get; init; } = new();
+
+    /// <summary>Functions declared in the file.</summary>
+    public ImmutableArray<FunctionDeclaration> Functions { get; init; } = [];
+
+    public FunctionsOptions FunctionSettings { get; init; } = new();
 }
 
 internal sealed record HttpOptions

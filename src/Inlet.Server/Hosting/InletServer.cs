@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Security;
 using Inlet.Actions;
 using Inlet.Api;
+using Inlet.Functions;
 using Inlet.Notifications;
 using Inlet.Outbound;
 using Inlet.Processing;
@@ -80,6 +81,13 @@ internal sealed partial class InletServer : IAsyncDisposable
 
         var tls = CreateTlsContext(options, dataDirectory);
 
+        var functionStore = new FunctionStore(Path.Combine(dataDirectory, "functions"));
+        var registry = new FunctionRegistry(options.Region, options.AccountId);
+        foreach (var declaration in options.Functions)
+        {
+            registry.Put(functionStore.Install(declaration.Definition, declaration.CodeSource));
+        }
+
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(options.Smtp);
         builder.Services.AddSingleton<IStateStore>(state);
@@ -97,6 +105,14 @@ internal sealed partial class InletServer : IAsyncDisposable
         builder.Services.AddSingleton(new ActionRegistration(typeof(AddHeaderReceiptAction), new AddHeaderActionHandler()));
         builder.Services.AddSingleton(new ActionRegistration(typeof(BounceReceiptAction), new BounceActionHandler()));
         builder.Services.AddSingleton(sp => new ActionRegistration(typeof(S3ReceiptAction), new S3ActionHandler(sp.GetRequiredService<BlobStores>())));
+        builder.Services.AddSingleton(sp => new ActionRegistration(typeof(LambdaReceiptAction), ActivatorUtilities.CreateInstance<LambdaActionHandler>(sp)));
+        builder.Services.AddSingleton(functionStore);
+        builder.Services.AddSingleton(registry);
+        builder.Services.AddSingleton(options.FunctionSettings);
+        builder.Services.AddSingleton(new FunctionLogs(Path.Combine(dataDirectory, "logs")));
+        builder.Services.AddSingleton<FunctionInvoker>();
+        builder.Services.AddSingleton<AsyncInvocationQueue>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<AsyncInvocationQueue>());
         builder.Services.AddSingleton<ISmtpBackend, SmtpBackend>();
         builder.Services.AddSingleton(tls);
         builder.Services.AddSingleton<SmtpConnectionLimiter>();
@@ -126,6 +142,7 @@ internal sealed partial class InletServer : IAsyncDisposable
 
         var app = builder.Build();
         ApiEndpoints.Map(app);
+        LambdaEndpoints.Map(app);
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Inlet");
         if (cleaned > 0)

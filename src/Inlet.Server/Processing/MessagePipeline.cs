@@ -116,6 +116,7 @@ internal sealed partial class MessagePipeline(
 
                 if (result.Outcome == ActionOutcome.Failed)
                 {
+                    now = time.GetUtcNow();
                     InletMetrics.ActionsFailed.Add(1, new KeyValuePair<string, object?>("type", action.Type));
                     if (mode == ProcessingMode.Inline)
                     {

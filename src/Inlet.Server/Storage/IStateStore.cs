@@ -89,6 +89,31 @@ internal sealed record MessageUpdate(string Id, string Status)
     public long? ConfigVersion { get; init; }
 }
 
+/// <summary>An asynchronous (<c>Event</c>) invocation waiting in the durable queue, or dead-lettered.</summary>
+internal sealed record AsyncInvocationRecord
+{
+    public required string Id { get; init; }
+
+    public required string FunctionName { get; init; }
+
+    public required byte[] Payload { get; init; }
+
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    public int Attempts { get; init; }
+
+    public DateTimeOffset NextAttemptAt { get; init; }
+
+    /// <summary><c>pending</c> or <c>dead</c>.</summary>
+    public string Status { get; init; } = "pending";
+
+    /// <summary>Why it died, or the last attempt's error.</summary>
+    public string? LastError { get; init; }
+
+    /// <summary>Where it came from, such as <c>ses:&lt;message id&gt;</c> or <c>invoke</c>.</summary>
+    public string? Source { get; init; }
+}
+
 /// <summary>A bounce message kept because no outbound relay is configured (or waiting for one).</summary>
 internal sealed record OutboxRecord(string Id, DateTimeOffset CreatedAt, string MessageId, string MailFrom, string Recipient, string Subject, long Size, string Status);
 
@@ -118,6 +143,23 @@ internal interface IStateStore : IAsyncDisposable
     Task<bool> MessageExistsAsync(string id, CancellationToken cancellationToken);
 
     Task InsertOutboxAsync(OutboxRecord record, CancellationToken cancellationToken);
+
+    Task InsertInvocationAsync(AsyncInvocationRecord invocation, CancellationToken cancellationToken);
+
+    Task UpdateInvocationAsync(AsyncInvocationRecord invocation, CancellationToken cancellationToken);
+
+    Task DeleteInvocationAsync(string id, CancellationToken cancellationToken);
+
+    Task<AsyncInvocationRecord?> GetInvocationAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Pending invocations due at <paramref name="now"/>, oldest first.</summary>
+    Task<IReadOnlyList<AsyncInvocationRecord>> ListDueInvocationsAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Invocations with the status, newest first.</summary>
+    Task<IReadOnlyList<AsyncInvocationRecord>> ListInvocationsAsync(string status, int limit, CancellationToken cancellationToken);
+
+    /// <summary>When the next pending invocation is due, if any.</summary>
+    Task<DateTimeOffset?> NextInvocationDueAsync(CancellationToken cancellationToken);
 
     Task<IReadOnlyList<OutboxRecord>> ListOutboxAsync(int limit, CancellationToken cancellationToken);
 

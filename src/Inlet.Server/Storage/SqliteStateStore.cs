@@ -12,7 +12,7 @@ namespace Inlet.Storage;
 /// </summary>
 internal sealed class SqliteStateStore : IStateStore
 {
-    private const int SchemaVersion = 2;
+    private const int SchemaVersion = 3;
     private const int MaxBatch = 256;
 
     private readonly string _connectionString;
@@ -85,6 +85,24 @@ internal sealed class SqliteStateStore : IStateStore
                     size INTEGER NOT NULL,
                     status TEXT NOT NULL
                 );
+                """, cancellationToken);
+        }
+
+        if (version < 3)
+        {
+            await ExecuteAsync(connection, """
+                CREATE TABLE IF NOT EXISTS invocations (
+                    id TEXT PRIMARY KEY,
+                    function_name TEXT NOT NULL,
+                    payload BLOB NOT NULL,
+                    created_at TEXT NOT NULL,
+                    attempts INTEGER NOT NULL,
+                    next_attempt_at TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    last_error TEXT,
+                    source TEXT
+                );
+                CREATE INDEX IF NOT EXISTS invocations_due ON invocations(next_attempt_at) WHERE status = 'pending';
                 """, cancellationToken);
         }
 
@@ -169,6 +187,95 @@ internal sealed class SqliteStateStore : IStateStore
             await command.ExecuteNonQueryAsync(cancellationToken);
             return null;
         }, cancellationToken);
+
+    public Task InsertInvocationAsync(AsyncInvocationRecord invocation, CancellationToken cancellationToken) =>
+        WriteInvocationAsync(invocation, """
+            INSERT INTO invocations (id, function_name, payload, created_at, attempts, next_attempt_at, status, last_error, source)
+            VALUES ($id, $function, $payload, $created, $attempts, $next, $status, $error, $source);
+            """, cancellationToken);
+
+    public Task UpdateInvocationAsync(AsyncInvocationRecord invocation, CancellationToken cancellationToken) =>
+        WriteInvocationAsync(invocation, """
+            UPDATE invocations SET attempts = $attempts, next_attempt_at = $next, status = $status, last_error = $error WHERE id = $id;
+            """, cancellationToken);
+
+    private Task WriteInvocationAsync(AsyncInvocationRecord invocation, string sql, CancellationToken cancellationToken) =>
+        WriteAsync(async (connection, transaction) =>
+        {
+            await using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = sql;
+            command.Parameters.AddWithValue("$id", invocation.Id);
+            command.Parameters.AddWithValue("$function", invocation.FunctionName);
+            command.Parameters.AddWithValue("$payload", invocation.Payload);
+            command.Parameters.AddWithValue("$created", Format(invocation.CreatedAt));
+            command.Parameters.AddWithValue("$attempts", invocation.Attempts);
+            command.Parameters.AddWithValue("$next", Format(invocation.NextAttemptAt));
+            command.Parameters.AddWithValue("$status", invocation.Status);
+            command.Parameters.AddWithValue("$error", (object?)invocation.LastError ?? DBNull.Value);
+            command.Parameters.AddWithValue("$source", (object?)invocation.Source ?? DBNull.Value);
+            await command.ExecuteNonQueryAsync(cancellationToken);
+            return null;
+        }, cancellationToken);
+
+    public Task DeleteInvocationAsync(string id, CancellationToken cancellationToken) =>
+        WriteAsync(async (connection, transaction) =>
+        {
+            await using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = "DELETE FROM invocations WHERE id = $id;";
+            command.Parameters.AddWithValue("$id", id);
+            await command.ExecuteNonQueryAsync(cancellationToken);
+            return null;
+        }, cancellationToken);
+
+    public async Task<AsyncInvocationRecord?> GetInvocationAsync(string id, CancellationToken cancellationToken) =>
+        (await QueryInvocationsAsync("WHERE id = $id", [("$id", id)], cancellationToken)).FirstOrDefault();
+
+    public Task<IReadOnlyList<AsyncInvocationRecord>> ListDueInvocationsAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken) =>
+        QueryInvocationsAsync("WHERE status = 'pending' AND next_attempt_at <= $now ORDER BY next_attempt_at LIMIT $limit", [("$now", Format(now)), ("$limit", limit)], cancellationToken);
+
+    public Task<IReadOnlyList<AsyncInvocationRecord>> ListInvocationsAsync(string status, int limit, CancellationToken cancellationToken) =>
+        QueryInvocationsAsync("WHERE status = $status ORDER BY created_at DESC LIMIT $limit", [("$status", status), ("$limit", limit)], cancellationToken);
+
+    public async Task<DateTimeOffset?> NextInvocationDueAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT MIN(next_attempt_at) FROM invocations WHERE status = 'pending';";
+        return await command.ExecuteScalarAsync(cancellationToken) is string text ? Parse(text) : null;
+    }
+
+    private async Task<IReadOnlyList<AsyncInvocationRecord>> QueryInvocationsAsync(string clause, (string Name, object Value)[] parameters, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT id, function_name, payload, created_at, attempts, next_attempt_at, status, last_error, source FROM invocations {clause};";
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+
+        var list = new List<AsyncInvocationRecord>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            list.Add(new AsyncInvocationRecord
+            {
+                Id = reader.GetString(0),
+                FunctionName = reader.GetString(1),
+                Payload = (byte[])reader.GetValue(2),
+                CreatedAt = Parse(reader.GetString(3)),
+                Attempts = reader.GetInt32(4),
+                NextAttemptAt = Parse(reader.GetString(5)),
+                Status = reader.GetString(6),
+                LastError = reader.IsDBNull(7) ? null : reader.GetString(7),
+                Source = reader.IsDBNull(8) ? null : reader.GetString(8),
+            });
+        }
+
+        return list;
+    }
 
     public async Task<IReadOnlyList<OutboxRecord>> ListOutboxAsync(int limit, CancellationToken cancellationToken)
     {

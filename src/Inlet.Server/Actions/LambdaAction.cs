@@ -1,0 +1,91 @@
+using System.Text.Json;
+using Inlet.Functions;
+using Inlet.Mail;
+using Inlet.Rules;
+
+namespace Inlet.Actions;
+
+/// <summary>
+/// Lambda: runs the function with the SES event — one record, the mail and receipt objects, no body.
+/// <c>RequestResponse</c> waits at most SES's 30 seconds and lets the result's <c>disposition</c> steer the flow
+/// (case-insensitive; a missing or unknown value means CONTINUE); a function error, timeout or crash fails the
+/// action, which is retried. <c>Event</c> puts the invocation in the durable asynchronous queue and goes on.
+/// </summary>
+internal sealed class LambdaActionHandler(FunctionRegistry registry, FunctionInvoker invoker, AsyncInvocationQueue queue) : IActionHandler
+{
+    public async Task<ActionResult> ExecuteAsync(ReceiptAction action, ActionContext context, CancellationToken cancellationToken)
+    {
+        var lambda = (LambdaReceiptAction)action;
+        var receipt = new SesReceiptAction
+        {
+            Type = "Lambda",
+            TopicArn = lambda.TopicArn,
+            FunctionArn = lambda.FunctionArn,
+            InvocationType = lambda.InvocationType.ToString(),
+        };
+        var function = registry.Resolve(lambda.FunctionArn);
+        if (function is null)
+        {
+            return ActionResult.Fail(registry.NotFoundMessage(lambda.FunctionArn));
+        }
+
+        // The event's receipt.action has no topicArn: that belongs to the notification.
+        var record = new SesEventRecord { Ses = new SesContent(context.Mail, context.CreateReceipt(receipt with { TopicArn = null })) };
+        var payload = JsonSerializer.SerializeToUtf8Bytes(new SesEvent([record]), SesJsonContext.Default.SesEvent);
+
+        if (lambda.InvocationType == LambdaInvocationType.Event)
+        {
+            var id = await queue.EnqueueAsync(function, payload, $"ses:{context.Message.Id}", cancellationToken);
+            return ActionResult.Ok($"queued as asynchronous invocation {id} of {function.FunctionName}", receipt);
+        }
+
+        InvocationResult result;
+        try
+        {
+            result = await invoker.InvokeAsync(function, payload, new InvokeOptions { CallerTimeout = FunctionsOptions.SesRequestResponseLimit }, cancellationToken);
+        }
+        catch (FunctionThrottledException e)
+        {
+            return ActionResult.Fail($"TooManyRequestsException: {e.Message}");
+        }
+
+        if (result.FunctionError is not null)
+        {
+            return ActionResult.Fail($"{result.ErrorType}: {result.ErrorMessage} (function {function.FunctionName}, request {result.RequestId})");
+        }
+
+        var disposition = ReadDisposition(result.Payload);
+        var detail = $"{function.FunctionName} answered disposition {disposition} in {result.Duration.TotalMilliseconds:F0} ms (request {result.RequestId})";
+        return disposition switch
+        {
+            "STOP_RULE" => new ActionResult(ActionOutcome.StopRule) { Detail = detail, Receipt = receipt },
+            "STOP_RULE_SET" => new ActionResult(ActionOutcome.StopRuleSet) { Detail = detail, Receipt = receipt },
+            _ => ActionResult.Ok(detail, receipt),
+        };
+    }
+
+    /// <summary>
+    /// The <c>disposition</c> of a function's result, upper-cased; CONTINUE for a null result, a result without a
+    /// disposition, or any value other than STOP_RULE and STOP_RULE_SET (SES: "same as with CONTINUE").
+    /// </summary>
+    public static string ReadDisposition(byte[] payload)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(payload);
+            if (document.RootElement.ValueKind == JsonValueKind.Object
+                && document.RootElement.TryGetProperty("disposition", out var value)
+                && value.ValueKind == JsonValueKind.String)
+            {
+                var disposition = value.GetString()!.Trim().ToUpperInvariant();
+                return disposition is "STOP_RULE" or "STOP_RULE_SET" ? disposition : "CONTINUE";
+            }
+        }
+        catch (JsonException)
+        {
+            // Not JSON: no valid disposition.
+        }
+
+        return "CONTINUE";
+    }
+}

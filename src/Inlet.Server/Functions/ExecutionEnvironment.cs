@@ -1,0 +1,434 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Threading.Channels;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace Inlet.Functions;
+
+/// <summary>
+/// One execution environment: a child process running the function's runtime, and the Runtime API endpoint
+/// that only this process talks to. It takes one invocation at a time. An invocation past its deadline, or a
+/// crash, ends the environment; the pool starts a new one.
+/// </summary>
+internal sealed partial class ExecutionEnvironment : IAsyncDisposable
+{
+    private const string ApiPrefix = "/2018-06-01/runtime/";
+    private const int MaxResponse = FunctionsOptions.MaxSyncPayload + 100;
+
+    private readonly FunctionsOptions _options;
+    private readonly FunctionLogs _logs;
+    private readonly ILogger _logger;
+    private readonly Channel<Invocation> _next = Channel.CreateBounded<Invocation>(1);
+    private readonly TaskCompletionSource<InvocationOutcome?> _init = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly long _started = Stopwatch.GetTimestamp();
+    private RuntimeApiServer? _api;
+    private Process? _process;
+    private volatile Invocation? _current;
+    private volatile string? _lastRequestId;
+    private volatile bool _dead;
+    private int _peakMemoryMb;
+
+    public ExecutionEnvironment(FunctionDefinition function, FunctionsOptions options, FunctionLogs logs, ILogger logger)
+    {
+        Function = function;
+        _options = options;
+        _logs = logs;
+        _logger = logger;
+        Id = Guid.NewGuid().ToString("N")[..16];
+    }
+
+    public FunctionDefinition Function { get; }
+
+    public string Id { get; }
+
+    public bool IsAlive => !_dead;
+
+    public DateTimeOffset LastUsed { get; private set; } = DateTimeOffset.UtcNow;
+
+    /// <summary>How long the runtime took from start to its first <c>/next</c>; reported once, with the first invocation.</summary>
+    public TimeSpan? InitDuration { get; private set; }
+
+    public bool InitReported { get; set; }
+
+    public int? ProcessId => _process?.Id;
+
+    public string LogStreamName => $"{DateTime.UtcNow:yyyy/MM/dd}/[$LATEST]{Id}";
+
+    public async Task StartAsync(ILoggerFactory loggerFactory, string runtimeDirectory, CancellationToken cancellationToken)
+    {
+        _api = await RuntimeApiServer.StartAsync(HandleAsync, loggerFactory, cancellationToken);
+        var (fileName, arguments) = Function.IsNode
+            ? (_options.NodePath, new[] { Path.Combine(runtimeDirectory, "nodejs", "bootstrap.js") })
+            : (Path.Combine(Function.CodePath!, "bootstrap"), Array.Empty<string>());
+        if (Function.IsProvided && !File.Exists(fileName))
+        {
+            _init.TrySetResult(InvocationOutcome.Error("Runtime.InvalidEntrypoint", $"Couldn't find valid bootstrap(s): [{fileName}]"));
+            _dead = true;
+            return;
+        }
+
+        var info = new ProcessStartInfo(fileName)
+        {
+            WorkingDirectory = Function.CodePath,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        // The function sees what a Lambda runtime sees, and nothing of Inlet's own environment.
+        info.Environment.Clear();
+        foreach (var (key, value) in BuildEnvironment(runtimeDirectory))
+        {
+            info.Environment[key] = value;
+        }
+
+        try
+        {
+            _process = new Process { StartInfo = info, EnableRaisingEvents = true };
+            _process.OutputDataReceived += (_, e) => OnOutput(e.Data);
+            _process.ErrorDataReceived += (_, e) => OnOutput(e.Data);
+            _process.Exited += (_, _) => OnExited();
+            _process.Start();
+            _process.StandardInput.Close();
+            _process.BeginOutputReadLine();
+            _process.BeginErrorReadLine();
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            _dead = true;
+            _init.TrySetResult(InvocationOutcome.Error("Runtime.InvalidEntrypoint", $"Could not start {fileName}: {e.Message}"));
+        }
+    }
+
+    private Dictionary<string, string> BuildEnvironment(string runtimeDirectory)
+    {
+        var registry = Function.FunctionArn.Split(':');
+        var region = registry.Length > 3 ? registry[3] : "us-east-1";
+        var env = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in Function.Environment)
+        {
+            env[key] = value;
+        }
+
+        // Reserved variables win over user variables, as in Lambda.
+        env["PATH"] = Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin:/bin";
+        env["LANG"] = "en_US.UTF-8";
+        env["TZ"] = ":UTC";
+        env["_HANDLER"] = Function.Handler;
+        env["AWS_LAMBDA_RUNTIME_API"] = $"127.0.0.1:{_api!.EndPoint.Port}";
+        env["LAMBDA_TASK_ROOT"] = Function.CodePath ?? string.Empty;
+        env["LAMBDA_RUNTIME_DIR"] = Path.Combine(runtimeDirectory, "nodejs");
+        env["AWS_REGION"] = region;
+        env["AWS_DEFAULT_REGION"] = region;
+        env["AWS_LAMBDA_FUNCTION_NAME"] = Function.FunctionName;
+        env["AWS_LAMBDA_FUNCTION_VERSION"] = "$LATEST";
+        env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = Function.MemorySize.ToString(CultureInfo.InvariantCulture);
+        env["AWS_LAMBDA_INITIALIZATION_TYPE"] = "on-demand";
+        env["AWS_LAMBDA_LOG_GROUP_NAME"] = $"/aws/lambda/{Function.FunctionName}";
+        env["AWS_LAMBDA_LOG_STREAM_NAME"] = LogStreamName;
+        if (Function.IsNode)
+        {
+            env["AWS_EXECUTION_ENV"] = $"AWS_Lambda_{Function.Runtime}";
+            env["NODE_PATH"] = Function.CodePath + Path.PathSeparator + Path.Combine(Function.CodePath ?? ".", "node_modules");
+        }
+
+        return env;
+    }
+
+    /// <summary>Waits for the runtime to ask for its first event; returns the init error when it failed instead.</summary>
+    public async Task<InvocationOutcome?> WaitReadyAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _init.Task.WaitAsync(timeout, cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            await KillAsync();
+            return InvocationOutcome.Error("Sandbox.Timedout", $"Init phase did not complete within {timeout.TotalSeconds:F2} seconds");
+        }
+    }
+
+    /// <summary>Runs one invocation to its answer, its deadline, or the end of the process.</summary>
+    public async Task<InvocationOutcome> InvokeAsync(Invocation invocation, CancellationToken cancellationToken)
+    {
+        _current = invocation;
+        _lastRequestId = invocation.RequestId;
+        LastUsed = DateTimeOffset.UtcNow;
+        if (_dead || !_next.Writer.TryWrite(invocation))
+        {
+            _current = null;
+            return InvocationOutcome.Error("Runtime.ExitError", $"RequestId: {invocation.RequestId} Error: Runtime exited");
+        }
+
+        var remaining = invocation.Deadline - DateTimeOffset.UtcNow;
+        try
+        {
+            return await invocation.Completion.Task.WaitAsync(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            // Lambda stops a function at its deadline and replaces its environment.
+            _peakMemoryMb = MaxMemoryUsedMb();
+            await KillAsync();
+            var seconds = (double)Function.Timeout;
+            var message = string.Create(CultureInfo.InvariantCulture, $"{DateTimeOffset.UtcNow:yyyy-MM-dd'T'HH:mm:ss.fff'Z'} {invocation.RequestId} Task timed out after {seconds:F2} seconds");
+            _logs.Append(Function.FunctionName, invocation.RequestId, message);
+            return InvocationOutcome.Error("Sandbox.Timedout", message);
+        }
+        finally
+        {
+            _current = null;
+            LastUsed = DateTimeOffset.UtcNow;
+        }
+    }
+
+    private void OnOutput(string? line)
+    {
+        if (line is not null)
+        {
+            _logs.Append(Function.FunctionName, _current?.RequestId ?? _lastRequestId, line);
+        }
+    }
+
+    private void OnExited()
+    {
+        _dead = true;
+        var code = 0;
+        try
+        {
+            code = _process?.ExitCode ?? 0;
+        }
+        catch (InvalidOperationException)
+        {
+            // Killed before it was fully started.
+        }
+
+        var current = _current;
+        var requestId = current?.RequestId ?? _lastRequestId;
+        var message = string.Create(CultureInfo.InvariantCulture, $"RequestId: {requestId} Error: Runtime exited with error: exit status {code}");
+        _init.TrySetResult(InvocationOutcome.Error("Runtime.ExitError", message));
+        current?.Answer(InvocationOutcome.Error("Runtime.ExitError", message));
+        _next.Writer.TryComplete();
+    }
+
+    /// <summary>The Runtime API: /next, /{id}/response, /{id}/error, /init/error.</summary>
+    private async Task HandleAsync(HttpContext context)
+    {
+        var path = context.Request.Path.Value ?? string.Empty;
+        if (!path.StartsWith(ApiPrefix, StringComparison.Ordinal))
+        {
+            await WriteJsonAsync(context, StatusCodes.Status404NotFound, """{"errorMessage":"Unknown path","errorType":"NotFound"}""");
+            return;
+        }
+
+        var rest = path[ApiPrefix.Length..];
+        var method = context.Request.Method;
+        if (rest == "invocation/next" && HttpMethods.IsGet(method))
+        {
+            await NextAsync(context);
+        }
+        else if (rest == "init/error" && HttpMethods.IsPost(method))
+        {
+            var body = await ReadBodyAsync(context, MaxResponse);
+            var type = context.Request.Headers["Lambda-Runtime-Function-Error-Type"].FirstOrDefault() ?? "Runtime.Unknown";
+            _init.TrySetResult(ErrorOutcome(body, type));
+            await WriteJsonAsync(context, StatusCodes.Status202Accepted, """{"status":"OK"}""");
+        }
+        else if (rest.StartsWith("invocation/", StringComparison.Ordinal) && HttpMethods.IsPost(method))
+        {
+            var parts = rest.Split('/');
+            if (parts.Length == 3 && parts[2] is "response" or "error")
+            {
+                await AnswerAsync(context, Uri.UnescapeDataString(parts[1]), parts[2] == "error");
+                return;
+            }
+
+            await WriteJsonAsync(context, StatusCodes.Status404NotFound, """{"errorMessage":"Unknown path","errorType":"NotFound"}""");
+        }
+        else
+        {
+            await WriteJsonAsync(context, StatusCodes.Status405MethodNotAllowed, """{"errorMessage":"Method not allowed","errorType":"MethodNotAllowed"}""");
+        }
+    }
+
+    private async Task NextAsync(HttpContext context)
+    {
+        if (!_init.Task.IsCompleted)
+        {
+            InitDuration = Stopwatch.GetElapsedTime(_started);
+            _init.TrySetResult(null);
+        }
+
+        Invocation invocation;
+        try
+        {
+            invocation = await _next.Reader.ReadAsync(context.RequestAborted);
+        }
+        catch (Exception e) when (e is OperationCanceledException or ChannelClosedException)
+        {
+            return;
+        }
+
+        var headers = context.Response.Headers;
+        headers["Lambda-Runtime-Aws-Request-Id"] = invocation.RequestId;
+        headers["Lambda-Runtime-Deadline-Ms"] = invocation.Deadline.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
+        headers["Lambda-Runtime-Invoked-Function-Arn"] = invocation.InvokedFunctionArn;
+        headers["Lambda-Runtime-Trace-Id"] = $"Root=1-{DateTimeOffset.UtcNow.ToUnixTimeSeconds():x8}-{invocation.RequestId.Replace("-", string.Empty, StringComparison.Ordinal)[..24]};Parent={invocation.RequestId[..8]}00000000;Sampled=0";
+        if (invocation.ClientContext is not null)
+        {
+            headers["Lambda-Runtime-Client-Context"] = invocation.ClientContext;
+        }
+
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentType = "application/json";
+        context.Response.ContentLength = invocation.Payload.Length;
+        await context.Response.Body.WriteAsync(invocation.Payload, context.RequestAborted);
+        await context.Response.CompleteAsync();
+        invocation.DispatchedAt = Stopwatch.GetTimestamp();
+    }
+
+    private async Task AnswerAsync(HttpContext context, string requestId, bool isError)
+    {
+        var current = _current;
+        if (current is null || current.RequestId != requestId)
+        {
+            await WriteJsonAsync(context, StatusCodes.Status400BadRequest, """{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}""");
+            return;
+        }
+
+        if (current.Completion.Task.IsCompleted)
+        {
+            await WriteJsonAsync(context, StatusCodes.Status403Forbidden, """{"errorMessage":"The invocation has already been answered","errorType":"InvalidStateTransition"}""");
+            return;
+        }
+
+        var answeredAt = Stopwatch.GetTimestamp();
+        var body = await ReadBodyAsync(context, MaxResponse);
+        if (body is null)
+        {
+            current.Answer(InvocationOutcome.Error("Function.ResponseSizeTooLarge", $"Response payload size exceeded maximum allowed payload size ({MaxResponse} bytes)."));
+            await WriteJsonAsync(context, StatusCodes.Status413PayloadTooLarge, $$"""{"errorMessage":"Exceeded maximum allowed payload size ({{MaxResponse}} bytes).","errorType":"RequestEntityTooLarge"}""");
+            return;
+        }
+
+        var outcome = isError
+            ? ErrorOutcome(body, context.Request.Headers["Lambda-Runtime-Function-Error-Type"].FirstOrDefault())
+            : new InvocationOutcome(false, body);
+        current.AnsweredAt = answeredAt;
+        current.Answer(outcome);
+        await WriteJsonAsync(context, StatusCodes.Status202Accepted, """{"status":"OK"}""");
+    }
+
+    /// <summary>The runtime's error document when it sent one; otherwise one built from the error-type header.</summary>
+    private static InvocationOutcome ErrorOutcome(byte[]? body, string? headerType)
+    {
+        if (body is { Length: > 0 })
+        {
+            try
+            {
+                using var document = JsonDocument.Parse(body);
+                var type = document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("errorType", out var t) && t.ValueKind == JsonValueKind.String
+                    ? t.GetString()
+                    : headerType;
+                return new InvocationOutcome(true, body, type ?? "Runtime.Unknown");
+            }
+            catch (JsonException)
+            {
+                // Not JSON: fall back to the header, as Lambda does.
+            }
+        }
+
+        var errorType = headerType ?? "Runtime.Unknown";
+        return InvocationOutcome.Error(errorType, body is { Length: > 0 } ? Encoding.UTF8.GetString(body) : errorType);
+    }
+
+    private static async Task<byte[]?> ReadBodyAsync(HttpContext context, int limit)
+    {
+        using var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await context.Request.Body.ReadAsync(chunk, context.RequestAborted)) > 0)
+        {
+            if (buffer.Length + read > limit)
+            {
+                return null;
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        return buffer.ToArray();
+    }
+
+    private static async Task WriteJsonAsync(HttpContext context, int status, string json)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json";
+        await context.Response.WriteAsync(json);
+    }
+
+    /// <summary>Peak resident memory of the process in MB (Lambda's "Max Memory Used").</summary>
+    public int MaxMemoryUsedMb()
+    {
+        try
+        {
+            if (_process is { HasExited: false } && OperatingSystem.IsLinux())
+            {
+                foreach (var line in File.ReadLines($"/proc/{_process.Id}/status"))
+                {
+                    if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                    {
+                        return (int)Math.Ceiling(long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0);
+                    }
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or FormatException)
+        {
+            // The process went away; report what is known.
+        }
+
+        return _peakMemoryMb;
+    }
+
+    public async Task KillAsync()
+    {
+        _dead = true;
+        try
+        {
+            if (_process is { HasExited: false })
+            {
+                _process.Kill(entireProcessTree: true);
+                await _process.WaitForExitAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
+            }
+        }
+        catch (Exception e) when (e is InvalidOperationException or TimeoutException or System.ComponentModel.Win32Exception)
+        {
+            LogKillFailed(_logger, Function.FunctionName, Id, e);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await KillAsync();
+        _next.Writer.TryComplete();
+        if (_api is not null)
+        {
+            await _api.DisposeAsync();
+        }
+
+        _process?.Dispose();
+    }
+
+    [LoggerMessage(EventId = 400, Level = LogLevel.Warning, Message = "Function {Function}: environment {Environment} could not be stopped")]
+    private static partial void LogKillFailed(ILogger logger, string function, string environment, Exception exception);
+}

@@ -1,0 +1,377 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+
+namespace Inlet.Functions;
+
+/// <summary>Options of one synchronous invocation.</summary>
+internal sealed record InvokeOptions
+{
+    /// <summary>The base64 client context of the Invoke API, passed on decoded.</summary>
+    public string? ClientContext { get; init; }
+
+    /// <summary>How long the caller waits, when shorter than the function's timeout (SES: 30 s).</summary>
+    public TimeSpan? CallerTimeout { get; init; }
+
+    /// <summary>The ARN the function was invoked by (with its qualifier).</summary>
+    public string? InvokedArn { get; init; }
+}
+
+/// <summary>
+/// Runs functions: takes a warm environment of the function or starts one (up to the function's concurrency),
+/// hands it the event, and waits for the answer. Writes Lambda's START, END and REPORT lines around each
+/// invocation. The <c>http</c> runtime POSTs the event instead.
+/// </summary>
+internal sealed partial class FunctionInvoker : IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<string, Pool> _pools = new(StringComparer.Ordinal);
+    private readonly FunctionsOptions _options;
+    private readonly FunctionLogs _logs;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly string _runtimeDirectory;
+    private readonly HttpClient _http;
+    private readonly Timer _reaper;
+
+    public FunctionInvoker(FunctionRegistry registry, FunctionsOptions options, FunctionLogs logs, ILoggerFactory loggerFactory, HttpClient? http = null)
+    {
+        _options = options;
+        _logs = logs;
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger<FunctionInvoker>();
+        _runtimeDirectory = Path.Combine(AppContext.BaseDirectory, "runtimes");
+        _http = http ?? new HttpClient();
+        registry.Changed += function => _ = RetireAsync(function.FunctionName);
+        _reaper = new Timer(_ => _ = ReapIdleAsync(), null, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10));
+    }
+
+    public async Task<InvocationResult> InvokeAsync(FunctionDefinition function, byte[] payload, InvokeOptions options, CancellationToken cancellationToken)
+    {
+        var requestId = Guid.NewGuid().ToString();
+        var started = Stopwatch.GetTimestamp();
+        _logs.Append(function.FunctionName, requestId, $"START RequestId: {requestId} Version: $LATEST");
+        InvocationOutcome outcome;
+        TimeSpan? initDuration = null;
+        var overhead = TimeSpan.Zero;
+        var memory = 0;
+        using var caller = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (options.CallerTimeout is { } callerTimeout && callerTimeout < TimeSpan.FromSeconds(function.Timeout))
+        {
+            caller.CancelAfter(callerTimeout);
+        }
+
+        try
+        {
+            if (function.IsHttp)
+            {
+                outcome = await InvokeHttpAsync(function, payload, requestId, caller.Token);
+            }
+            else
+            {
+                (outcome, initDuration, overhead, memory) = await InvokeInEnvironmentAsync(function, payload, requestId, options, started, caller.Token);
+            }
+        }
+        catch (OperationCanceledException) when (caller.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            outcome = InvocationOutcome.Error("Inlet.CallerTimeout", $"No answer within {options.CallerTimeout!.Value.TotalSeconds:F0} seconds, the longest SES waits for a RequestResponse invocation");
+        }
+
+        var duration = Stopwatch.GetElapsedTime(started);
+        _logs.Append(function.FunctionName, requestId, $"END RequestId: {requestId}");
+        var report = new StringBuilder(string.Create(CultureInfo.InvariantCulture, $"REPORT RequestId: {requestId}\tDuration: {duration.TotalMilliseconds:F2} ms\tBilled Duration: {Math.Ceiling(duration.TotalMilliseconds):F0} ms\tMemory Size: {function.MemorySize} MB\tMax Memory Used: {memory} MB"));
+        if (initDuration is { } init)
+        {
+            report.Append(CultureInfo.InvariantCulture, $"\tInit Duration: {init.TotalMilliseconds:F2} ms");
+        }
+
+        if (outcome.ErrorType == "Sandbox.Timedout")
+        {
+            report.Append("\tStatus: timeout");
+        }
+
+        _logs.Append(function.FunctionName, requestId, report.ToString());
+        return new InvocationResult
+        {
+            RequestId = requestId,
+            Payload = outcome.Payload,
+            FunctionError = outcome.IsError ? "Unhandled" : null,
+            ErrorType = outcome.IsError ? outcome.ErrorType : null,
+            ErrorMessage = outcome.IsError ? ReadErrorMessage(outcome.Payload) : null,
+            LogTail = _logs.InvocationTail(function.FunctionName, requestId),
+            Duration = duration,
+            InitDuration = initDuration,
+            Overhead = overhead,
+        };
+    }
+
+    private async Task<(InvocationOutcome Outcome, TimeSpan? Init, TimeSpan Overhead, int Memory)> InvokeInEnvironmentAsync(FunctionDefinition function, byte[] payload, string requestId, InvokeOptions options, long started, CancellationToken cancellationToken)
+    {
+        var pool = _pools.GetOrAdd(function.FunctionName, _ => new Pool());
+        var concurrency = function.ReservedConcurrentExecutions ?? _options.DefaultConcurrency;
+        if (concurrency == 0)
+        {
+            throw new FunctionThrottledException($"Rate Exceeded: function {function.FunctionName} has a reserved concurrency of 0");
+        }
+
+        var deadline = DateTimeOffset.UtcNow.AddSeconds(function.Timeout);
+        var slots = pool.Slots(concurrency);
+        await slots.WaitAsync(cancellationToken);
+        ExecutionEnvironment? environment = null;
+        try
+        {
+            environment = pool.TakeIdle(function);
+            if (environment is null)
+            {
+                environment = new ExecutionEnvironment(function, _options, _logs, _logger);
+                await environment.StartAsync(_loggerFactory, _runtimeDirectory, cancellationToken);
+                var initError = await environment.WaitReadyAsync(deadline - DateTimeOffset.UtcNow, cancellationToken);
+                if (initError is not null)
+                {
+                    LogInitFailed(_logger, function.FunctionName, initError.ErrorType);
+                    return (initError, environment.InitDuration, TimeSpan.Zero, 0);
+                }
+            }
+
+            TimeSpan? init = null;
+            if (!environment.InitReported)
+            {
+                environment.InitReported = true;
+                init = environment.InitDuration;
+            }
+
+            var clientContext = options.ClientContext is null ? null : DecodeClientContext(options.ClientContext);
+            var invocation = new Invocation(requestId, payload, deadline, options.InvokedArn ?? function.FunctionArn, clientContext);
+            var handedOver = Stopwatch.GetTimestamp();
+            var outcome = await environment.InvokeAsync(invocation, cancellationToken);
+            var done = Stopwatch.GetTimestamp();
+            var overhead = invocation.DispatchedAt > 0 && invocation.AnsweredAt > 0
+                ? Stopwatch.GetElapsedTime(handedOver, invocation.DispatchedAt) + Stopwatch.GetElapsedTime(invocation.AnsweredAt, done)
+                : TimeSpan.Zero;
+            return (outcome, init, overhead, environment.MaxMemoryUsedMb());
+        }
+        finally
+        {
+            if (environment is not null)
+            {
+                if (environment.IsAlive && !pool.IsRetired(environment.Function))
+                {
+                    pool.ReturnIdle(environment);
+                }
+                else
+                {
+                    await environment.DisposeAsync();
+                }
+            }
+
+            slots.Release();
+        }
+    }
+
+    private static string? DecodeClientContext(string base64)
+    {
+        try
+        {
+            return Encoding.UTF8.GetString(Convert.FromBase64String(base64));
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The <c>http</c> runtime: the event is POSTed as JSON; a 2xx JSON body is the result, anything else a function error.</summary>
+    private async Task<InvocationOutcome> InvokeHttpAsync(FunctionDefinition function, byte[] payload, string requestId, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(function.Timeout));
+        using var request = new HttpRequestMessage(HttpMethod.Post, function.Url) { Content = new ByteArrayContent(payload) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        request.Headers.Add("Lambda-Runtime-Aws-Request-Id", requestId);
+        request.Headers.Add("Lambda-Runtime-Invoked-Function-Arn", function.FunctionArn);
+        try
+        {
+            using var response = await _http.SendAsync(request, timeout.Token);
+            var body = await response.Content.ReadAsByteArrayAsync(timeout.Token);
+            _logs.Append(function.FunctionName, requestId, $"POST {function.Url} answered {(int)response.StatusCode} with {body.Length} bytes");
+            if (!response.IsSuccessStatusCode)
+            {
+                return InvocationOutcome.Error("Function.HttpError", $"POST {function.Url} answered {(int)response.StatusCode} {response.ReasonPhrase}");
+            }
+
+            if (body.Length == 0)
+            {
+                return new InvocationOutcome(false, "null"u8.ToArray());
+            }
+
+            try
+            {
+                using var _ = JsonDocument.Parse(body);
+            }
+            catch (JsonException)
+            {
+                return InvocationOutcome.Error("Function.InvalidResponse", $"POST {function.Url} answered with a body that is not JSON");
+            }
+
+            return new InvocationOutcome(false, body);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            return InvocationOutcome.Error("Sandbox.Timedout", string.Create(CultureInfo.InvariantCulture, $"{DateTimeOffset.UtcNow:yyyy-MM-dd'T'HH:mm:ss.fff'Z'} {requestId} Task timed out after {function.Timeout:F2} seconds"));
+        }
+        catch (HttpRequestException e)
+        {
+            return InvocationOutcome.Error("Function.HttpError", $"POST {function.Url} failed: {e.Message}");
+        }
+    }
+
+    private static string? ReadErrorMessage(byte[] payload)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(payload);
+            return document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("errorMessage", out var m) ? m.ToString() : Encoding.UTF8.GetString(payload);
+        }
+        catch (JsonException)
+        {
+            return Encoding.UTF8.GetString(payload);
+        }
+    }
+
+    /// <summary>A changed or deleted function's idle environments are stopped; busy ones are stopped when they finish.</summary>
+    private async Task RetireAsync(string name)
+    {
+        if (_pools.TryGetValue(name, out var pool))
+        {
+            foreach (var environment in pool.RetireAll())
+            {
+                await environment.DisposeAsync();
+            }
+        }
+    }
+
+    private async Task ReapIdleAsync()
+    {
+        foreach (var pool in _pools.Values)
+        {
+            foreach (var environment in pool.TakeIdleOlderThan(DateTimeOffset.UtcNow - _options.IdleTimeout))
+            {
+                await environment.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>Environments running now, per function (for the API and tests).</summary>
+    public int EnvironmentCount(string function) => _pools.TryGetValue(function, out var pool) ? pool.IdleCount : 0;
+
+    public async ValueTask DisposeAsync()
+    {
+        await _reaper.DisposeAsync();
+        foreach (var pool in _pools.Values)
+        {
+            foreach (var environment in pool.RetireAll())
+            {
+                await environment.DisposeAsync();
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 401, Level = LogLevel.Warning, Message = "Function {Function}: init failed ({ErrorType})")]
+    private static partial void LogInitFailed(ILogger logger, string function, string? errorType);
+
+    /// <summary>The environments of one function: idle ones to reuse, and a limit on how many run at once.</summary>
+    private sealed class Pool
+    {
+        private readonly Stack<ExecutionEnvironment> _idle = new();
+        private readonly object _gate = new();
+        private SemaphoreSlim? _slots;
+        private int _slotCount;
+        private DateTimeOffset _retiredBefore = DateTimeOffset.MinValue;
+
+        public int IdleCount
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    return _idle.Count;
+                }
+            }
+        }
+
+        public SemaphoreSlim Slots(int count)
+        {
+            lock (_gate)
+            {
+                if (_slots is null || _slotCount != count)
+                {
+                    _slots = new SemaphoreSlim(count, int.MaxValue);
+                    _slotCount = count;
+                }
+
+                return _slots;
+            }
+        }
+
+        public ExecutionEnvironment? TakeIdle(FunctionDefinition function)
+        {
+            lock (_gate)
+            {
+                while (_idle.TryPop(out var environment))
+                {
+                    if (environment.IsAlive && environment.Function == function)
+                    {
+                        return environment;
+                    }
+
+                    _ = environment.DisposeAsync().AsTask();
+                }
+
+                return null;
+            }
+        }
+
+        public bool IsRetired(FunctionDefinition function) => function.LastModified < _retiredBefore;
+
+        public void ReturnIdle(ExecutionEnvironment environment)
+        {
+            lock (_gate)
+            {
+                _idle.Push(environment);
+            }
+        }
+
+        public List<ExecutionEnvironment> RetireAll()
+        {
+            lock (_gate)
+            {
+                _retiredBefore = DateTimeOffset.UtcNow;
+                var all = _idle.ToList();
+                _idle.Clear();
+                return all;
+            }
+        }
+
+        public List<ExecutionEnvironment> TakeIdleOlderThan(DateTimeOffset cutoff)
+        {
+            lock (_gate)
+            {
+                var old = _idle.Where(e => e.LastUsed < cutoff || !e.IsAlive).ToList();
+                if (old.Count > 0)
+                {
+                    var keep = _idle.Where(e => !old.Contains(e)).Reverse().ToList();
+                    _idle.Clear();
+                    foreach (var e in keep)
+                    {
+                        _idle.Push(e);
+                    }
+                }
+
+                return old;
+            }
+        }
+    }
+}

@@ -1,0 +1,29 @@
+namespace Inlet.Functions;
+
+/// <summary>How function environments are run.</summary>
+internal sealed record FunctionsOptions
+{
+    /// <summary>Environments per function when the function sets no ReservedConcurrentExecutions.</summary>
+    public int DefaultConcurrency { get; init; } = 10;
+
+    /// <summary>How long an idle environment is kept warm before it is stopped.</summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>The node executable (found on PATH by default).</summary>
+    public string NodePath { get; init; } = "node";
+
+    /// <summary>Lambda waits 1 minute before the first retry of a failed asynchronous invocation and 2 before the second.</summary>
+    public TimeSpan AsyncRetryDelay { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>SES's limit on a RequestResponse invocation.</summary>
+    public static readonly TimeSpan SesRequestResponseLimit = TimeSpan.FromSeconds(30);
+
+    /// <summary>Largest synchronous payload, request or response (Lambda: 6 MB).</summary>
+    public const int MaxSyncPayload = 6 * 1024 * 1024;
+
+    /// <summary>Largest asynchronous payload (Lambda: 1 MB).</summary>
+    public const int MaxAsyncPayload = 1024 * 1024;
+}
+
+/// <summary>A function as the configuration file declares it: its definition with the code still at its source path.</summary>
+internal sealed record FunctionDeclaration(FunctionDefinition Definition, string? CodeSource);
