@@ -218,7 +218,7 @@ internal static class ApiCommands
     private static string Cut(string? text, int width) =>
         text is null ? string.Empty : text.Length <= width ? text : text[..(width - 1)] + "…";
 
-    private static async Task<JsonElement> GetAsync(HttpClient http, string path, CancellationToken ct)
+    internal static async Task<JsonElement> GetAsync(HttpClient http, string path, CancellationToken ct)
     {
         using var response = await http.GetAsync(path, ct);
         return await ReadAsync(response, ct);
@@ -245,7 +245,7 @@ internal static class ApiCommands
         return body;
     }
 
-    private static async Task<int> RunAsync(string server, Func<HttpClient, Task<int>> action)
+    internal static async Task<int> RunAsync(string server, Func<HttpClient, Task<int>> action)
     {
         if (!Uri.TryCreate(server, UriKind.Absolute, out var uri))
         {

@@ -19,6 +19,9 @@ internal static class InletCommandLine
             ApiCommands.Replay(),
             ApiCommands.Rules(),
             ApiCommands.Outbox(),
+            FunctionCommands.Invoke(),
+            FunctionCommands.Logs(),
+            FunctionCommands.Invocations(),
         };
         return root;
     }
