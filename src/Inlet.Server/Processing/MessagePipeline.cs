@@ -82,8 +82,9 @@ internal sealed partial class MessagePipeline(
         var content = await LoadContentAsync(message, progress.AddedHeaders, cancellationToken);
         var (mail, verdicts) = await DescribeAsync(content, message, cancellationToken);
         var subject = mail.CommonHeaders.Subject;
+        // Nothing is saved before the first action: a message that stops here starts again from the beginning.
+        // Every save is an fsync, so saves are made where resuming needs them and no more.
         var status = mode == ProcessingMode.Inline ? MessageStatus.Inline : MessageStatus.Processing;
-        await SaveAsync(message.Id, status, subject, progress, trace, null, cancellationToken);
 
         string? endedBy = null;
         for (var r = progress.Rule; r < plan.Count && endedBy is null; r++)
@@ -173,7 +174,14 @@ internal sealed partial class MessagePipeline(
                 }
 
                 progress = progress with { Rule = r, Action = a + 1, Attempts = 0, FirstFailureAt = null };
-                await SaveAsync(message.Id, status, subject, progress, trace, null, cancellationToken);
+                var lastStep = result.Outcome == ActionOutcome.StopRuleSet
+                    || (r == plan.Count - 1 && (a == planned.Rule.Actions.Length - 1 || result.Outcome == ActionOutcome.StopRule));
+                if (!lastStep)
+                {
+                    // The final save below records the last step together with the end.
+                    await SaveAsync(message.Id, status, subject, progress, trace, null, cancellationToken);
+                }
+
                 if (result.Outcome == ActionOutcome.StopRule)
                 {
                     break;
