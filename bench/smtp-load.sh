@@ -52,7 +52,7 @@ ReceiptRuleSets:
         Recipients: [example.com]
 YAML
 fi
-dotnet "$root/src/Inlet/bin/Release/net10.0/inlet.dll" serve --config "$data/inlet.yaml" --data-dir "$data" --smtp 127.0.0.1:0 --http 127.0.0.1:0 > "$data/server.log" 2>&1 &
+dotnet "$root/src/Inlet/bin/Release/net10.0/inlet.dll" serve --config "$data/inlet.yaml" --data-dir "$data" --smtp 127.0.0.1:0 --http 127.0.0.1:0 --https 127.0.0.1:0 > "$data/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do grep -q "Inlet is listening" "$data/server.log" && break; sleep 0.1; done
 smtp=$(grep -oP 'SMTP on \K[0-9.:]+' "$data/server.log")

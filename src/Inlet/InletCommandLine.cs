@@ -32,8 +32,9 @@ internal static class InletCommandLine
         var dataDir = new Option<string?>("--data-dir") { Description = "Data folder (overrides DataDirectory; default ./inlet-data)" };
         var smtp = new Option<string?>("--smtp") { Description = "SMTP address:port (overrides Smtp.Listen; default 127.0.0.1:2525)" };
         var http = new Option<string?>("--http") { Description = "HTTP address:port (overrides Http.Listen; default 127.0.0.1:8025)" };
+        var https = new Option<string?>("--https") { Description = "HTTPS address:port, or off (overrides Http.HttpsListen; default 127.0.0.1:8026)" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log every SMTP connection and command outcome" };
-        var command = new Command("serve", "Run the server: SMTP, the rules, the HTTP API") { config, dataDir, smtp, http, verbose };
+        var command = new Command("serve", "Run the server: SMTP, the rules, the HTTP API") { config, dataDir, smtp, http, https, verbose };
         command.SetAction(async (parse, cancellationToken) =>
         {
             InletOptions options;
@@ -44,8 +45,12 @@ internal static class InletCommandLine
                 {
                     DataDirectory = parse.GetValue(dataDir) ?? options.DataDirectory,
                     Smtp = options.Smtp with { Listen = parse.GetValue(smtp) ?? options.Smtp.Listen },
-                    Http = options.Http with { Listen = parse.GetValue(http) ?? options.Http.Listen },
+                    Http = options.Http with { Listen = parse.GetValue(http) ?? options.Http.Listen, HttpsListen = parse.GetValue(https) ?? options.Http.HttpsListen },
                 };
+                if (options.Http.HttpsListen != "off")
+                {
+                    CheckOverride("--https", options.Http.HttpsListen);
+                }
                 CheckOverride("--smtp", options.Smtp.Listen);
                 CheckOverride("--http", options.Http.Listen);
             }

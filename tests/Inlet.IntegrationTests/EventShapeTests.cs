@@ -39,6 +39,8 @@ public class EventShapeTests
                 Handler: index.handler
                 Code: {{folder}}
                 Environment: { Variables: { EVENT_LOG: {{eventLog}} } }
+            Topics:
+              - Name: t
             ReceiptRuleSets:
               - RuleSetName: main
                 Rules:

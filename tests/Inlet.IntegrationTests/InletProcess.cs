@@ -38,7 +38,7 @@ internal sealed partial class InletProcess : IAsyncDisposable
 
     public static async Task<InletProcess> StartAsync(string dataDirectory, string? configPath = null)
     {
-        var arguments = new List<string> { Path.Combine(AppContext.BaseDirectory, "inlet.dll"), "serve", "--data-dir", dataDirectory, "--smtp", "127.0.0.1:0", "--http", "127.0.0.1:0" };
+        var arguments = new List<string> { Path.Combine(AppContext.BaseDirectory, "inlet.dll"), "serve", "--data-dir", dataDirectory, "--smtp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0" };
         if (configPath is not null)
         {
             arguments.AddRange(["--config", configPath]);

@@ -311,7 +311,7 @@ public class ReceiptRuleTests
                     Enabled: true
                     Actions:
                       - WorkmailAction: { OrganizationArn: "arn:aws:workmail:us-east-1:000000000000:organization/m-0123456789" }
-                      - S3Action: { BucketName: after, TopicArn: "arn:aws:sns:us-east-1:000000000000:mail" }
+                      - S3Action: { BucketName: after }
             """);
         var id = await SendAsync(server, NewMessage(["a@example.com"]));
         await server.WaitForMessageAsync(id);

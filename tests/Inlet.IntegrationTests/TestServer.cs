@@ -47,7 +47,7 @@ internal sealed class TestServer : IAsyncDisposable
         options = options with
         {
             Smtp = options.Smtp with { Listen = "127.0.0.1:0" },
-            Http = options.Http with { Listen = "127.0.0.1:0" },
+            Http = options.Http with { Listen = "127.0.0.1:0", HttpsListen = "127.0.0.1:0" },
         };
         if (adjust is not null)
         {

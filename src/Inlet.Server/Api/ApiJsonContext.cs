@@ -66,5 +66,8 @@ internal sealed record LambdaThrottleError([property: JsonPropertyName("Type")] 
 [JsonSerializable(typeof(LambdaError))]
 [JsonSerializable(typeof(LambdaThrottleError))]
 [JsonSerializable(typeof(FunctionListResponse))]
+[JsonSerializable(typeof(TopicListResponse))]
+[JsonSerializable(typeof(SubscriptionListResponse))]
+[JsonSerializable(typeof(DeliveryListResponse))]
 [JsonSerializable(typeof(AsyncInvocationListResponse))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

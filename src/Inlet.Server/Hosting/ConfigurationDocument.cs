@@ -38,8 +38,10 @@ internal sealed class ConfigurationDocument
     /// <summary>How function environments are run.</summary>
     public FunctionsDocument? FunctionSettings { get; set; }
 
-    /// <summary>SNS topics; read by the notifications subsystem.</summary>
-    public List<Dictionary<string, object>>? Topics { get; set; }
+    /// <summary>SNS topics and their subscriptions.</summary>
+    public List<TopicDocument>? Topics { get; set; }
+
+    public NotificationsDocument? Notifications { get; set; }
 }
 
 internal sealed class SmtpDocument
@@ -92,6 +94,9 @@ internal sealed class TlsDocument
 internal sealed class HttpDocument
 {
     public string? Listen { get; set; }
+
+    /// <summary>The HTTPS endpoint, or "off".</summary>
+    public string? HttpsListen { get; set; }
 }
 
 internal sealed class AccessKeyDocument
@@ -247,4 +252,37 @@ internal sealed class FunctionsDocument
 
     /// <summary>Seconds before the first retry of a failed asynchronous invocation (Lambda: 60; the second waits twice as long).</summary>
     public double? AsyncRetryDelay { get; set; }
+}
+
+internal sealed class TopicDocument
+{
+    public string? Name { get; set; }
+
+    public string? DisplayName { get; set; }
+
+    public string? SignatureVersion { get; set; }
+
+    /// <summary>SNS's JSON delivery policy, as a string.</summary>
+    public string? DeliveryPolicy { get; set; }
+
+    public List<SubscriptionDocument>? Subscriptions { get; set; }
+}
+
+internal sealed class SubscriptionDocument
+{
+    public string? Protocol { get; set; }
+
+    public string? Endpoint { get; set; }
+
+    public bool? RawMessageDelivery { get; set; }
+}
+
+internal sealed class NotificationsDocument
+{
+    public string? BaseUrl { get; set; }
+
+    public bool? AcceptAnyCertificate { get; set; }
+
+    /// <summary>Seconds.</summary>
+    public double? RequestTimeout { get; set; }
 }

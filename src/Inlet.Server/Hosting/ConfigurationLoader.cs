@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Text.RegularExpressions;
 using Inlet.Functions;
+using Inlet.Notifications;
 using Inlet.Outbound;
 using Inlet.Processing;
 using Inlet.Rules;
@@ -77,8 +78,12 @@ internal static partial class ConfigurationLoader
         var errors = new List<string>();
         var defaults = new InletOptions();
         var smtp = BuildSmtp(d.Smtp, errors);
-        var http = new HttpOptions { Listen = d.Http?.Listen ?? defaults.Http.Listen };
+        var http = new HttpOptions { Listen = d.Http?.Listen ?? defaults.Http.Listen, HttpsListen = d.Http?.HttpsListen ?? defaults.Http.HttpsListen };
         CheckListen("Http.Listen", http.Listen, errors);
+        if (http.HttpsListen != "off")
+        {
+            CheckListen("Http.HttpsListen", http.HttpsListen, errors);
+        }
 
         var region = d.Region ?? defaults.Region;
         if (!RegionPattern().IsMatch(region))
@@ -113,6 +118,8 @@ internal static partial class ConfigurationLoader
 
         var functions = BuildFunctions(d.Functions, region, account, baseDirectory, errors);
         var functionSettings = BuildFunctionSettings(d.FunctionSettings, errors);
+        var topics = BuildTopics(d.Topics, errors);
+        var notifications = BuildNotifications(d.Notifications, errors);
         var receipt = BuildReceipt(d, errors);
         CheckFunctionReferences(receipt, functions, region, account, errors);
         var processing = BuildProcessing(d.Processing, errors);
@@ -149,6 +156,95 @@ internal static partial class ConfigurationLoader
             Outbound = outbound,
             Functions = [.. functions],
             FunctionSettings = functionSettings,
+            Topics = [.. topics],
+            Notifications = notifications,
+        };
+    }
+
+    [GeneratedRegex("^[a-zA-Z0-9_-]{1,256}$")]
+    private static partial Regex TopicNamePattern();
+
+    private static List<TopicDeclaration> BuildTopics(List<TopicDocument>? documents, List<string> errors)
+    {
+        var list = new List<TopicDeclaration>();
+        foreach (var (t, i) in (documents ?? []).Select((t, i) => (t, i)))
+        {
+            var path = $"Topics[{i}]";
+            if (t.Name is null || !TopicNamePattern().IsMatch(t.Name))
+            {
+                errors.Add($"{path}.Name: '{t.Name}' must be 1 to 256 letters, digits, hyphens or underscores");
+                continue;
+            }
+
+            var attributes = new Dictionary<string, string>(StringComparer.Ordinal);
+            if (t.DisplayName is not null)
+            {
+                attributes["DisplayName"] = t.DisplayName;
+            }
+
+            if (t.SignatureVersion is not null)
+            {
+                if (t.SignatureVersion is not ("1" or "2"))
+                {
+                    errors.Add($"{path}.SignatureVersion: '{t.SignatureVersion}' must be 1 or 2");
+                }
+
+                attributes["SignatureVersion"] = t.SignatureVersion;
+            }
+
+            if (t.DeliveryPolicy is not null)
+            {
+                DeliveryPolicy.Parse(t.DeliveryPolicy, out var policyError);
+                if (policyError is not null)
+                {
+                    errors.Add($"{path}.DeliveryPolicy: {policyError}");
+                }
+
+                attributes["DeliveryPolicy"] = t.DeliveryPolicy;
+            }
+
+            var subscriptions = new List<SubscriptionDeclaration>();
+            foreach (var (s, j) in (t.Subscriptions ?? []).Select((s, j) => (s, j)))
+            {
+                if (s.Protocol is not ("http" or "https" or "lambda") || string.IsNullOrEmpty(s.Endpoint))
+                {
+                    errors.Add($"{path}.Subscriptions[{j}]: Protocol (http, https or lambda) and Endpoint are required");
+                    continue;
+                }
+
+                var subscriptionAttributes = new Dictionary<string, string>(StringComparer.Ordinal);
+                if (s.RawMessageDelivery is { } raw)
+                {
+                    subscriptionAttributes["RawMessageDelivery"] = raw ? "true" : "false";
+                }
+
+                subscriptions.Add(new SubscriptionDeclaration(s.Protocol, s.Endpoint, subscriptionAttributes));
+            }
+
+            list.Add(new TopicDeclaration(t.Name, attributes, subscriptions));
+        }
+
+        return list;
+    }
+
+    private static SnsOptions BuildNotifications(NotificationsDocument? d, List<string> errors)
+    {
+        var o = new SnsOptions();
+        if (d is null)
+        {
+            return o;
+        }
+
+        if (d.BaseUrl is not null && (!Uri.TryCreate(d.BaseUrl, UriKind.Absolute, out var url) || url.Scheme != "https"))
+        {
+            errors.Add($"Notifications.BaseUrl: '{d.BaseUrl}' must be an https URL (SNS validators fetch signing certificates over https only)");
+        }
+
+        return o with
+        {
+            BaseUrl = d.BaseUrl?.TrimEnd('/'),
+            AcceptAnyCertificate = d.AcceptAnyCertificate ?? false,
+            RequestTimeout = Seconds("Notifications.RequestTimeout", d.RequestTimeout, o.RequestTimeout, errors),
         };
     }
 

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Inlet.Functions;
+using Inlet.Notifications;
 using Inlet.Outbound;
 using Inlet.Processing;
 using Inlet.Rules;
@@ -38,12 +39,19 @@ internal sealed record InletOptions
     public ImmutableArray<FunctionDeclaration> Functions { get; init; } = [];
 
     public FunctionsOptions FunctionSettings { get; init; } = new();
+
+    public ImmutableArray<TopicDeclaration> Topics { get; init; } = [];
+
+    public SnsOptions Notifications { get; init; } = new();
 }
 
 internal sealed record HttpOptions
 {
     /// <summary>Address and port of the HTTP endpoint (health, API); port 0 picks a free port.</summary>
     public string Listen { get; init; } = "127.0.0.1:8025";
+
+    /// <summary>The same endpoint over HTTPS (SNS signing certificates, SubscribeURL); <c>off</c> to go without.</summary>
+    public string HttpsListen { get; init; } = "127.0.0.1:8026";
 }
 
 internal sealed record AccessKey(string AccessKeyId, string SecretAccessKey);

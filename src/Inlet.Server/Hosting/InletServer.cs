@@ -29,12 +29,14 @@ internal sealed partial class InletServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly ListenOptions _smtpListen;
     private readonly ListenOptions _httpListen;
+    private readonly ListenOptions? _httpsListen;
 
-    private InletServer(WebApplication app, ListenOptions smtpListen, ListenOptions httpListen, InletOptions options)
+    private InletServer(WebApplication app, ListenOptions smtpListen, ListenOptions httpListen, ListenOptions? httpsListen, InletOptions options)
     {
         _app = app;
         _smtpListen = smtpListen;
         _httpListen = httpListen;
+        _httpsListen = httpsListen;
         Options = options;
     }
 
@@ -43,6 +45,11 @@ internal sealed partial class InletServer : IAsyncDisposable
     public IPEndPoint SmtpEndPoint => (IPEndPoint)_smtpListen.EndPoint;
 
     public IPEndPoint HttpEndPoint => (IPEndPoint)_httpListen.EndPoint;
+
+    public IPEndPoint? HttpsEndPoint => (IPEndPoint?)_httpsListen?.EndPoint;
+
+    /// <summary>The folder of the data folder's certificates (the CA that clients trust is <c>ca.crt</c>).</summary>
+    public string TlsDirectory => Path.Combine(Path.GetFullPath(Options.DataDirectory), "tls");
 
     public IServiceProvider Services => _app.Services;
 
@@ -79,7 +86,10 @@ internal sealed partial class InletServer : IAsyncDisposable
         var configurationVersion = await state.SaveConfigurationAsync(RulesJsonContext.Serialize(options.Receipt), cancellationToken);
         var receipt = options.Receipt with { Version = configurationVersion };
 
-        var tls = CreateTlsContext(options, dataDirectory);
+        var (server, authority) = ServerCertificates.LoadOrCreate(Path.Combine(dataDirectory, "tls"), options.Smtp.Hostname);
+        var tls = CreateTlsContext(options, server, authority);
+        var signer = SnsSigner.LoadOrCreate(Path.Combine(dataDirectory, "tls"));
+        var endpoints = new PublicEndpoints();
 
         var functionStore = new FunctionStore(Path.Combine(dataDirectory, "functions"));
         var registry = new FunctionRegistry(options.Region, options.AccountId);
@@ -100,7 +110,14 @@ internal sealed partial class InletServer : IAsyncDisposable
         builder.Services.AddSingleton<MessageQueue>();
         builder.Services.AddSingleton<MessagePipeline>();
         builder.Services.AddSingleton<BounceSender>();
-        builder.Services.AddSingleton<INotificationPublisher, UnavailableNotificationPublisher>();
+        builder.Services.AddSingleton(signer);
+        builder.Services.AddSingleton(endpoints);
+        builder.Services.AddSingleton(options.Notifications);
+        builder.Services.AddSingleton(sp => new SnsService(sp.GetRequiredService<IStateStore>(), signer, endpoints, registry, TimeProvider.System, options.Region, options.AccountId));
+        builder.Services.AddSingleton<INotificationPublisher>(sp => sp.GetRequiredService<SnsService>());
+        builder.Services.AddSingleton<DeliveryDispatcher>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<DeliveryDispatcher>());
+        builder.Services.AddSingleton(sp => new ActionRegistration(typeof(SnsReceiptAction), new SnsActionHandler(sp.GetRequiredService<INotificationPublisher>())));
         builder.Services.AddSingleton(new ActionRegistration(typeof(StopReceiptAction), new StopActionHandler()));
         builder.Services.AddSingleton(new ActionRegistration(typeof(AddHeaderReceiptAction), new AddHeaderActionHandler()));
         builder.Services.AddSingleton(new ActionRegistration(typeof(BounceReceiptAction), new BounceActionHandler()));
@@ -123,6 +140,7 @@ internal sealed partial class InletServer : IAsyncDisposable
 
         ListenOptions? smtpListen = null;
         ListenOptions? httpListen = null;
+        ListenOptions? httpsListen = null;
         ConfigurationLoader.TryParseEndPoint(options.Smtp.Listen, out var smtpEndPoint);
         ConfigurationLoader.TryParseEndPoint(options.Http.Listen, out var httpEndPoint);
         builder.WebHost.ConfigureKestrel(k =>
@@ -138,11 +156,36 @@ internal sealed partial class InletServer : IAsyncDisposable
                 l.Protocols = HttpProtocols.Http1;
                 httpListen = l;
             });
+            if (options.Http.HttpsListen != "off" && ConfigurationLoader.TryParseEndPoint(options.Http.HttpsListen, out var httpsEndPoint))
+            {
+                k.Listen(httpsEndPoint, l =>
+                {
+                    l.Protocols = HttpProtocols.Http1;
+                    l.UseHttps(server);
+                    httpsListen = l;
+                });
+            }
         });
 
         var app = builder.Build();
         ApiEndpoints.Map(app);
         LambdaEndpoints.Map(app);
+        NotificationEndpoints.Map(app);
+        QueryEndpoint.Map(app, signer);
+
+        var sns = app.Services.GetRequiredService<SnsService>();
+        await sns.LoadAsync(cancellationToken);
+        try
+        {
+            await sns.ApplyAsync(options.Topics, cancellationToken);
+            CheckTopicReferences(options.Receipt, sns);
+        }
+        catch (Exception e) when (e is SnsException or ConfigurationException)
+        {
+            await app.DisposeAsync();
+            await state.DisposeAsync();
+            throw e as ConfigurationException ?? new ConfigurationException($"Topics: {e.Message}");
+        }
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Inlet");
         if (cleaned > 0)
@@ -162,12 +205,13 @@ internal sealed partial class InletServer : IAsyncDisposable
             throw new ConfigurationException($"cannot listen: {e.Message} (Smtp.Listen {options.Smtp.Listen}, Http.Listen {options.Http.Listen})");
         }
 
-        var server = new InletServer(app, smtpListen!, httpListen!, options);
-        LogListening(logger, server.SmtpEndPoint, server.HttpEndPoint, dataDirectory);
-        return server;
+        var inlet = new InletServer(app, smtpListen!, httpListen!, httpsListen, options);
+        endpoints.BaseUrl = options.Notifications.BaseUrl ?? (inlet.HttpsEndPoint is { } https ? $"https://{https}" : $"http://{inlet.HttpEndPoint}");
+        LogListening(logger, inlet.SmtpEndPoint, inlet.HttpEndPoint, inlet.HttpsEndPoint?.ToString() ?? "off", dataDirectory);
+        return inlet;
     }
 
-    private static SmtpTlsContext CreateTlsContext(InletOptions options, string dataDirectory)
+    private static SmtpTlsContext CreateTlsContext(InletOptions options, System.Security.Cryptography.X509Certificates.X509Certificate2 server, System.Security.Cryptography.X509Certificates.X509Certificate2 authority)
     {
         if (!options.Smtp.Tls.Enabled)
         {
@@ -181,8 +225,20 @@ internal sealed partial class InletServer : IAsyncDisposable
             return new SmtpTlsContext(SslStreamCertificateContext.Create(configured, additionalCertificates: null, offline: true));
         }
 
-        var (server, authority) = ServerCertificates.LoadOrCreate(Path.Combine(dataDirectory, "tls"), options.Smtp.Hostname);
         return new SmtpTlsContext(SslStreamCertificateContext.Create(server, [authority], offline: true));
+    }
+
+    /// <summary>Every TopicArn of the rules must name an existing topic, as SES checks (InvalidSnsTopic).</summary>
+    private static void CheckTopicReferences(ReceiptConfiguration receipt, SnsService sns)
+    {
+        var missing = receipt.RuleSets.SelectMany(set => set.Rules.SelectMany(rule => rule.Actions.Select(action => (set, rule, topic: action.NotifiedTopicArn))))
+            .Where(x => x.topic is not null && sns.FindTopic(x.topic) is null)
+            .Select(x => $"rule set {x.set.Name}, rule {x.rule.Name}: TopicArn names an unknown topic: {x.topic}")
+            .ToList();
+        if (missing.Count > 0)
+        {
+            throw new ConfigurationException($"{missing.Count} setting(s) are wrong:\n  - {string.Join("\n  - ", missing)} (declare it under Topics)");
+        }
     }
 
     /// <summary>
@@ -231,8 +287,8 @@ internal sealed partial class InletServer : IAsyncDisposable
         await state.DisposeAsync();
     }
 
-    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Inlet is listening: SMTP on {Smtp}, HTTP on http://{Http}; data in {DataDirectory}")]
-    private static partial void LogListening(ILogger logger, IPEndPoint smtp, IPEndPoint http, string dataDirectory);
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Inlet is listening: SMTP on {Smtp}, HTTP on http://{Http}, HTTPS on {Https}; data in {DataDirectory}")]
+    private static partial void LogListening(ILogger logger, IPEndPoint smtp, IPEndPoint http, string https, string dataDirectory);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "No receipt rule set is active: every recipient will be refused with 550 5.1.1")]
     private static partial void LogNoActiveRuleSet(ILogger logger);

@@ -114,6 +114,60 @@ internal sealed record AsyncInvocationRecord
     public string? Source { get; init; }
 }
 
+/// <summary>An SNS topic and its attributes.</summary>
+internal sealed record TopicRecord(string Arn, string Name, IReadOnlyDictionary<string, string> Attributes, DateTimeOffset CreatedAt);
+
+/// <summary>An SNS subscription: <c>PendingConfirmation</c> until its endpoint confirms it.</summary>
+internal sealed record SubscriptionRecord
+{
+    public required string Arn { get; init; }
+
+    public required string TopicArn { get; init; }
+
+    public required string Protocol { get; init; }
+
+    public required string Endpoint { get; init; }
+
+    public bool Confirmed { get; init; }
+
+    public required string Token { get; init; }
+
+    public IReadOnlyDictionary<string, string> Attributes { get; init; } = new Dictionary<string, string>();
+
+    public DateTimeOffset CreatedAt { get; init; }
+}
+
+/// <summary>One message on its way to one subscription, durable until delivered or given up.</summary>
+internal sealed record DeliveryRecord
+{
+    public required string Id { get; init; }
+
+    public required string SubscriptionArn { get; init; }
+
+    public required string TopicArn { get; init; }
+
+    /// <summary><c>Notification</c>, <c>SubscriptionConfirmation</c> or <c>UnsubscribeConfirmation</c>.</summary>
+    public required string MessageType { get; init; }
+
+    public required string MessageId { get; init; }
+
+    /// <summary>What is POSTed (the signed JSON document, or the raw message), or the Lambda event.</summary>
+    public required string Body { get; init; }
+
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    public int Attempts { get; init; }
+
+    public DateTimeOffset NextAttemptAt { get; init; }
+
+    /// <summary><c>pending</c>, <c>delivered</c>, <c>failed</c> (gave up) or <c>rejected</c> (the endpoint answered 4xx).</summary>
+    public string Status { get; init; } = "pending";
+
+    public string? LastError { get; init; }
+
+    public DateTimeOffset? DeliveredAt { get; init; }
+}
+
 /// <summary>A bounce message kept because no outbound relay is configured (or waiting for one).</summary>
 internal sealed record OutboxRecord(string Id, DateTimeOffset CreatedAt, string MessageId, string MailFrom, string Recipient, string Subject, long Size, string Status);
 
@@ -162,6 +216,29 @@ internal interface IStateStore : IAsyncDisposable
     Task<DateTimeOffset?> NextInvocationDueAsync(CancellationToken cancellationToken);
 
     Task<IReadOnlyList<OutboxRecord>> ListOutboxAsync(int limit, CancellationToken cancellationToken);
+
+    Task PutTopicAsync(TopicRecord topic, CancellationToken cancellationToken);
+
+    Task DeleteTopicAsync(string arn, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<TopicRecord>> ListTopicsAsync(CancellationToken cancellationToken);
+
+    Task PutSubscriptionAsync(SubscriptionRecord subscription, CancellationToken cancellationToken);
+
+    Task DeleteSubscriptionAsync(string arn, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<SubscriptionRecord>> ListSubscriptionsAsync(CancellationToken cancellationToken);
+
+    Task InsertDeliveriesAsync(IReadOnlyList<DeliveryRecord> deliveries, CancellationToken cancellationToken);
+
+    Task UpdateDeliveryAsync(DeliveryRecord delivery, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<DeliveryRecord>> ListDueDeliveriesAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Deliveries with the status (all when null), newest first.</summary>
+    Task<IReadOnlyList<DeliveryRecord>> ListDeliveriesAsync(string? status, int limit, CancellationToken cancellationToken);
+
+    Task<DateTimeOffset?> NextDeliveryDueAsync(CancellationToken cancellationToken);
 
     /// <summary>Stores a configuration document unless it equals the newest one; returns its version.</summary>
     Task<long> SaveConfigurationAsync(string document, CancellationToken cancellationToken);

@@ -12,7 +12,7 @@ namespace Inlet.Storage;
 /// </summary>
 internal sealed class SqliteStateStore : IStateStore
 {
-    private const int SchemaVersion = 3;
+    private const int SchemaVersion = 4;
     private const int MaxBatch = 256;
 
     private readonly string _connectionString;
@@ -103,6 +103,21 @@ internal sealed class SqliteStateStore : IStateStore
                     source TEXT
                 );
                 CREATE INDEX IF NOT EXISTS invocations_due ON invocations(next_attempt_at) WHERE status = 'pending';
+                """, cancellationToken);
+        }
+
+        if (version < 4)
+        {
+            await ExecuteAsync(connection, """
+                CREATE TABLE IF NOT EXISTS topics (arn TEXT PRIMARY KEY, name TEXT NOT NULL, attributes TEXT NOT NULL, created_at TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS subscriptions (
+                    arn TEXT PRIMARY KEY, topic_arn TEXT NOT NULL, protocol TEXT NOT NULL, endpoint TEXT NOT NULL,
+                    confirmed INTEGER NOT NULL, token TEXT NOT NULL, attributes TEXT NOT NULL, created_at TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS deliveries (
+                    id TEXT PRIMARY KEY, subscription_arn TEXT NOT NULL, topic_arn TEXT NOT NULL, message_type TEXT NOT NULL,
+                    message_id TEXT NOT NULL, body TEXT NOT NULL, created_at TEXT NOT NULL, attempts INTEGER NOT NULL,
+                    next_attempt_at TEXT NOT NULL, status TEXT NOT NULL, last_error TEXT, delivered_at TEXT);
+                CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(next_attempt_at) WHERE status = 'pending';
                 """, cancellationToken);
         }
 
@@ -276,6 +291,175 @@ internal sealed class SqliteStateStore : IStateStore
 
         return list;
     }
+
+    public Task PutTopicAsync(TopicRecord topic, CancellationToken cancellationToken) =>
+        ExecuteWriteAsync(
+            "INSERT INTO topics (arn, name, attributes, created_at) VALUES ($arn, $name, $attributes, $created) ON CONFLICT(arn) DO UPDATE SET attributes = excluded.attributes;",
+            [("$arn", topic.Arn), ("$name", topic.Name), ("$attributes", WriteMap(topic.Attributes)), ("$created", Format(topic.CreatedAt))],
+            cancellationToken);
+
+    public Task DeleteTopicAsync(string arn, CancellationToken cancellationToken) =>
+        ExecuteWriteAsync("DELETE FROM topics WHERE arn = $arn; DELETE FROM subscriptions WHERE topic_arn = $arn;", [("$arn", arn)], cancellationToken);
+
+    public async Task<IReadOnlyList<TopicRecord>> ListTopicsAsync(CancellationToken cancellationToken)
+    {
+        var list = new List<TopicRecord>();
+        await QueryAsync("SELECT arn, name, attributes, created_at FROM topics ORDER BY arn;", [], reader =>
+            list.Add(new TopicRecord(reader.GetString(0), reader.GetString(1), ReadMap(reader.GetString(2)), Parse(reader.GetString(3)))), cancellationToken);
+        return list;
+    }
+
+    public Task PutSubscriptionAsync(SubscriptionRecord s, CancellationToken cancellationToken) =>
+        ExecuteWriteAsync(
+            """
+            INSERT INTO subscriptions (arn, topic_arn, protocol, endpoint, confirmed, token, attributes, created_at)
+            VALUES ($arn, $topic, $protocol, $endpoint, $confirmed, $token, $attributes, $created)
+            ON CONFLICT(arn) DO UPDATE SET confirmed = excluded.confirmed, token = excluded.token, attributes = excluded.attributes;
+            """,
+            [("$arn", s.Arn), ("$topic", s.TopicArn), ("$protocol", s.Protocol), ("$endpoint", s.Endpoint), ("$confirmed", s.Confirmed), ("$token", s.Token), ("$attributes", WriteMap(s.Attributes)), ("$created", Format(s.CreatedAt))],
+            cancellationToken);
+
+    public Task DeleteSubscriptionAsync(string arn, CancellationToken cancellationToken) =>
+        ExecuteWriteAsync("DELETE FROM subscriptions WHERE arn = $arn;", [("$arn", arn)], cancellationToken);
+
+    public async Task<IReadOnlyList<SubscriptionRecord>> ListSubscriptionsAsync(CancellationToken cancellationToken)
+    {
+        var list = new List<SubscriptionRecord>();
+        await QueryAsync("SELECT arn, topic_arn, protocol, endpoint, confirmed, token, attributes, created_at FROM subscriptions ORDER BY created_at, arn;", [], reader =>
+            list.Add(new SubscriptionRecord
+            {
+                Arn = reader.GetString(0),
+                TopicArn = reader.GetString(1),
+                Protocol = reader.GetString(2),
+                Endpoint = reader.GetString(3),
+                Confirmed = reader.GetBoolean(4),
+                Token = reader.GetString(5),
+                Attributes = ReadMap(reader.GetString(6)),
+                CreatedAt = Parse(reader.GetString(7)),
+            }), cancellationToken);
+        return list;
+    }
+
+    public Task InsertDeliveriesAsync(IReadOnlyList<DeliveryRecord> deliveries, CancellationToken cancellationToken) =>
+        WriteAsync(async (connection, transaction) =>
+        {
+            foreach (var d in deliveries)
+            {
+                await using var command = connection.CreateCommand();
+                command.Transaction = transaction;
+                command.CommandText = """
+                    INSERT INTO deliveries (id, subscription_arn, topic_arn, message_type, message_id, body, created_at, attempts, next_attempt_at, status, last_error, delivered_at)
+                    VALUES ($id, $subscription, $topic, $type, $message, $body, $created, $attempts, $next, $status, $error, $delivered);
+                    """;
+                AddDelivery(command, d);
+                await command.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            return null;
+        }, cancellationToken);
+
+    public Task UpdateDeliveryAsync(DeliveryRecord delivery, CancellationToken cancellationToken) =>
+        WriteAsync(async (connection, transaction) =>
+        {
+            await using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = "UPDATE deliveries SET attempts = $attempts, next_attempt_at = $next, status = $status, last_error = $error, delivered_at = $delivered WHERE id = $id;";
+            AddDelivery(command, delivery);
+            await command.ExecuteNonQueryAsync(cancellationToken);
+            return null;
+        }, cancellationToken);
+
+    private static void AddDelivery(SqliteCommand command, DeliveryRecord d)
+    {
+        command.Parameters.AddWithValue("$id", d.Id);
+        command.Parameters.AddWithValue("$subscription", d.SubscriptionArn);
+        command.Parameters.AddWithValue("$topic", d.TopicArn);
+        command.Parameters.AddWithValue("$type", d.MessageType);
+        command.Parameters.AddWithValue("$message", d.MessageId);
+        command.Parameters.AddWithValue("$body", d.Body);
+        command.Parameters.AddWithValue("$created", Format(d.CreatedAt));
+        command.Parameters.AddWithValue("$attempts", d.Attempts);
+        command.Parameters.AddWithValue("$next", Format(d.NextAttemptAt));
+        command.Parameters.AddWithValue("$status", d.Status);
+        command.Parameters.AddWithValue("$error", (object?)d.LastError ?? DBNull.Value);
+        command.Parameters.AddWithValue("$delivered", d.DeliveredAt is { } at ? Format(at) : DBNull.Value);
+    }
+
+    public Task<IReadOnlyList<DeliveryRecord>> ListDueDeliveriesAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken) =>
+        QueryDeliveriesAsync("WHERE status = 'pending' AND next_attempt_at <= $now ORDER BY next_attempt_at LIMIT $limit", [("$now", Format(now)), ("$limit", limit)], cancellationToken);
+
+    public Task<IReadOnlyList<DeliveryRecord>> ListDeliveriesAsync(string? status, int limit, CancellationToken cancellationToken) =>
+        status is null
+            ? QueryDeliveriesAsync("ORDER BY created_at DESC LIMIT $limit", [("$limit", limit)], cancellationToken)
+            : QueryDeliveriesAsync("WHERE status = $status ORDER BY created_at DESC LIMIT $limit", [("$status", status), ("$limit", limit)], cancellationToken);
+
+    public async Task<DateTimeOffset?> NextDeliveryDueAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending';";
+        return await command.ExecuteScalarAsync(cancellationToken) is string text ? Parse(text) : null;
+    }
+
+    private async Task<IReadOnlyList<DeliveryRecord>> QueryDeliveriesAsync(string clause, (string Name, object Value)[] parameters, CancellationToken cancellationToken)
+    {
+        var list = new List<DeliveryRecord>();
+        await QueryAsync($"SELECT id, subscription_arn, topic_arn, message_type, message_id, body, created_at, attempts, next_attempt_at, status, last_error, delivered_at FROM deliveries {clause};", parameters, reader =>
+            list.Add(new DeliveryRecord
+            {
+                Id = reader.GetString(0),
+                SubscriptionArn = reader.GetString(1),
+                TopicArn = reader.GetString(2),
+                MessageType = reader.GetString(3),
+                MessageId = reader.GetString(4),
+                Body = reader.GetString(5),
+                CreatedAt = Parse(reader.GetString(6)),
+                Attempts = reader.GetInt32(7),
+                NextAttemptAt = Parse(reader.GetString(8)),
+                Status = reader.GetString(9),
+                LastError = reader.IsDBNull(10) ? null : reader.GetString(10),
+                DeliveredAt = reader.IsDBNull(11) ? null : Parse(reader.GetString(11)),
+            }), cancellationToken);
+        return list;
+    }
+
+    private Task ExecuteWriteAsync(string sql, (string Name, object Value)[] parameters, CancellationToken cancellationToken) =>
+        WriteAsync(async (connection, transaction) =>
+        {
+            await using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = sql;
+            foreach (var (name, value) in parameters)
+            {
+                command.Parameters.AddWithValue(name, value);
+            }
+
+            await command.ExecuteNonQueryAsync(cancellationToken);
+            return null;
+        }, cancellationToken);
+
+    private async Task QueryAsync(string sql, (string Name, object Value)[] parameters, Action<SqliteDataReader> row, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            row(reader);
+        }
+    }
+
+    private static string WriteMap(IReadOnlyDictionary<string, string> map) =>
+        JsonSerializer.Serialize(map.ToDictionary(p => p.Key, p => p.Value), StorageJsonContext.Default.DictionaryStringString);
+
+    private static Dictionary<string, string> ReadMap(string json) =>
+        JsonSerializer.Deserialize(json, StorageJsonContext.Default.DictionaryStringString) ?? [];
 
     public async Task<IReadOnlyList<OutboxRecord>> ListOutboxAsync(int limit, CancellationToken cancellationToken)
     {

@@ -1,0 +1,37 @@
+using Inlet.Notifications;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Inlet.Api;
+
+/// <summary>
+/// <c>/</c> takes the AWS Query protocol: a request is routed to SNS or SES by its <c>Version</c> (and, failing
+/// that, by its action's name). The SNS signing certificate is served next to it.
+/// </summary>
+internal static class QueryEndpoint
+{
+    public static void Map(IEndpointRouteBuilder app, SnsSigner signer)
+    {
+        app.MapMethods("/", [HttpMethods.Get, HttpMethods.Post], HandleAsync);
+        app.MapGet("/" + signer.CertificateFileName, () => Results.Text(signer.CertificatePem, "application/x-pem-file"));
+    }
+
+    private static async Task<IResult> HandleAsync(HttpContext context, SnsService sns, CancellationToken cancellationToken)
+    {
+        var query = await QueryRequest.ReadAsync(context.Request, cancellationToken);
+        var action = query.Action;
+        if (action is null)
+        {
+            return QueryXml.Error(SnsQueryApi.Namespace, "MissingAction", "The request has no Action parameter (an AWS Query request is Action=…&Version=…)", 400);
+        }
+
+        var version = query.Get("Version");
+        if (version == SnsQueryApi.Version || (version is null && SnsQueryApi.Actions.Contains(action)))
+        {
+            return await SnsQueryApi.HandleAsync(query, sns, cancellationToken);
+        }
+
+        return QueryXml.Error(SnsQueryApi.Namespace, "InvalidAction", $"The action {action} (version {version ?? "none"}) is not served here", 400);
+    }
+}
