@@ -22,6 +22,9 @@ internal static class InletCommandLine
             FunctionCommands.Invoke(),
             FunctionCommands.Logs(),
             FunctionCommands.Invocations(),
+            NotificationCommands.Topics(),
+            NotificationCommands.Subscriptions(),
+            NotificationCommands.Deliveries(),
         };
         return root;
     }

@@ -154,7 +154,7 @@ internal sealed partial class DeliveryDispatcher : BackgroundService
 
     private async Task<(string Outcome, string? Error)> DeliverOverHttpAsync(DeliveryRecord delivery, SubscriptionRecord? subscription, CancellationToken cancellationToken)
     {
-        var endpoint = subscription?.Endpoint ?? delivery.SubscriptionArn;
+        var endpoint = delivery.Endpoint;
         using var request = new HttpRequestMessage(HttpMethod.Post, endpoint) { Content = new StringContent(delivery.Body, Encoding.UTF8) };
         request.Content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse("text/plain; charset=UTF-8");
         request.Headers.Add("x-amz-sns-message-type", delivery.MessageType);

@@ -358,6 +358,7 @@ internal sealed partial class SnsService(
     {
         Id = Guid.NewGuid().ToString(),
         SubscriptionArn = subscription.Arn,
+        Endpoint = subscription.Endpoint,
         TopicArn = subscription.TopicArn,
         MessageType = message.Type,
         MessageId = message.MessageId,

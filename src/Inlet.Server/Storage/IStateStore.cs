@@ -144,6 +144,9 @@ internal sealed record DeliveryRecord
 
     public required string SubscriptionArn { get; init; }
 
+    /// <summary>Where it goes: the URL, or the function, as the subscription said when the message was published.</summary>
+    public required string Endpoint { get; init; }
+
     public required string TopicArn { get; init; }
 
     /// <summary><c>Notification</c>, <c>SubscriptionConfirmation</c> or <c>UnsubscribeConfirmation</c>.</summary>

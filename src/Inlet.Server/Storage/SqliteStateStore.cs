@@ -114,7 +114,7 @@ internal sealed class SqliteStateStore : IStateStore
                     arn TEXT PRIMARY KEY, topic_arn TEXT NOT NULL, protocol TEXT NOT NULL, endpoint TEXT NOT NULL,
                     confirmed INTEGER NOT NULL, token TEXT NOT NULL, attributes TEXT NOT NULL, created_at TEXT NOT NULL);
                 CREATE TABLE IF NOT EXISTS deliveries (
-                    id TEXT PRIMARY KEY, subscription_arn TEXT NOT NULL, topic_arn TEXT NOT NULL, message_type TEXT NOT NULL,
+                    id TEXT PRIMARY KEY, subscription_arn TEXT NOT NULL, endpoint TEXT NOT NULL, topic_arn TEXT NOT NULL, message_type TEXT NOT NULL,
                     message_id TEXT NOT NULL, body TEXT NOT NULL, created_at TEXT NOT NULL, attempts INTEGER NOT NULL,
                     next_attempt_at TEXT NOT NULL, status TEXT NOT NULL, last_error TEXT, delivered_at TEXT);
                 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(next_attempt_at) WHERE status = 'pending';
@@ -348,8 +348,8 @@ internal sealed class SqliteStateStore : IStateStore
                 await using var command = connection.CreateCommand();
                 command.Transaction = transaction;
                 command.CommandText = """
-                    INSERT INTO deliveries (id, subscription_arn, topic_arn, message_type, message_id, body, created_at, attempts, next_attempt_at, status, last_error, delivered_at)
-                    VALUES ($id, $subscription, $topic, $type, $message, $body, $created, $attempts, $next, $status, $error, $delivered);
+                    INSERT INTO deliveries (id, subscription_arn, endpoint, topic_arn, message_type, message_id, body, created_at, attempts, next_attempt_at, status, last_error, delivered_at)
+                    VALUES ($id, $subscription, $endpoint, $topic, $type, $message, $body, $created, $attempts, $next, $status, $error, $delivered);
                     """;
                 AddDelivery(command, d);
                 await command.ExecuteNonQueryAsync(cancellationToken);
@@ -373,6 +373,7 @@ internal sealed class SqliteStateStore : IStateStore
     {
         command.Parameters.AddWithValue("$id", d.Id);
         command.Parameters.AddWithValue("$subscription", d.SubscriptionArn);
+        command.Parameters.AddWithValue("$endpoint", d.Endpoint);
         command.Parameters.AddWithValue("$topic", d.TopicArn);
         command.Parameters.AddWithValue("$type", d.MessageType);
         command.Parameters.AddWithValue("$message", d.MessageId);
@@ -404,7 +405,7 @@ internal sealed class SqliteStateStore : IStateStore
     private async Task<IReadOnlyList<DeliveryRecord>> QueryDeliveriesAsync(string clause, (string Name, object Value)[] parameters, CancellationToken cancellationToken)
     {
         var list = new List<DeliveryRecord>();
-        await QueryAsync($"SELECT id, subscription_arn, topic_arn, message_type, message_id, body, created_at, attempts, next_attempt_at, status, last_error, delivered_at FROM deliveries {clause};", parameters, reader =>
+        await QueryAsync($"SELECT id, subscription_arn, topic_arn, message_type, message_id, body, created_at, attempts, next_attempt_at, status, last_error, delivered_at, endpoint FROM deliveries {clause};", parameters, reader =>
             list.Add(new DeliveryRecord
             {
                 Id = reader.GetString(0),
@@ -419,6 +420,7 @@ internal sealed class SqliteStateStore : IStateStore
                 Status = reader.GetString(9),
                 LastError = reader.IsDBNull(10) ? null : reader.GetString(10),
                 DeliveredAt = reader.IsDBNull(11) ? null : Parse(reader.GetString(11)),
+                Endpoint = reader.GetString(12),
             }), cancellationToken);
         return list;
     }
