@@ -1,10 +1,16 @@
 using BenchmarkDotNet.Running;
 using Inlet.Benchmarks;
 
-// `lambda` runs the function round-trip measurement (it needs node on PATH); anything else goes to BenchmarkDotNet.
+// `lambda` runs the function round-trip measurement (it needs node on PATH), `sns` the delivery rate to a local
+// HTTP subscriber; anything else goes to BenchmarkDotNet.
 if (args.Length > 0 && args[0] == "lambda")
 {
     return await LambdaRoundTrip.RunAsync(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "sns")
+{
+    return await SnsDelivery.RunAsync(args[1..]);
 }
 
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -177,7 +177,7 @@ internal sealed partial class InletServer : IAsyncDisposable
         await sns.LoadAsync(cancellationToken);
         try
         {
-            await sns.ApplyAsync(options.Topics, cancellationToken);
+            await sns.ApplyTopicsAsync(options.Topics, cancellationToken);
             CheckTopicReferences(options.Receipt, sns);
         }
         catch (Exception e) when (e is SnsException or ConfigurationException)
@@ -207,6 +207,16 @@ internal sealed partial class InletServer : IAsyncDisposable
 
         var inlet = new InletServer(app, smtpListen!, httpListen!, httpsListen, options);
         endpoints.BaseUrl = options.Notifications.BaseUrl ?? (inlet.HttpsEndPoint is { } https ? $"https://{https}" : $"http://{inlet.HttpEndPoint}");
+        try
+        {
+            await sns.ApplySubscriptionsAsync(options.Topics, cancellationToken);
+        }
+        catch (SnsException e)
+        {
+            await inlet.DisposeAsync();
+            throw new ConfigurationException($"Topics: {e.Message}");
+        }
+
         LogListening(logger, inlet.SmtpEndPoint, inlet.HttpEndPoint, inlet.HttpsEndPoint?.ToString() ?? "off", dataDirectory);
         return inlet;
     }

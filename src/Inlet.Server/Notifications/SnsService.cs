@@ -381,15 +381,26 @@ internal sealed partial class SnsService(
         return new PublishResult(true, $"published to {topicArn} as message {id} for {count} confirmed subscription(s)");
     }
 
-    /// <summary>Topics and subscriptions of the configuration file, made at start (existing ones are kept).</summary>
-    public async Task ApplyAsync(IEnumerable<TopicDeclaration> topics, CancellationToken cancellationToken)
+    /// <summary>Topics of the configuration file, made at start (existing ones are kept).</summary>
+    public async Task ApplyTopicsAsync(IEnumerable<TopicDeclaration> topics, CancellationToken cancellationToken)
     {
         foreach (var topic in topics)
         {
-            var arn = await CreateTopicAsync(topic.Name, topic.Attributes, cancellationToken);
+            await CreateTopicAsync(topic.Name, topic.Attributes, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Subscriptions of the configuration file; made once the endpoints are bound, because a confirmation request
+    /// carries a SubscribeURL that must reach this server.
+    /// </summary>
+    public async Task ApplySubscriptionsAsync(IEnumerable<TopicDeclaration> topics, CancellationToken cancellationToken)
+    {
+        foreach (var topic in topics)
+        {
             foreach (var subscription in topic.Subscriptions)
             {
-                await SubscribeAsync(arn, subscription.Protocol, subscription.Endpoint, subscription.Attributes, cancellationToken);
+                await SubscribeAsync(TopicArn(topic.Name), subscription.Protocol, subscription.Endpoint, subscription.Attributes, cancellationToken);
             }
         }
     }
