@@ -253,7 +253,12 @@ internal static class ApiCommands
             return 2;
         }
 
-        using var http = new HttpClient { BaseAddress = uri, Timeout = TimeSpan.FromSeconds(60) };
+        // AWS endpoints (Invoke) need Signature Version 4: the standard variables, or Inlet's development keys.
+        var handler = new Inlet.Api.SigningHandler(
+            Environment.GetEnvironmentVariable("AWS_ACCESS_KEY_ID") ?? "inlet",
+            Environment.GetEnvironmentVariable("AWS_SECRET_ACCESS_KEY") ?? "inlet-secret",
+            Environment.GetEnvironmentVariable("AWS_REGION") ?? Environment.GetEnvironmentVariable("AWS_DEFAULT_REGION") ?? "us-east-1");
+        using var http = new HttpClient(handler) { BaseAddress = uri, Timeout = TimeSpan.FromSeconds(60) };
         try
         {
             return await action(http);

@@ -13,7 +13,7 @@ internal sealed class TestServer : IAsyncDisposable
     {
         Server = server;
         Directory = directory;
-        Http = new HttpClient { BaseAddress = new Uri($"http://{server.HttpEndPoint}") };
+        Http = new HttpClient(new Inlet.Api.SigningHandler("inlet", "inlet-secret", "us-east-1")) { BaseAddress = new Uri($"http://{server.HttpEndPoint}") };
     }
 
     public InletServer Server { get; }

@@ -168,6 +168,7 @@ internal sealed partial class InletServer : IAsyncDisposable
         });
 
         var app = builder.Build();
+        app.UseMiddleware<AwsAuthenticationMiddleware>();
         ApiEndpoints.Map(app);
         LambdaEndpoints.Map(app);
         NotificationEndpoints.Map(app);
