@@ -9,8 +9,11 @@ namespace Inlet.IntegrationTests;
 /// <summary>A real Inlet server in this process, on port 0, with its own data folder.</summary>
 internal sealed class TestServer : IAsyncDisposable
 {
-    private TestServer(InletServer server, string directory)
+    private readonly bool _ownsDirectory;
+
+    private TestServer(InletServer server, string directory, bool ownsDirectory)
     {
+        _ownsDirectory = ownsDirectory;
         Server = server;
         Directory = directory;
         Http = new HttpClient(new Inlet.Api.SigningHandler("inlet", "inlet-secret", "us-east-1")) { BaseAddress = new Uri($"http://{server.HttpEndPoint}") };
@@ -42,6 +45,7 @@ internal sealed class TestServer : IAsyncDisposable
 
     public static async Task<TestServer> StartAsync(string yaml = DefaultRules, Func<InletOptions, InletOptions>? adjust = null, string? directory = null)
     {
+        var owns = directory is null;
         directory ??= NewDirectory();
         var options = ConfigurationLoader.Load(yaml) with { DataDirectory = directory };
         options = options with
@@ -55,7 +59,7 @@ internal sealed class TestServer : IAsyncDisposable
         }
 
         var server = await InletServer.StartAsync(options, logging => logging.SetMinimumLevel(LogLevel.Warning));
-        return new TestServer(server, directory);
+        return new TestServer(server, directory, owns);
     }
 
     public static string NewDirectory()
@@ -101,6 +105,11 @@ internal sealed class TestServer : IAsyncDisposable
     {
         Http.Dispose();
         await Server.DisposeAsync();
+        if (!_ownsDirectory)
+        {
+            return;
+        }
+
         try
         {
             System.IO.Directory.Delete(Directory, recursive: true);

@@ -17,7 +17,7 @@ internal static class QueryEndpoint
         app.MapGet("/" + signer.CertificateFileName, () => Results.Text(signer.CertificatePem, "application/x-pem-file"));
     }
 
-    private static async Task<IResult> HandleAsync(HttpContext context, SnsService sns, CancellationToken cancellationToken)
+    private static async Task<IResult> HandleAsync(HttpContext context, SnsService sns, Inlet.Processing.ReceiptRulesService rules, CancellationToken cancellationToken)
     {
         var query = await QueryRequest.ReadAsync(context.Request, cancellationToken);
         var action = query.Action;
@@ -30,6 +30,11 @@ internal static class QueryEndpoint
         if (version == SnsQueryApi.Version || (version is null && SnsQueryApi.Actions.Contains(action)))
         {
             return await SnsQueryApi.HandleAsync(query, sns, cancellationToken);
+        }
+
+        if (version == SesQueryApi.Version || (version is null && action.Contains("Receipt", StringComparison.Ordinal)))
+        {
+            return await SesQueryApi.HandleAsync(query, rules, cancellationToken);
         }
 
         return QueryXml.Error(SnsQueryApi.Namespace, "InvalidAction", $"The action {action} (version {version ?? "none"}) is not served here", 400);

@@ -151,6 +151,7 @@ internal static partial class ConfigurationLoader
             Http = http,
             Credentials = credentials,
             Receipt = receipt,
+            ActiveReceiptRuleSetDeclared = d.ActiveReceiptRuleSet is not null,
             Buckets = [.. buckets],
             Processing = processing,
             Outbound = outbound,

@@ -28,6 +28,9 @@ internal sealed record InletOptions
     /// <summary>Rule sets, the active one and IP filters, as declared in the file.</summary>
     public ReceiptConfiguration Receipt { get; init; } = ReceiptConfiguration.Empty;
 
+    /// <summary>Whether the file named ActiveReceiptRuleSet itself (rather than it being implied by a single rule set).</summary>
+    public bool ActiveReceiptRuleSetDeclared { get; init; }
+
     /// <summary>Buckets of the blob store made at start (those named by S3 actions of the file are made too).</summary>
     public ImmutableArray<string> Buckets { get; init; } = [];
 

@@ -83,8 +83,10 @@ internal sealed partial class InletServer : IAsyncDisposable
             buckets.DeletePartials(bucket);
         }
 
-        var configurationVersion = await state.SaveConfigurationAsync(RulesJsonContext.Serialize(options.Receipt), cancellationToken);
-        var receipt = options.Receipt with { Version = configurationVersion };
+        var stored = await state.GetLatestConfigurationAsync(cancellationToken) is { } latest ? RulesJsonContext.Deserialize(latest.Document, latest.Version) : null;
+        var merged = Merge(stored, options.Receipt, options.ActiveReceiptRuleSetDeclared);
+        var configurationVersion = await state.SaveConfigurationAsync(RulesJsonContext.Serialize(merged), cancellationToken);
+        var receipt = merged with { Version = configurationVersion };
 
         var (server, authority) = ServerCertificates.LoadOrCreate(Path.Combine(dataDirectory, "tls"), options.Smtp.Hostname);
         var tls = CreateTlsContext(options, server, authority);
@@ -105,6 +107,7 @@ internal sealed partial class InletServer : IAsyncDisposable
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(new ReceiptConfigurationProvider(receipt));
         builder.Services.AddSingleton<ReceiptConfigurationStore>();
+        builder.Services.AddSingleton<ReceiptRulesService>();
         builder.Services.AddSingleton(options.Processing);
         builder.Services.AddSingleton(options.Outbound);
         builder.Services.AddSingleton<MessageQueue>();
@@ -237,6 +240,28 @@ internal sealed partial class InletServer : IAsyncDisposable
         }
 
         return new SmtpTlsContext(SslStreamCertificateContext.Create(server, [authority], offline: true));
+    }
+
+    /// <summary>
+    /// What is in force at start: the configuration as the API last left it, with the file's rule sets and
+    /// filters replacing the ones of the same name. The file's ActiveReceiptRuleSet wins when the file names one;
+    /// otherwise the active set stays as the API left it (or, the first time, the file's only rule set).
+    /// </summary>
+    internal static ReceiptConfiguration Merge(ReceiptConfiguration? stored, ReceiptConfiguration file, bool activeDeclared)
+    {
+        if (stored is null)
+        {
+            return file;
+        }
+
+        var sets = stored.RuleSets.Select(s => file.RuleSets.FirstOrDefault(f => f.Name == s.Name) ?? s).ToList();
+        sets.AddRange(file.RuleSets.Where(f => stored.RuleSets.All(s => s.Name != f.Name)));
+        var filters = stored.Filters.Select(s => file.Filters.FirstOrDefault(f => f.Name == s.Name) ?? s).ToList();
+        filters.AddRange(file.Filters.Where(f => stored.Filters.All(s => s.Name != f.Name)));
+        var active = activeDeclared ? file.ActiveRuleSetName
+            : stored.ActiveRuleSetName is { } a && sets.Any(s => s.Name == a) ? a
+            : file.ActiveRuleSetName;
+        return new ReceiptConfiguration { RuleSets = [.. sets], Filters = [.. filters], ActiveRuleSetName = active };
     }
 
     /// <summary>Every TopicArn of the rules must name an existing topic, as SES checks (InvalidSnsTopic).</summary>

@@ -247,4 +247,7 @@ internal interface IStateStore : IAsyncDisposable
     Task<long> SaveConfigurationAsync(string document, CancellationToken cancellationToken);
 
     Task<string?> GetConfigurationAsync(long version, CancellationToken cancellationToken);
+
+    /// <summary>The newest configuration document and its version, if any was saved.</summary>
+    Task<(long Version, string Document)?> GetLatestConfigurationAsync(CancellationToken cancellationToken);
 }

@@ -549,6 +549,13 @@ internal sealed class SqliteStateStore : IStateStore
         return await command.ExecuteScalarAsync(cancellationToken) as string;
     }
 
+    public async Task<(long Version, string Document)?> GetLatestConfigurationAsync(CancellationToken cancellationToken)
+    {
+        (long, string)? latest = null;
+        await QueryAsync("SELECT version, document FROM config_versions ORDER BY version DESC LIMIT 1;", [], reader => latest = (reader.GetInt64(0), reader.GetString(1)), cancellationToken);
+        return latest;
+    }
+
     private async Task<IReadOnlyList<MessageRecord>> QueryMessagesAsync(string clause, (string Name, object Value)[] parameters, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
