@@ -95,6 +95,15 @@ internal sealed partial class InletServer : IAsyncDisposable
 
         var functionStore = new FunctionStore(Path.Combine(dataDirectory, "functions"));
         var registry = new FunctionRegistry(options.Region, options.AccountId);
+        // Functions made through the API first; the file's functions replace any of the same name.
+        foreach (var document in await state.ListFunctionsAsync(cancellationToken))
+        {
+            if (System.Text.Json.JsonSerializer.Deserialize(document, FunctionDefinitionJsonContext.Default.FunctionDefinition) is { } saved)
+            {
+                registry.Put(saved);
+            }
+        }
+
         foreach (var declaration in options.Functions)
         {
             registry.Put(functionStore.Install(declaration.Definition, declaration.CodeSource));
@@ -174,6 +183,7 @@ internal sealed partial class InletServer : IAsyncDisposable
         app.UseMiddleware<AwsAuthenticationMiddleware>();
         ApiEndpoints.Map(app);
         LambdaEndpoints.Map(app);
+        LambdaManagementEndpoints.Map(app);
         NotificationEndpoints.Map(app);
         QueryEndpoint.Map(app, signer);
 

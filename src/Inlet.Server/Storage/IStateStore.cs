@@ -243,6 +243,13 @@ internal interface IStateStore : IAsyncDisposable
 
     Task<DateTimeOffset?> NextDeliveryDueAsync(CancellationToken cancellationToken);
 
+    /// <summary>Functions created through the Lambda API (JSON definitions), kept across restarts.</summary>
+    Task PutFunctionAsync(string name, string definition, CancellationToken cancellationToken);
+
+    Task DeleteFunctionAsync(string name, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<string>> ListFunctionsAsync(CancellationToken cancellationToken);
+
     /// <summary>Stores a configuration document unless it equals the newest one; returns its version.</summary>
     Task<long> SaveConfigurationAsync(string document, CancellationToken cancellationToken);
 

@@ -12,7 +12,7 @@ namespace Inlet.Storage;
 /// </summary>
 internal sealed class SqliteStateStore : IStateStore
 {
-    private const int SchemaVersion = 4;
+    private const int SchemaVersion = 5;
     private const int MaxBatch = 256;
 
     private readonly string _connectionString;
@@ -119,6 +119,11 @@ internal sealed class SqliteStateStore : IStateStore
                     next_attempt_at TEXT NOT NULL, status TEXT NOT NULL, last_error TEXT, delivered_at TEXT);
                 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(next_attempt_at) WHERE status = 'pending';
                 """, cancellationToken);
+        }
+
+        if (version < 5)
+        {
+            await ExecuteAsync(connection, "CREATE TABLE IF NOT EXISTS functions (name TEXT PRIMARY KEY, definition TEXT NOT NULL);", cancellationToken);
         }
 
         if (version < SchemaVersion)
@@ -547,6 +552,19 @@ internal sealed class SqliteStateStore : IStateStore
         command.CommandText = "SELECT document FROM config_versions WHERE version = $version;";
         command.Parameters.AddWithValue("$version", version);
         return await command.ExecuteScalarAsync(cancellationToken) as string;
+    }
+
+    public Task PutFunctionAsync(string name, string definition, CancellationToken cancellationToken) =>
+        ExecuteWriteAsync("INSERT INTO functions (name, definition) VALUES ($name, $definition) ON CONFLICT(name) DO UPDATE SET definition = excluded.definition;", [("$name", name), ("$definition", definition)], cancellationToken);
+
+    public Task DeleteFunctionAsync(string name, CancellationToken cancellationToken) =>
+        ExecuteWriteAsync("DELETE FROM functions WHERE name = $name;", [("$name", name)], cancellationToken);
+
+    public async Task<IReadOnlyList<string>> ListFunctionsAsync(CancellationToken cancellationToken)
+    {
+        var list = new List<string>();
+        await QueryAsync("SELECT definition FROM functions ORDER BY name;", [], reader => list.Add(reader.GetString(0)), cancellationToken);
+        return list;
     }
 
     public async Task<(long Version, string Document)?> GetLatestConfigurationAsync(CancellationToken cancellationToken)
