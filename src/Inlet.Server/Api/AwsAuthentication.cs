@@ -25,7 +25,7 @@ internal enum AwsProtocol
 /// AWS's codes in each protocol's error shape. Inlet's own endpoints (<c>/api</c>, <c>/health</c>, the SNS signing
 /// certificate) and the two unsigned SNS URLs (SubscribeURL, UnsubscribeURL) are not AWS requests.
 /// </summary>
-internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, InletOptions options, TimeProvider time, ILogger<AwsAuthenticationMiddleware> logger)
+internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, InletOptions options, Inlet.Storage.BlobStores blobs, TimeProvider time, ILogger<AwsAuthenticationMiddleware> logger)
 {
     private static readonly TimeSpan s_skew = TimeSpan.FromMinutes(15);
 
@@ -124,6 +124,13 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
         }
 
         context.Items[typeof(SigV4Credential)] = credential;
+        if (protocol == AwsProtocol.S3)
+        {
+            // S3's paths are the buckets' own: it is served here rather than by routes.
+            await S3Api.HandleAsync(context, blobs, options.AccountId);
+            return;
+        }
+
         await next(context);
     }
 

@@ -1,0 +1,84 @@
+using System.Net;
+using MimeKit;
+
+namespace Inlet.IntegrationTests;
+
+/// <summary>The S3 subset through the real aws CLI, over the buckets the S3 action writes.</summary>
+public class S3ApiTests
+{
+    private static async Task<AwsCli.Result> S3(TestServer server, params string[] arguments) =>
+        await AwsCli.RunAsync(server, ["s3api", .. arguments]);
+
+    [Fact]
+    public async Task Objects_PutGetRangeHeadCopyListDelete_WithTheAwsCli()
+    {
+        await using var server = await TestServer.StartAsync("");
+        Assert.Equal(0, (await S3(server, "create-bucket", "--bucket", "files")).ExitCode);
+        Assert.Contains("(BucketAlreadyOwnedByYou)", (await S3(server, "create-bucket", "--bucket", "files")).Error);
+        Assert.Contains("(InvalidBucketName)", (await S3(server, "create-bucket", "--bucket", "ab")).Error);
+        Assert.Equal(0, (await S3(server, "head-bucket", "--bucket", "files")).ExitCode);
+        Assert.NotEqual(0, (await S3(server, "head-bucket", "--bucket", "missing")).ExitCode);
+        Assert.Equal("files", (await S3(server, "list-buckets")).Json.GetProperty("Buckets")[0].GetProperty("Name").GetString());
+
+        var source = Path.Combine(server.Directory, "hello.txt");
+        await File.WriteAllTextAsync(source, "Hello, bucket. 0123456789");
+        var put = await S3(server, "put-object", "--bucket", "files", "--key", "inbox/a b/hello.txt", "--body", source);
+        Assert.True(put.ExitCode == 0, put.Error);
+        Assert.Equal("\"" + Convert.ToHexString(System.Security.Cryptography.MD5.HashData(await File.ReadAllBytesAsync(source))).ToLowerInvariant() + "\"", put.Json.GetProperty("ETag").GetString());
+
+        var output = Path.Combine(server.Directory, "out.txt");
+        Assert.Equal(0, (await S3(server, "get-object", "--bucket", "files", "--key", "inbox/a b/hello.txt", output)).ExitCode);
+        Assert.Equal("Hello, bucket. 0123456789", await File.ReadAllTextAsync(output));
+        var ranged = await S3(server, "get-object", "--bucket", "files", "--key", "inbox/a b/hello.txt", "--range", "bytes=7-12", output);
+        Assert.Equal("bytes 7-12/25", ranged.Json.GetProperty("ContentRange").GetString());
+        Assert.Equal("bucket", await File.ReadAllTextAsync(output));
+        Assert.Equal(25, (await S3(server, "head-object", "--bucket", "files", "--key", "inbox/a b/hello.txt")).Json.GetProperty("ContentLength").GetInt32());
+        Assert.Contains("(NoSuchKey)", (await S3(server, "get-object", "--bucket", "files", "--key", "nope", output)).Error);
+        Assert.Contains("(NoSuchBucket)", (await S3(server, "get-object", "--bucket", "missing", "--key", "x", output)).Error);
+
+        // The forwarder copies an object onto itself; copying elsewhere works the same.
+        var self = await S3(server, "copy-object", "--bucket", "files", "--key", "inbox/a b/hello.txt", "--copy-source", "files/inbox/a b/hello.txt", "--storage-class", "STANDARD", "--content-type", "text/plain", "--metadata-directive", "REPLACE");
+        Assert.True(self.ExitCode == 0, self.Error);
+        Assert.Equal(0, (await S3(server, "copy-object", "--bucket", "files", "--key", "archive/hello.txt", "--copy-source", "files/inbox/a b/hello.txt")).ExitCode);
+
+        var list = (await S3(server, "list-objects-v2", "--bucket", "files", "--prefix", "inbox/")).Json;
+        Assert.Equal(["inbox/a b/hello.txt"], list.GetProperty("Contents").EnumerateArray().Select(c => c.GetProperty("Key").GetString()));
+        var folders = (await S3(server, "list-objects-v2", "--bucket", "files", "--delimiter", "/")).Json;
+        Assert.Equal(["archive/", "inbox/"], folders.GetProperty("CommonPrefixes").EnumerateArray().Select(c => c.GetProperty("Prefix").GetString()));
+
+        Assert.Equal(0, (await S3(server, "delete-object", "--bucket", "files", "--key", "archive/hello.txt")).ExitCode);
+        Assert.Single((await S3(server, "list-objects-v2", "--bucket", "files")).Json.GetProperty("Contents").EnumerateArray());
+
+        using var anonymous = new HttpClient();
+        using var refused = await anonymous.GetAsync($"http://{server.Server.HttpEndPoint}/files/inbox/a%20b/hello.txt");
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Contains("<Code>AccessDenied</Code>", await refused.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task MessageStoredByTheS3Action_IsReadBackWithAwsS3Cp()
+    {
+        await using var server = await TestServer.StartAsync("""
+            ReceiptRuleSets:
+              - RuleSetName: main
+                Rules:
+                  - Name: store
+                    Enabled: true
+                    Actions: [{ S3Action: { BucketName: mail, ObjectKeyPrefix: inbox/ } }]
+            """);
+        var message = new MimeMessage();
+        message.From.Add(MailboxAddress.Parse("a@sender.test"));
+        message.To.Add(MailboxAddress.Parse("b@example.com"));
+        message.Subject = "read me back";
+        message.Body = new TextPart("plain") { Text = "stored by SES's S3 action" };
+        var id = await ReceiptRuleTests.SendAsync(server, message);
+        await server.WaitForMessageAsync(id);
+
+        var output = Path.Combine(server.Directory, "mail.eml");
+        var copy = await AwsCli.RunAsync(server, "s3", "cp", $"s3://mail/inbox/{id}", output);
+        Assert.True(copy.ExitCode == 0, copy.Error);
+        var text = await File.ReadAllTextAsync(output);
+        Assert.StartsWith("Return-Path: <sender@sender.test>", text);
+        Assert.Contains("Subject: read me back", text);
+    }
+}
