@@ -1,4 +1,4 @@
-using System.Collections.Concurrent;
+using Inlet.Processing;
 using Inlet.Storage;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -24,8 +24,10 @@ internal sealed partial class AsyncInvocationQueue(
     public const string Dead = "dead";
     private const int Parallelism = 8;
 
-    private readonly SemaphoreSlim _wake = new(0);
-    private readonly ConcurrentDictionary<string, byte> _inFlight = new();
+    private DueWorkLoop<AsyncInvocationRecord>? _dueLoop;
+
+    private DueWorkLoop<AsyncInvocationRecord> Loop => _dueLoop ??= new DueWorkLoop<AsyncInvocationRecord>(
+        state.ListDueInvocationsAsync, state.NextInvocationDueAsync, i => i.Id, RunAsync, Parallelism, time);
 
     public async Task<string> EnqueueAsync(FunctionDefinition function, byte[] payload, string source, CancellationToken cancellationToken)
     {
@@ -37,7 +39,7 @@ internal sealed partial class AsyncInvocationQueue(
         var now = time.GetUtcNow();
         var id = Guid.NewGuid().ToString();
         await state.InsertInvocationAsync(new AsyncInvocationRecord { Id = id, FunctionName = function.FunctionName, Payload = payload, CreatedAt = now, NextAttemptAt = now, Source = source }, cancellationToken);
-        _wake.Release();
+        Loop.Wake();
         return id;
     }
 
@@ -54,53 +56,14 @@ internal sealed partial class AsyncInvocationQueue(
         // The event's age starts again: it is re-driven on purpose.
         await state.DeleteInvocationAsync(id, cancellationToken);
         await state.InsertInvocationAsync(record with { Status = Pending, Attempts = 0, NextAttemptAt = now, CreatedAt = now, LastError = null }, cancellationToken);
-        _wake.Release();
+        Loop.Wake();
         return true;
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        var running = new List<Task>();
-        try
-        {
-            while (!stoppingToken.IsCancellationRequested)
-            {
-                running.RemoveAll(t => t.IsCompleted);
-                var now = time.GetUtcNow();
-                var due = running.Count < Parallelism
-                    ? await state.ListDueInvocationsAsync(now, Parallelism * 2, stoppingToken)
-                    : [];
-                foreach (var invocation in due)
-                {
-                    if (running.Count >= Parallelism)
-                    {
-                        break;
-                    }
-
-                    if (_inFlight.TryAdd(invocation.Id, 0))
-                    {
-                        running.Add(RunAsync(invocation, stoppingToken));
-                    }
-                }
-
-                var next = await state.NextInvocationDueAsync(stoppingToken);
-                var wait = running.Count >= Parallelism ? TimeSpan.FromMilliseconds(50)
-                    : next is { } n ? TimeSpan.FromMilliseconds(Math.Clamp((n - time.GetUtcNow()).TotalMilliseconds, 10, 1000))
-                    : TimeSpan.FromSeconds(1);
-                await _wake.WaitAsync(wait, stoppingToken);
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-            // Pending invocations are durable and run after the next start.
-        }
-
-        await Task.WhenAll(running.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => Loop.RunAsync(stoppingToken);
 
     private async Task RunAsync(AsyncInvocationRecord invocation, CancellationToken stoppingToken)
     {
-        await Task.Yield();
         try
         {
             var now = time.GetUtcNow();
@@ -152,11 +115,6 @@ internal sealed partial class AsyncInvocationQueue(
         catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
         {
             LogFailed(logger, invocation.Id, e);
-        }
-        finally
-        {
-            _inFlight.TryRemove(invocation.Id, out _);
-            _wake.Release();
         }
     }
 

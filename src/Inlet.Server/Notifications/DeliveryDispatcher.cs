@@ -1,6 +1,6 @@
-using System.Collections.Concurrent;
 using System.Text;
 using Inlet.Functions;
+using Inlet.Processing;
 using Inlet.Storage;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -29,8 +29,7 @@ internal sealed partial class DeliveryDispatcher : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly HttpClient _http;
-    private readonly SemaphoreSlim _wake = new(0);
-    private readonly ConcurrentDictionary<string, byte> _inFlight = new();
+    private readonly DueWorkLoop<DeliveryRecord> _loop;
 
     public DeliveryDispatcher(IStateStore state, SnsService sns, FunctionRegistry functions, AsyncInvocationQueue invocations, SnsOptions options, TimeProvider time, ILogger<DeliveryDispatcher> logger)
     {
@@ -49,51 +48,14 @@ internal sealed partial class DeliveryDispatcher : BackgroundService
 
         _http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
         _http.DefaultRequestHeaders.UserAgent.ParseAdd("Amazon Simple Notification Service Agent");
-        sns.DeliveriesAdded += () => _wake.Release();
+        _loop = new DueWorkLoop<DeliveryRecord>(state.ListDueDeliveriesAsync, state.NextDeliveryDueAsync, d => d.Id, DeliverAsync, Parallelism, time);
+        sns.DeliveriesAdded += _loop.Wake;
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        var running = new List<Task>();
-        try
-        {
-            while (!stoppingToken.IsCancellationRequested)
-            {
-                running.RemoveAll(t => t.IsCompleted);
-                if (running.Count < Parallelism)
-                {
-                    foreach (var delivery in await _state.ListDueDeliveriesAsync(_time.GetUtcNow(), Parallelism * 2, stoppingToken))
-                    {
-                        if (running.Count >= Parallelism)
-                        {
-                            break;
-                        }
-
-                        if (_inFlight.TryAdd(delivery.Id, 0))
-                        {
-                            running.Add(DeliverAsync(delivery, stoppingToken));
-                        }
-                    }
-                }
-
-                var next = await _state.NextDeliveryDueAsync(stoppingToken);
-                var wait = running.Count >= Parallelism ? TimeSpan.FromMilliseconds(20)
-                    : next is { } n ? TimeSpan.FromMilliseconds(Math.Clamp((n - _time.GetUtcNow()).TotalMilliseconds, 5, 1000))
-                    : TimeSpan.FromSeconds(1);
-                await _wake.WaitAsync(wait, stoppingToken);
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-            // Pending deliveries are durable and are sent after the next start.
-        }
-
-        await Task.WhenAll(running.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => _loop.RunAsync(stoppingToken);
 
     private async Task DeliverAsync(DeliveryRecord delivery, CancellationToken stoppingToken)
     {
-        await Task.Yield();
         try
         {
             var subscription = _sns.Subscriptions.FirstOrDefault(s => s.Arn == delivery.SubscriptionArn);
@@ -127,11 +89,6 @@ internal sealed partial class DeliveryDispatcher : BackgroundService
         catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
         {
             LogFailed(_logger, delivery.Id, e);
-        }
-        finally
-        {
-            _inFlight.TryRemove(delivery.Id, out _);
-            _wake.Release();
         }
     }
 
