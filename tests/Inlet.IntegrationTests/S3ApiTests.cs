@@ -82,3 +82,37 @@ public class S3ApiTests
         Assert.Contains("Subject: read me back", text);
     }
 }
+
+/// <summary>The S3 action writing to a real S3 service through AWSSDK.S3 — here, a second Inlet's S3 API.</summary>
+public class S3BucketStoreTests
+{
+    [Fact]
+    public async Task S3Action_WithAnS3BucketStore_WritesToTheS3Service()
+    {
+        await using var storage = await TestServer.StartAsync("Buckets: [remote-mail]");
+        await using var server = await TestServer.StartAsync($$"""
+            BucketStore:
+              Type: s3
+              ServiceUrl: http://{{storage.Server.HttpEndPoint}}
+              AccessKeyId: inlet
+              SecretAccessKey: inlet-secret
+            ReceiptRuleSets:
+              - RuleSetName: main
+                Rules:
+                  - Name: store
+                    Enabled: true
+                    Actions: [{ S3Action: { BucketName: remote-mail, ObjectKeyPrefix: in/ } }]
+            """);
+        var message = new MimeMessage();
+        message.From.Add(MailboxAddress.Parse("a@sender.test"));
+        message.To.Add(MailboxAddress.Parse("b@example.com"));
+        message.Subject = "to the s3 service";
+        message.Body = new TextPart("plain") { Text = "via AWSSDK.S3" };
+        var id = await ReceiptRuleTests.SendAsync(server, message);
+        await server.WaitForMessageAsync(id);
+        var stored = ReceiptRuleTests.ReadObject(storage, "remote-mail", "in/" + id);
+        Assert.NotNull(stored);
+        Assert.Contains("Subject: to the s3 service", stored);
+        Assert.Null(ReceiptRuleTests.ReadObject(server, "remote-mail", "in/" + id));
+    }
+}

@@ -28,6 +28,9 @@ internal sealed class ConfigurationDocument
 
     public List<string>? Buckets { get; set; }
 
+    /// <summary>Where the S3 action's buckets live: files in the data folder (default) or an S3 service.</summary>
+    public BucketStoreDocument? BucketStore { get; set; }
+
     public ProcessingDocument? Processing { get; set; }
 
     public OutboundDocument? Outbound { get; set; }
@@ -285,4 +288,20 @@ internal sealed class NotificationsDocument
 
     /// <summary>Seconds.</summary>
     public double? RequestTimeout { get; set; }
+}
+
+internal sealed class BucketStoreDocument
+{
+    /// <summary><c>files</c> or <c>s3</c>.</summary>
+    public string? Type { get; set; }
+
+    public string? ServiceUrl { get; set; }
+
+    public string? Region { get; set; }
+
+    public string? AccessKeyId { get; set; }
+
+    public string? SecretAccessKey { get; set; }
+
+    public bool? ForcePathStyle { get; set; }
 }

@@ -137,6 +137,34 @@ internal static partial class ConfigurationLoader
             }
         }
 
+        Inlet.Storage.S3StoreOptions? bucketStore = null;
+        if (d.BucketStore is { } store && store.Type != "files")
+        {
+            if (store.Type != "s3")
+            {
+                errors.Add($"BucketStore.Type: '{store.Type}' must be files or s3");
+            }
+            else if (store.AccessKeyId is null || store.SecretAccessKey is null)
+            {
+                errors.Add("BucketStore: AccessKeyId and SecretAccessKey are required for an s3 bucket store");
+            }
+            else if (store.ServiceUrl is not null && !Uri.TryCreate(store.ServiceUrl, UriKind.Absolute, out _))
+            {
+                errors.Add($"BucketStore.ServiceUrl: '{store.ServiceUrl}' is not a URL");
+            }
+            else
+            {
+                bucketStore = new Inlet.Storage.S3StoreOptions
+                {
+                    ServiceUrl = store.ServiceUrl,
+                    Region = store.Region ?? region,
+                    AccessKeyId = store.AccessKeyId,
+                    SecretAccessKey = store.SecretAccessKey,
+                    ForcePathStyle = store.ForcePathStyle ?? true,
+                };
+            }
+        }
+
         if (errors.Count > 0)
         {
             throw new ConfigurationException($"{source}: {errors.Count} setting(s) are wrong:\n  - {string.Join("\n  - ", errors)}");
@@ -153,6 +181,7 @@ internal static partial class ConfigurationLoader
             Receipt = receipt,
             ActiveReceiptRuleSetDeclared = d.ActiveReceiptRuleSet is not null,
             Buckets = [.. buckets],
+            BucketStore = bucketStore,
             Processing = processing,
             Outbound = outbound,
             Functions = [.. functions],

@@ -34,6 +34,9 @@ internal sealed record InletOptions
     /// <summary>Buckets of the blob store made at start (those named by S3 actions of the file are made too).</summary>
     public ImmutableArray<string> Buckets { get; init; } = [];
 
+    /// <summary>An S3 service for the buckets, instead of files in the data folder.</summary>
+    public Inlet.Storage.S3StoreOptions? BucketStore { get; init; }
+
     public ProcessingOptions Processing { get; init; } = new();
 
     public OutboundOptions Outbound { get; init; } = new();

@@ -74,13 +74,22 @@ internal sealed partial class InletServer : IAsyncDisposable
         var state = new SqliteStateStore(Path.Combine(dataDirectory, "inlet.db"));
         await state.InitializeAsync(cancellationToken);
         var spool = new FileBlobStore(dataDirectory);
-        var buckets = new FileBlobStore(Path.Combine(dataDirectory, "buckets"));
+        IBlobStore buckets = options.BucketStore is { } s3 ? new S3BlobStore(s3) : new FileBlobStore(Path.Combine(dataDirectory, "buckets"));
         var cleaned = await CleanSpoolAsync(spool, state, cancellationToken);
         spool.DeletePartials(BounceSender.OutboxContainer);
         foreach (var bucket in options.Buckets.Concat(options.Receipt.RuleSets.SelectMany(s => s.Rules).SelectMany(r => r.Actions).OfType<S3ReceiptAction>().Select(a => a.BucketName)).Distinct())
         {
-            await buckets.CreateContainerAsync(bucket, cancellationToken);
-            buckets.DeletePartials(bucket);
+            try
+            {
+                await buckets.CreateContainerAsync(bucket, cancellationToken);
+            }
+            catch (Exception e) when (e is Amazon.Runtime.AmazonServiceException or HttpRequestException)
+            {
+                await state.DisposeAsync();
+                throw new ConfigurationException($"BucketStore: cannot create bucket {bucket} at {options.BucketStore?.ServiceUrl ?? "S3"}: {e.Message}");
+            }
+
+            (buckets as FileBlobStore)?.DeletePartials(bucket);
         }
 
         var stored = await state.GetLatestConfigurationAsync(cancellationToken) is { } latest ? RulesJsonContext.Deserialize(latest.Document, latest.Version) : null;
