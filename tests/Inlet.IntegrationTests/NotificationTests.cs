@@ -233,8 +233,15 @@ public class NotificationTests
         subscriber.FailNext = 2;
         await ReceiptRuleTests.SendAsync(server, Message("retry me"));
         var notification = (await subscriber.WaitForAsync(r => r.Type == "Notification")).Single();
-        var deliveries = (await server.GetJsonAsync("/api/deliveries?status=delivered")).GetProperty("deliveries").EnumerateArray()
-            .Where(d => d.GetProperty("messageType").GetString() == "Notification").ToList();
+        List<JsonElement> deliveries = [];
+        for (var i = 0; i < 100 && deliveries.Count == 0; i++)
+        {
+            // The subscriber has the message; the dispatcher records the outcome right after.
+            deliveries = (await server.GetJsonAsync("/api/deliveries?status=delivered")).GetProperty("deliveries").EnumerateArray()
+                .Where(d => d.GetProperty("messageType").GetString() == "Notification").ToList();
+            await Task.Delay(20);
+        }
+
         var delivery = Assert.Single(deliveries);
         Assert.Equal(3, delivery.GetProperty("attempts").GetInt32());
         Assert.Equal(notification.Headers["x-amz-sns-message-id"], delivery.GetProperty("messageId").GetString());

@@ -18,6 +18,11 @@ internal sealed class DueWorkLoop<T>(
     private readonly SemaphoreSlim _wake = new(0);
     private readonly ConcurrentDictionary<string, byte> _inFlight = new();
 
+    // When each item last finished: a list read while an item was finishing may still show it as due, and such a
+    // stale row must not run it a second time.
+    private readonly ConcurrentDictionary<string, long> _finishedAt = new();
+    private long _clock;
+
     /// <summary>New work was written: look again now rather than at the next due time.</summary>
     public void Wake() => _wake.Release();
 
@@ -31,6 +36,7 @@ internal sealed class DueWorkLoop<T>(
                 running.RemoveAll(t => t.IsCompleted);
                 if (running.Count < parallelism)
                 {
+                    var listedAt = Interlocked.Increment(ref _clock);
                     foreach (var item in await listDue(time.GetUtcNow(), parallelism * 2, stoppingToken))
                     {
                         if (running.Count >= parallelism)
@@ -39,11 +45,18 @@ internal sealed class DueWorkLoop<T>(
                         }
 
                         var id = idOf(item);
+                        if (_finishedAt.TryGetValue(id, out var finished) && finished >= listedAt)
+                        {
+                            continue;
+                        }
+
                         if (_inFlight.TryAdd(id, 0))
                         {
                             running.Add(RunOneAsync(id, item, stoppingToken));
                         }
                     }
+
+                    Forget(listedAt);
                 }
 
                 var next = await nextDue(stoppingToken);
@@ -70,8 +83,21 @@ internal sealed class DueWorkLoop<T>(
         }
         finally
         {
+            _finishedAt[id] = Interlocked.Increment(ref _clock);
             _inFlight.TryRemove(id, out _);
             _wake.Release();
+        }
+    }
+
+    /// <summary>Items that finished before this list was read are seen as they are now; their marks can go.</summary>
+    private void Forget(long listedAt)
+    {
+        foreach (var (id, finished) in _finishedAt)
+        {
+            if (finished < listedAt)
+            {
+                _finishedAt.TryRemove(new KeyValuePair<string, long>(id, finished));
+            }
         }
     }
 }
