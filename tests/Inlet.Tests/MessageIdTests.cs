@@ -13,6 +13,16 @@ public class MessageIdTests
     }
 
     [Fact]
+    public void New_ManyInOneMillisecond_KeepArrivalOrder()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var ids = Enumerable.Range(0, 1000).Select(_ => MessageId.New(now)).ToList();
+        Assert.Equal(ids.Order(StringComparer.Ordinal).ToList(), ids);
+        Assert.Equal(1000, ids.Distinct().Count());
+        Assert.All(ids, id => Assert.True(MessageId.IsValid(id)));
+    }
+
+    [Fact]
     public void New_SortsByTime()
     {
         var earlier = MessageId.New(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));

@@ -11,13 +11,39 @@ internal static class MessageId
 {
     private const string Alphabet = "0123456789abcdefghijklmnopqrstuv";
 
+    private static readonly object s_gate = new();
+    private static readonly byte[] s_last = new byte[19];
+    private static long s_lastMilliseconds;
+
+    /// <summary>
+    /// A new id. Within one millisecond (or when the clock steps back) the random part of the previous id is
+    /// incremented instead of drawn again, so the ids of one process keep arrival order.
+    /// </summary>
     public static string New(DateTimeOffset now)
     {
         Span<byte> bytes = stackalloc byte[25];
-        Span<byte> time = stackalloc byte[8];
-        BinaryPrimitives.WriteInt64BigEndian(time, now.ToUnixTimeMilliseconds());
-        time[2..].CopyTo(bytes);
-        RandomNumberGenerator.Fill(bytes[6..]);
+        lock (s_gate)
+        {
+            var milliseconds = now.ToUnixTimeMilliseconds();
+            if (milliseconds > s_lastMilliseconds)
+            {
+                s_lastMilliseconds = milliseconds;
+                RandomNumberGenerator.Fill(s_last);
+                s_last[0] &= 0x7F; // headroom: increments never carry into the time part
+            }
+            else
+            {
+                for (var i = s_last.Length - 1; i >= 0 && ++s_last[i] == 0; i--)
+                {
+                }
+            }
+
+            Span<byte> time = stackalloc byte[8];
+            BinaryPrimitives.WriteInt64BigEndian(time, s_lastMilliseconds);
+            time[2..].CopyTo(bytes);
+            s_last.CopyTo(bytes[6..]);
+        }
+
         return Encode(bytes);
     }
 
