@@ -32,6 +32,10 @@ public class SmtpMailKitTests
         Assert.Equal("sender@example.net", message.GetProperty("envelope").GetProperty("mailFrom").GetString());
         Assert.Equal("user@example.com", message.GetProperty("envelope").GetProperty("recipients")[0].GetString());
 
+        var metrics = await server.Http.GetStringAsync("/metrics");
+        // The counter is process-wide and other tests run beside this one: at least this message is counted.
+        Assert.Matches(@"inlet_messages_accepted(_total)? [1-9]\d*", metrics);
+
         using var raw = await server.Http.GetAsync($"/api/messages/{id}/raw");
         var text = await raw.Content.ReadAsStringAsync();
         Assert.Contains("\r\n.\r\nA line that is only a dot", text);

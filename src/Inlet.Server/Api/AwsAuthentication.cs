@@ -23,7 +23,7 @@ internal enum AwsProtocol
 /// Verifies Signature Version 4 on every AWS request before it reaches its service, against the configured
 /// access keys, with the request's own SignedHeaders and the clock skew AWS allows (15 minutes). Refusals carry
 /// AWS's codes in each protocol's error shape. Inlet's own endpoints (<c>/api</c>, <c>/health</c>, the SNS signing
-/// certificate) and the two unsigned SNS URLs (SubscribeURL, UnsubscribeURL) are not AWS requests.
+/// certificate, <c>/metrics</c>) and the two unsigned SNS URLs (SubscribeURL, UnsubscribeURL) are not AWS requests.
 /// </summary>
 internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, InletOptions options, Inlet.Storage.BlobStores blobs, TimeProvider time, ILogger<AwsAuthenticationMiddleware> logger)
 {
@@ -33,7 +33,7 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
     {
         var request = context.Request;
         var path = request.Path.Value ?? "/";
-        if (path == "/health" || path.StartsWith("/api/", StringComparison.Ordinal) || path.StartsWith("/SimpleNotificationService-", StringComparison.Ordinal)
+        if (path is "/health" or "/metrics" || path.StartsWith("/api/", StringComparison.Ordinal) || path.StartsWith("/SimpleNotificationService-", StringComparison.Ordinal)
             || (path == "/" && HttpMethods.IsGet(request.Method) && request.Query["Action"].ToString() is "ConfirmSubscription" or "Unsubscribe"))
         {
             await next(context);

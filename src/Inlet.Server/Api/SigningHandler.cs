@@ -9,7 +9,7 @@ internal sealed class SigningHandler(string accessKey, string secret, string reg
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var uri = request.RequestUri!;
-        if (uri.AbsolutePath.StartsWith("/api/", StringComparison.Ordinal) || uri.AbsolutePath == "/health")
+        if (uri.AbsolutePath.StartsWith("/api/", StringComparison.Ordinal) || uri.AbsolutePath is "/health" or "/metrics")
         {
             return await base.SendAsync(request, cancellationToken);
         }

@@ -17,6 +17,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Prometheus;
 
 namespace Inlet.Hosting;
 
@@ -26,6 +27,8 @@ namespace Inlet.Hosting;
 /// </summary>
 internal sealed partial class InletServer : IAsyncDisposable
 {
+    private static IDisposable? s_meterAdapter;
+
     private readonly WebApplication _app;
     private readonly ListenOptions _smtpListen;
     private readonly ListenOptions _httpListen;
@@ -193,6 +196,9 @@ internal sealed partial class InletServer : IAsyncDisposable
         ApiEndpoints.Map(app);
         LambdaEndpoints.Map(app);
         LambdaManagementEndpoints.Map(app);
+        // Prometheus text exposition of Inlet's Meter (and the runtime's), published by prometheus-net.
+        app.MapMetrics("/metrics");
+        s_meterAdapter ??= MeterAdapter.StartListening(new MeterAdapterOptions { InstrumentFilterPredicate = instrument => instrument.Meter.Name == InletMetrics.MeterName });
         NotificationEndpoints.Map(app);
         QueryEndpoint.Map(app, signer);
 
