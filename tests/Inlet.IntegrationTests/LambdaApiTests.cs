@@ -77,4 +77,13 @@ public class LambdaApiTests
             Assert.Contains("(ResourceNotFoundException)", (await Lambda(restarted, "get-function", "--function-name", "api-fn")).Error);
         }
     }
+
+    [Fact]
+    public async Task CreateFunction_WithABodyThatIsNotJson_IsInvalidRequestContent()
+    {
+        await using var server = await TestServer.StartAsync("");
+        using var response = await server.Http.PostAsync("/2015-03-31/functions", new StringContent("{not json"));
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("InvalidRequestContentException", response.Headers.GetValues("x-amzn-ErrorType").Single());
+    }
 }

@@ -56,6 +56,28 @@ public class S3ApiTests
     }
 
     [Fact]
+    public async Task BadContinuationTokenAndBrokenChunkedBody_GetS3Errors()
+    {
+        await using var server = await TestServer.StartAsync("Buckets: [files]");
+        using var s3 = new HttpClient(new Inlet.Api.SigningHandler("inlet", "inlet-secret", "us-east-1", "s3")) { BaseAddress = new Uri($"http://{server.Server.HttpEndPoint}") };
+        using (var list = await s3.GetAsync("/files?list-type=2&continuation-token=%%%not-base64"))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, list.StatusCode);
+            Assert.Contains("<Code>InvalidArgument</Code>", await list.Content.ReadAsStringAsync());
+        }
+
+        using var put = new HttpRequestMessage(HttpMethod.Put, "/files/broken") { Content = new StringContent("zz;chunk-signature=x\r\nabc") };
+        put.Content.Headers.ContentEncoding.Add("aws-chunked");
+        using (var response = await s3.SendAsync(put))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Contains("<Code>IncompleteBody</Code>", await response.Content.ReadAsStringAsync());
+        }
+
+        Assert.Null(ReceiptRuleTests.ReadObject(server, "files", "broken"));
+    }
+
+    [Fact]
     public async Task MessageStoredByTheS3Action_IsReadBackWithAwsS3Cp()
     {
         await using var server = await TestServer.StartAsync("""

@@ -19,15 +19,7 @@ internal sealed class BounceActionHandler : IActionHandler
         return Task.FromResult(new ActionResult(ActionOutcome.Continue)
         {
             Detail = $"bounce {code} {bounce.StatusCode} {bounce.Message}",
-            Receipt = new SesReceiptAction
-            {
-                Type = "Bounce",
-                TopicArn = bounce.TopicArn,
-                SmtpReplyCode = bounce.SmtpReplyCode,
-                StatusCode = bounce.StatusCode,
-                Message = bounce.Message,
-                Sender = bounce.Sender,
-            },
+            Receipt = ReceiptActionFields.For(bounce, context.Message.Id),
             Bounce = new BounceRequest(new SmtpReply(code, bounce.StatusCode, bounce.Message), bounce.Sender),
         });
     }

@@ -16,13 +16,7 @@ internal sealed class LambdaActionHandler(FunctionRegistry registry, FunctionInv
     public async Task<ActionResult> ExecuteAsync(ReceiptAction action, ActionContext context, CancellationToken cancellationToken)
     {
         var lambda = (LambdaReceiptAction)action;
-        var receipt = new SesReceiptAction
-        {
-            Type = "Lambda",
-            TopicArn = lambda.TopicArn,
-            FunctionArn = lambda.FunctionArn,
-            InvocationType = lambda.InvocationType.ToString(),
-        };
+        var receipt = ReceiptActionFields.For(lambda, context.Message.Id);
         var function = registry.Resolve(lambda.FunctionArn);
         if (function is null)
         {

@@ -18,14 +18,7 @@ internal sealed class S3ActionHandler(BlobStores blobs) : IActionHandler
     {
         var s3 = (S3ReceiptAction)action;
         var key = ObjectKey(s3.ObjectKeyPrefix, context.Message.Id);
-        var receipt = new SesReceiptAction
-        {
-            Type = "S3",
-            TopicArn = s3.TopicArn,
-            BucketName = s3.BucketName,
-            ObjectKeyPrefix = s3.ObjectKeyPrefix ?? string.Empty,
-            ObjectKey = key,
-        };
+        var receipt = ReceiptActionFields.For(s3, context.Message.Id);
         if (context.Content.Length > MaxMessageSize)
         {
             return new ActionResult(ActionOutcome.Continue)

@@ -19,7 +19,7 @@ internal sealed class SnsActionHandler(INotificationPublisher publisher) : IActi
     public async Task<ActionResult> ExecuteAsync(ReceiptAction action, ActionContext context, CancellationToken cancellationToken)
     {
         var sns = (SnsReceiptAction)action;
-        var receipt = new SesReceiptAction { Type = "SNS", TopicArn = sns.TopicArn, Encoding = sns.Encoding == SnsEncoding.Base64 ? "BASE64" : "UTF8" };
+        var receipt = ReceiptActionFields.For(sns, context.Message.Id);
         if (context.Content.Length > MaxMessageSize)
         {
             return new ActionResult(ActionOutcome.Continue)

@@ -12,7 +12,7 @@ internal sealed class StopActionHandler : IActionHandler
         return Task.FromResult(new ActionResult(ActionOutcome.StopRuleSet)
         {
             Detail = "Stop action: the rule set ends here",
-            Receipt = new SesReceiptAction { Type = "Stop", TopicArn = stop.TopicArn },
+            Receipt = ReceiptActionFields.For(stop, context.Message.Id),
         });
     }
 }

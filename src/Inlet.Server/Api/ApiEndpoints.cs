@@ -172,17 +172,17 @@ internal static class ApiEndpoints
         return Results.Json(response, ApiJsonContext.Default.RuleTestResponse);
     }
 
-    private static (SesReceiptAction Receipt, string Effect) Describe(ReceiptAction action, string messageId) => action switch
+    private static (SesReceiptAction Receipt, string Effect) Describe(ReceiptAction action, string messageId) => (ReceiptActionFields.For(action, messageId), action switch
     {
-        S3ReceiptAction s3 => (new SesReceiptAction { Type = "S3", TopicArn = s3.TopicArn, BucketName = s3.BucketName, ObjectKeyPrefix = s3.ObjectKeyPrefix ?? string.Empty, ObjectKey = S3ActionHandler.ObjectKey(s3.ObjectKeyPrefix, messageId) }, $"store the message in bucket {s3.BucketName}"),
-        BounceReceiptAction b => (new SesReceiptAction { Type = "Bounce", TopicArn = b.TopicArn, SmtpReplyCode = b.SmtpReplyCode, StatusCode = b.StatusCode, Message = b.Message, Sender = b.Sender }, $"bounce with {b.SmtpReplyCode} {b.StatusCode} {b.Message}"),
-        LambdaReceiptAction l => (new SesReceiptAction { Type = "Lambda", TopicArn = l.TopicArn, FunctionArn = l.FunctionArn, InvocationType = l.InvocationType.ToString() }, l.InvocationType == LambdaInvocationType.RequestResponse ? "invoke the function and wait: its disposition may stop the rule or the rule set" : "invoke the function without waiting"),
-        SnsReceiptAction n => (new SesReceiptAction { Type = "SNS", TopicArn = n.TopicArn, Encoding = n.Encoding == SnsEncoding.Base64 ? "BASE64" : "UTF8" }, $"publish the message to {n.TopicArn}"),
-        StopReceiptAction s => (new SesReceiptAction { Type = "Stop", TopicArn = s.TopicArn }, "stop: no further actions or rules"),
-        AddHeaderReceiptAction h => (new SesReceiptAction { Type = "AddHeader" }, $"add the header {h.HeaderName}: {h.HeaderValue}"),
-        WorkmailReceiptAction w => (new SesReceiptAction { Type = "WorkMail", TopicArn = w.TopicArn, OrganizationArn = w.OrganizationArn }, "WorkMail is not supported by Inlet: passed over"),
-        _ => (new SesReceiptAction { Type = action.Type }, "unknown"),
-    };
+        S3ReceiptAction s3 => $"store the message in bucket {s3.BucketName}",
+        BounceReceiptAction b => $"bounce with {b.SmtpReplyCode} {b.StatusCode} {b.Message}",
+        LambdaReceiptAction l => l.InvocationType == LambdaInvocationType.RequestResponse ? "invoke the function and wait: its disposition may stop the rule or the rule set" : "invoke the function without waiting",
+        SnsReceiptAction n => $"publish the message to {n.TopicArn}",
+        StopReceiptAction => "stop: no further actions or rules",
+        AddHeaderReceiptAction h => $"add the header {h.HeaderName}: {h.HeaderValue}",
+        WorkmailReceiptAction => "WorkMail is not supported by Inlet: passed over",
+        _ => "unknown",
+    });
 
     private static async Task<IResult> ListOutboxAsync(IStateStore state, int? limit, CancellationToken cancellationToken) =>
         Results.Json(new OutboxResponse(await state.ListOutboxAsync(Math.Clamp(limit ?? DefaultPageSize, 1, MaxPageSize), cancellationToken)), ApiJsonContext.Default.OutboxResponse);

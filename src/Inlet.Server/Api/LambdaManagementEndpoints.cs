@@ -80,11 +80,32 @@ internal static class LambdaManagementEndpoints
     private static IResult NotFound(FunctionRegistry registry, string name) =>
         LambdaEndpoints.Error(StatusCodes.Status404NotFound, "ResourceNotFoundException", registry.NotFoundMessage(name));
 
+    /// <summary>The request body as JSON, or null when it is not JSON (answered with <see cref="NotJson"/>).</summary>
+    private static async Task<JsonDocument?> ReadJsonAsync(HttpRequest request, CancellationToken ct)
+    {
+        try
+        {
+            return await JsonDocument.ParseAsync(request.Body, cancellationToken: ct);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static IResult NotJson() =>
+        LambdaEndpoints.Error(StatusCodes.Status400BadRequest, "InvalidRequestContentException", "Could not parse request body into json: the body is not a JSON document");
+
     private static IResult Invalid(string message) => LambdaEndpoints.Error(StatusCodes.Status400BadRequest, "InvalidParameterValueException", message);
 
     private static async Task<IResult> CreateAsync(HttpRequest request, FunctionRegistry registry, FunctionStore store, IStateStore state, InletOptions options, CancellationToken ct)
     {
-        using var body = await JsonDocument.ParseAsync(request.Body, cancellationToken: ct);
+        using var body = await ReadJsonAsync(request, ct);
+        if (body is null)
+        {
+            return NotJson();
+        }
+
         var json = body.RootElement;
         var name = Text(json, "FunctionName");
         string? error = null;
@@ -197,7 +218,12 @@ internal static class LambdaManagementEndpoints
             return NotFound(registry, name);
         }
 
-        using var body = await JsonDocument.ParseAsync(request.Body, cancellationToken: ct);
+        using var body = await ReadJsonAsync(request, ct);
+        if (body is null)
+        {
+            return NotJson();
+        }
+
         if (Text(body.RootElement, "ZipFile") is not { } zip)
         {
             return Invalid("ZipFile is required");
@@ -225,7 +251,12 @@ internal static class LambdaManagementEndpoints
             return NotFound(registry, name);
         }
 
-        using var body = await JsonDocument.ParseAsync(request.Body, cancellationToken: ct);
+        using var body = await ReadJsonAsync(request, ct);
+        if (body is null)
+        {
+            return NotJson();
+        }
+
         if (Text(body.RootElement, "Runtime") is { } runtime && !FunctionDefinition.SupportedRuntimes.Contains(runtime))
         {
             return Invalid($"Value {runtime} at 'runtime' failed to satisfy constraint: Member must satisfy enum value set");
@@ -248,7 +279,12 @@ internal static class LambdaManagementEndpoints
             return NotFound(registry, name);
         }
 
-        using var body = await JsonDocument.ParseAsync(request.Body, cancellationToken: ct);
+        using var body = await ReadJsonAsync(request, ct);
+        if (body is null)
+        {
+            return NotJson();
+        }
+
         var retries = Int(body.RootElement, "MaximumRetryAttempts") ?? 2;
         var age = Int(body.RootElement, "MaximumEventAgeInSeconds") ?? 21600;
         if (retries is < 0 or > 2)
@@ -274,7 +310,12 @@ internal static class LambdaManagementEndpoints
             return NotFound(registry, name);
         }
 
-        using var body = await JsonDocument.ParseAsync(request.Body, cancellationToken: ct);
+        using var body = await ReadJsonAsync(request, ct);
+        if (body is null)
+        {
+            return NotJson();
+        }
+
         var statement = new Dictionary<string, object?>
         {
             ["Sid"] = Text(body.RootElement, "StatementId"),

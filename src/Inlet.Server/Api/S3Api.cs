@@ -128,6 +128,11 @@ internal static class S3Api
         {
             await Fail(context, 400, "KeyTooLongError", e.Message, $"/{bucket}/{key}");
         }
+        catch (Exception e) when (e is InvalidDataException or FormatException)
+        {
+            // A malformed aws-chunked body: nothing was stored (the write is committed only when whole).
+            await Fail(context, 400, "IncompleteBody", $"The request body is not a valid aws-chunked body: {e.Message}", $"/{bucket}/{key}");
+        }
     }
 
     /// <summary>The bucket and key of a request: from a virtual host (<c>bucket.localhost</c>) or the path.</summary>
@@ -200,7 +205,19 @@ internal static class S3Api
         var delimiter = query["delimiter"].ToString();
         var max = int.TryParse(query["max-keys"], NumberStyles.None, CultureInfo.InvariantCulture, out var m) ? Math.Clamp(m, 0, 1000) : 1000;
         var token = query["continuation-token"].ToString();
-        var startAfter = token.Length > 0 ? Encoding.UTF8.GetString(Convert.FromBase64String(token)) : query["start-after"].ToString();
+        var startAfter = query["start-after"].ToString();
+        if (token.Length > 0)
+        {
+            try
+            {
+                startAfter = Encoding.UTF8.GetString(Convert.FromBase64String(token));
+            }
+            catch (FormatException)
+            {
+                await Fail(context, 400, "InvalidArgument", "The continuation token provided is incorrect", "/" + bucket);
+                return;
+            }
+        }
         var contents = new List<BlobInfo>();
         var prefixes = new SortedSet<string>(StringComparer.Ordinal);
         string? last = null;

@@ -53,8 +53,6 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
 
     public bool InitReported { get; set; }
 
-    public int? ProcessId => _process?.Id;
-
     public string LogStreamName => $"{DateTime.UtcNow:yyyy/MM/dd}/[$LATEST]{Id}";
 
     public async Task StartAsync(ILoggerFactory loggerFactory, string runtimeDirectory, CancellationToken cancellationToken)

@@ -264,9 +264,6 @@ internal sealed partial class FunctionInvoker : IAsyncDisposable
         }
     }
 
-    /// <summary>Environments running now, per function (for the API and tests).</summary>
-    public int EnvironmentCount(string function) => _pools.TryGetValue(function, out var pool) ? pool.IdleCount : 0;
-
     public async ValueTask DisposeAsync()
     {
         await _reaper.DisposeAsync();
@@ -290,17 +287,6 @@ internal sealed partial class FunctionInvoker : IAsyncDisposable
         private SemaphoreSlim? _slots;
         private int _slotCount;
         private DateTimeOffset _retiredBefore = DateTimeOffset.MinValue;
-
-        public int IdleCount
-        {
-            get
-            {
-                lock (_gate)
-                {
-                    return _idle.Count;
-                }
-            }
-        }
 
         public SemaphoreSlim Slots(int count)
         {

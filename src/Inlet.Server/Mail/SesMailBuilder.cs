@@ -17,11 +17,17 @@ internal static class SesMailBuilder
     public static string FormatTimestamp(DateTimeOffset time) =>
         time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
 
-    public static SesMail Build(byte[] headerSection, string messageId, string source, DateTimeOffset receivedAt)
+    public static SesMail Build(byte[] headerSection, string messageId, string source, DateTimeOffset receivedAt) =>
+        Build(Parse(headerSection), messageId, source, receivedAt);
+
+    public static HeaderList Parse(byte[] headerSection)
     {
         using var stream = new MemoryStream(headerSection);
-        var headers = HeaderList.Load(ParserOptions.Default, stream);
+        return HeaderList.Load(ParserOptions.Default, stream);
+    }
 
+    public static SesMail Build(HeaderList headers, string messageId, string source, DateTimeOffset receivedAt)
+    {
         var list = new List<SesHeader>(headers.Count);
         var size = 0;
         var truncated = false;

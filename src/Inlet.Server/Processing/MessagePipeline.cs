@@ -52,11 +52,9 @@ internal sealed partial class MessagePipeline(
     /// <summary>The mail object and verdicts of the message as it stands.</summary>
     public static async Task<(SesMail Mail, Verdicts Verdicts)> DescribeAsync(MessageContent content, MessageRecord message, CancellationToken cancellationToken)
     {
-        var section = await content.ReadHeaderSectionAsync(cancellationToken);
-        var mail = SesMailBuilder.Build(section, message.Id, message.MailFrom, message.ReceivedAt);
-        using var stream = new MemoryStream(section);
-        var headers = await HeaderList.LoadAsync(ParserOptions.Default, stream, cancellationToken);
-        return (mail, Verdicts.Compute(headers));
+        // One parse of the header section serves both the mail object and the verdicts.
+        var headers = SesMailBuilder.Parse(await content.ReadHeaderSectionAsync(cancellationToken));
+        return (SesMailBuilder.Build(headers, message.Id, message.MailFrom, message.ReceivedAt), Verdicts.Compute(headers));
     }
 
     public async Task<PipelineResult> RunAsync(MessageRecord message, ProcessingMode mode, CancellationToken cancellationToken)

@@ -77,9 +77,6 @@ internal sealed partial class FileBlobStore(string root) : IBlobStore
         return Task.FromResult(file.Exists ? new BlobInfo(key, file.Length, file.LastWriteTimeUtc) : null);
     }
 
-    public Task<bool> ExistsAsync(string container, string key, CancellationToken cancellationToken) =>
-        Task.FromResult(File.Exists(PathOf(container, key)));
-
     public Task DeleteAsync(string container, string key, CancellationToken cancellationToken)
     {
         File.Delete(PathOf(container, key));

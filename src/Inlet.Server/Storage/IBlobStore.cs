@@ -24,8 +24,6 @@ internal interface IBlobStore
 
     Task<BlobInfo?> GetInfoAsync(string container, string key, CancellationToken cancellationToken);
 
-    Task<bool> ExistsAsync(string container, string key, CancellationToken cancellationToken);
-
     Task DeleteAsync(string container, string key, CancellationToken cancellationToken);
 
     /// <summary>Every object of a container, in key order.</summary>

@@ -122,9 +122,6 @@ internal sealed class S3BlobStore : IBlobStore, IDisposable
         }
     }
 
-    public async Task<bool> ExistsAsync(string container, string key, CancellationToken cancellationToken) =>
-        await GetInfoAsync(container, key, cancellationToken) is not null;
-
     public Task DeleteAsync(string container, string key, CancellationToken cancellationToken) =>
         _client.DeleteObjectAsync(container, key, cancellationToken);
 
