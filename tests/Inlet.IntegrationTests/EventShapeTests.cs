@@ -23,7 +23,7 @@ public class EventShapeTests
     private static readonly string[] Optional = ["cc", "bcc", "sender", "replyTo", "dmarcPolicy"];
 
     internal static string FixturePath(string name) =>
-        Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "..", "shared", "fixtures", name);
+        Path.Combine(AppContext.BaseDirectory, "fixtures", name);
 
     [Fact]
     public async Task LambdaEvent_HasEveryFieldOfThePublicFixtures()

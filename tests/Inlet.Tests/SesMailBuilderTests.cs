@@ -7,7 +7,7 @@ namespace Inlet.Tests;
 public class SesMailBuilderTests
 {
     private static string Fixture(string path) =>
-        Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "..", "shared", "fixtures", path);
+        Path.Combine(AppContext.BaseDirectory, "fixtures", path);
 
     private static byte[] HeaderSection(string message)
     {
