@@ -146,4 +146,69 @@ public class ConfigurationLoaderTests
         Assert.Equal("0.0.0.0:25", options.Smtp.Listen);
         Assert.Equal(Inlet.Smtp.ProcessingMode.Inline, options.Smtp.Mode);
     }
+
+    [Fact]
+    public void Load_MisspeltRuleKey_SuggestsTheNearestSetting()
+    {
+        var e = Assert.Throws<ConfigurationException>(() => ConfigurationLoader.Load("""
+            ReceiptRuleSets:
+              - RuleSetName: main
+                Rules:
+                  - Name: a
+                    Recipents: [example.com]
+            """));
+        Assert.Contains("(line 5", e.Message);
+        Assert.Contains("unknown setting 'Recipents' in a ReceiptRule — did you mean 'Recipients'?", e.Message);
+    }
+
+    [Fact]
+    public void Load_UnknownKeyFarFromAny_ListsTheKnownOnes()
+    {
+        var e = Assert.Throws<ConfigurationException>(() => ConfigurationLoader.Load("Http:\n  Banana: 1\n"));
+        Assert.Contains("unknown setting 'Banana' in a Http (known here: Listen, HttpsListen)", e.Message);
+    }
+
+    [Theory]
+    [InlineData("Smtp:\n\tListen: x\n", "line 2", "a tab is used for indentation")]
+    [InlineData("Smtp: {Listen: \"127.0.0.1:25}\n", "line 1", "a quoted value is never closed")]
+    [InlineData("Smtp:\n  Listen: 127.0.0.1:25\n   Mode: inline\n", "line 3", "a ':' here starts a new key")]
+    [InlineData("Smtp:\n  Listen: 127.0.0.1:25\n Mode: inline\n", "line 3", "not indented like the keys around it")]
+    [InlineData("ReceiptRuleSets:\n  - RuleSetName: main\n    Rules: foo\n", "line 3", "a list is expected here")]
+    [InlineData("Smtp: 25\n", "line 1", "a section of settings")]
+    [InlineData("Smtp:\n  MaxRecipients: many\n", "line 2", "'many' is not a number")]
+    public void Load_YamlMistake_IsSaidInPlainWordsWithItsLine(string yaml, string line, string words)
+    {
+        var e = Assert.Throws<ConfigurationException>(() => ConfigurationLoader.Load(yaml));
+        Assert.Contains(line, e.Message);
+        Assert.Contains(words, e.Message);
+        Assert.DoesNotContain("System.", e.Message);
+    }
+
+    [Fact]
+    public void Load_PastedDescribeActiveRuleSetAtTopLevel_IsTheActiveRuleSet()
+    {
+        // `aws ses describe-active-receipt-rule-set` output, pasted as the whole file.
+        var options = ConfigurationLoader.Load("""
+            {"Metadata": {"Name": "default-rule-set", "CreatedTimestamp": "2016-07-15T16:25:59.607Z"},
+             "Rules": [{"Actions": [{"S3Action": {"BucketName": "MyBucket", "ObjectKeyPrefix": "email"}}],
+                        "Enabled": true, "Name": "MyRule", "ScanEnabled": true, "Recipients": ["example.com"], "TlsPolicy": "Optional"}]}
+            """);
+        Assert.Equal("default-rule-set", options.Receipt.ActiveRuleSetName);
+        Assert.Equal(new S3ReceiptAction("MyBucket", "email"), Assert.Single(options.Receipt.ActiveRuleSet!.Rules[0].Actions));
+    }
+
+    [Fact]
+    public void Load_TopLevelRulesWithoutMetadata_ExplainsWhereRulesGo()
+    {
+        var e = Assert.Throws<ConfigurationException>(() => ConfigurationLoader.Load("Rules:\n  - Name: a\n"));
+        Assert.Contains("needs Metadata.Name", e.Message);
+        Assert.Contains("ReceiptRuleSets", e.Message);
+    }
+
+    [Theory]
+    [InlineData("Recipents", "Recipients")]
+    [InlineData("enabled", "Enabled")]
+    [InlineData("Zebra", null)]
+    public void Nearest_Misspelling_FindsTheSettingOrNothing(string name, string? expected) =>
+        Assert.Equal(expected, ConfigurationLoader.Nearest(name, ["Name", "Enabled", "Recipients", "Actions"]));
 }

@@ -26,6 +26,11 @@ internal sealed class ConfigurationDocument
 
     public string? ActiveReceiptRuleSet { get; set; }
 
+    /// <summary>With <see cref="Rules"/>: <c>describe-active-receipt-rule-set</c> output pasted as the whole file.</summary>
+    public RuleSetMetadataDocument? Metadata { get; set; }
+
+    public List<ReceiptRuleDocument>? Rules { get; set; }
+
     public List<string>? Buckets { get; set; }
 
     /// <summary>Where the S3 action's buckets live: files in the data folder (default) or an S3 service.</summary>

@@ -36,7 +36,7 @@ internal static partial class ConfigurationLoader
             throw new ConfigurationException($"{path}: cannot read the configuration file: {e.Message}");
         }
 
-        return Load(text, path);
+        return Load(text, path) with { SourceFile = Path.GetFullPath(path) };
     }
 
     public static InletOptions Load(string text, string source = DefaultFileName)
@@ -49,28 +49,100 @@ internal static partial class ConfigurationLoader
         }
         catch (YamlException e)
         {
-            throw new ConfigurationException($"{source} (line {e.Start.Line}, column {e.Start.Column}): {Describe(e)}");
+            var line = e.Start.Line;
+            if ((e.InnerException?.Message ?? e.Message).Contains("invalid tab", StringComparison.Ordinal))
+            {
+                // The parser points at the mapping that holds the tab; the line with the tab is the one to fix.
+                var lines = text.Split('\n');
+                var tabbed = Array.FindIndex(lines, l => l.TrimEnd().Length > 0 && l[..(l.Length - l.TrimStart().Length)].Contains('\t'));
+                line = tabbed >= 0 ? tabbed + 1 : line;
+            }
+
+            throw new ConfigurationException($"{source} (line {line}, column {e.Start.Column}): {Describe(e)}");
         }
 
         return Build(document, source, Path.GetDirectoryName(Path.GetFullPath(source)) ?? Directory.GetCurrentDirectory());
     }
 
-    [GeneratedRegex("Property '(?<name>[^']+)' not found on type '(?:[\\w.]+\\.)?(?<type>\\w+?)(?:Document)?'")]
+    [GeneratedRegex("Property '(?<name>[^']+)' not found on type '(?<full>(?:[\\w.]+\\.)?(?<type>\\w+?)(?:Document)?)'")]
     private static partial Regex UnknownProperty();
 
+    [GeneratedRegex("The input string '(?<value>.*)' was not in a correct format")]
+    private static partial Regex NotANumber();
+
+    [GeneratedRegex(@"Invalid cast from '[\w.]+' to '(?<target>[^']+)'")]
+    private static partial Regex InvalidCast();
+
+    /// <summary>A YAML or binding error in plain words: what is wrong at that line, and what would be right.</summary>
     private static string Describe(YamlException e)
     {
         var innermost = e.InnerException?.Message ?? e.Message;
         var unknown = UnknownProperty().Match(e.Message);
         if (unknown.Success)
         {
+            var name = unknown.Groups["name"].Value;
             var section = unknown.Groups["type"].Value;
-            return section == "Configuration"
-                ? $"unknown setting '{unknown.Groups["name"].Value}'"
-                : $"unknown setting '{unknown.Groups["name"].Value}' in a {section} section";
+            var where = section == "Configuration" ? "" : $" in a {section}";
+            var known = typeof(ConfigurationDocument).Assembly.GetType(unknown.Groups["full"].Value)?.GetProperties().Select(p => p.Name).ToList() ?? [];
+            var nearest = Nearest(name, known);
+            return nearest is null
+                ? $"unknown setting '{name}'{where} (known here: {string.Join(", ", known)})"
+                : $"unknown setting '{name}'{where} — did you mean '{nearest}'?";
         }
 
-        return innermost;
+        if (NotANumber().Match(innermost) is { Success: true } number)
+        {
+            return $"'{number.Groups["value"].Value}' is not a number";
+        }
+
+        if (InvalidCast().Match(innermost) is { Success: true } cast)
+        {
+            return cast.Groups["target"].Value.Contains("List`1", StringComparison.Ordinal)
+                ? "a list is expected here (one '- ' item per line, or [a, b]), not a single value"
+                : "a section of settings ('Key: value' lines, indented below) is expected here, not a single value";
+        }
+
+        return innermost switch
+        {
+            _ when innermost.Contains("invalid tab", StringComparison.Ordinal) => "a tab is used for indentation; YAML indents with spaces only",
+            _ when innermost.Contains("invalid mapping", StringComparison.Ordinal) || innermost.Contains("Mapping values are not allowed", StringComparison.Ordinal) =>
+                "a ':' here starts a new key where a value was expected: indent this line like the one above it, or quote a value that contains ': '",
+            _ when innermost.Contains("did not find expected key", StringComparison.Ordinal) => "this line is not indented like the keys around it",
+            _ when innermost.Contains("did not find expected '-' indicator", StringComparison.Ordinal) => "a list item is not indented like the others (each starts with '- ')",
+            _ when innermost.Contains("quoted scalar", StringComparison.Ordinal) => "a quoted value is never closed (a \" or ' is missing)",
+            _ when innermost.Contains("Duplicate key", StringComparison.OrdinalIgnoreCase) || innermost.Contains("same key", StringComparison.Ordinal) => "a key is given twice",
+            _ => innermost,
+        };
+    }
+
+    /// <summary>The known name closest to a misspelt one (case-insensitive edit distance), if any is close enough.</summary>
+    internal static string? Nearest(string name, IEnumerable<string> known)
+    {
+        var best = known.Select(k => (Name: k, Distance: EditDistance(name.ToUpperInvariant(), k.ToUpperInvariant()))).OrderBy(x => x.Distance).FirstOrDefault();
+        return best.Name is not null && best.Distance <= Math.Max(2, name.Length / 3) ? best.Name : null;
+    }
+
+    private static int EditDistance(string a, string b)
+    {
+        var previous = new int[b.Length + 1];
+        var current = new int[b.Length + 1];
+        for (var j = 0; j <= b.Length; j++)
+        {
+            previous[j] = j;
+        }
+
+        for (var i = 1; i <= a.Length; i++)
+        {
+            current[0] = i;
+            for (var j = 1; j <= b.Length; j++)
+            {
+                current[j] = Math.Min(Math.Min(current[j - 1] + 1, previous[j] + 1), previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+            }
+
+            (previous, current) = (current, previous);
+        }
+
+        return previous[b.Length];
     }
 
     private static InletOptions Build(ConfigurationDocument d, string source, string baseDirectory)
@@ -120,7 +192,7 @@ internal static partial class ConfigurationLoader
         var functionSettings = BuildFunctionSettings(d.FunctionSettings, errors);
         var topics = BuildTopics(d.Topics, errors);
         var notifications = BuildNotifications(d.Notifications, errors);
-        var receipt = BuildReceipt(d, errors);
+        var receipt = BuildReceipt(AdoptPastedRuleSet(d, errors), errors);
         CheckFunctionReferences(receipt, functions, region, account, errors);
         var processing = BuildProcessing(d.Processing, errors);
         var outbound = BuildOutbound(d.Outbound, errors);
@@ -561,6 +633,28 @@ internal static partial class ConfigurationLoader
 
         endPoint = new IPEndPoint(IPAddress.Loopback, 0);
         return false;
+    }
+
+    /// <summary>
+    /// The output of <c>aws ses describe-active-receipt-rule-set</c> (or describe-receipt-rule-set) pasted as the
+    /// whole file: its <c>Metadata</c> and <c>Rules</c> at the top level are read as one rule set, made active.
+    /// </summary>
+    private static ConfigurationDocument AdoptPastedRuleSet(ConfigurationDocument d, List<string> errors)
+    {
+        if (d.Metadata is null && d.Rules is null)
+        {
+            return d;
+        }
+
+        if (d.Metadata?.Name is null)
+        {
+            errors.Add("Rules: a top-level Rules list is read as pasted describe-active-receipt-rule-set output and needs Metadata.Name beside it; or declare it under ReceiptRuleSets: [{RuleSetName: NAME, Rules: [...]}]");
+            return d;
+        }
+
+        d.ReceiptRuleSets = [.. d.ReceiptRuleSets ?? [], new ReceiptRuleSetDocument { Metadata = d.Metadata, Rules = d.Rules }];
+        d.ActiveReceiptRuleSet ??= d.Metadata.Name;
+        return d;
     }
 
     private static ReceiptConfiguration BuildReceipt(ConfigurationDocument d, List<string> errors)

@@ -49,6 +49,9 @@ internal sealed record InletOptions
     public ImmutableArray<TopicDeclaration> Topics { get; init; } = [];
 
     public SnsOptions Notifications { get; init; } = new();
+
+    /// <summary>The file these options were read from, if any; <c>inlet serve</c> watches it and applies changes.</summary>
+    public string? SourceFile { get; init; }
 }
 
 internal sealed record HttpOptions

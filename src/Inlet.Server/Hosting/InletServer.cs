@@ -96,7 +96,8 @@ internal sealed partial class InletServer : IAsyncDisposable
         }
 
         var stored = await state.GetLatestConfigurationAsync(cancellationToken) is { } latest ? RulesJsonContext.Deserialize(latest.Document, latest.Version) : null;
-        var merged = Merge(stored, options.Receipt, options.ActiveReceiptRuleSetDeclared);
+        // What is in force at start: the configuration as the API last left it, with the file's declarations on top.
+        var merged = stored is null ? options.Receipt : stored.WithFile(options.Receipt, options.ActiveReceiptRuleSetDeclared);
         var configurationVersion = await state.SaveConfigurationAsync(RulesJsonContext.Serialize(merged), cancellationToken);
         var receipt = merged with { Version = configurationVersion };
 
@@ -160,6 +161,11 @@ internal sealed partial class InletServer : IAsyncDisposable
         builder.Services.AddSingleton<SmtpConnectionHandler>();
         builder.Services.AddSingleton<MessageProcessor>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<MessageProcessor>());
+        if (options.SourceFile is { } sourceFile)
+        {
+            builder.Services.AddHostedService(sp => ActivatorUtilities.CreateInstance<ConfigurationWatcher>(sp, sourceFile));
+        }
+
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
 
         ListenOptions? smtpListen = null;
@@ -223,15 +229,24 @@ internal sealed partial class InletServer : IAsyncDisposable
         }
 
         WarnAboutConfiguration(logger, receipt);
+        var listeners = new List<(string Setting, string Flag, IPEndPoint EndPoint)> { ("Smtp.Listen", "--smtp", smtpEndPoint!), ("Http.Listen", "--http", httpEndPoint!) };
+        if (options.Http.HttpsListen != "off" && ConfigurationLoader.TryParseEndPoint(options.Http.HttpsListen, out var httpsAddress))
+        {
+            listeners.Add(("Http.HttpsListen", "--https", httpsAddress));
+        }
+
         try
         {
+            // Kestrel names every listener "http" in its bind error and logs a stack trace; a port taken by another
+            // program is the user's to fix, so it is found first and named by its setting.
+            CheckPortsFree(listeners);
             await app.StartAsync(cancellationToken);
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or ConfigurationException)
         {
             await app.DisposeAsync();
             await state.DisposeAsync();
-            throw new ConfigurationException($"cannot listen: {e.Message} (Smtp.Listen {options.Smtp.Listen}, Http.Listen {options.Http.Listen})");
+            throw e as ConfigurationException ?? new ConfigurationException($"cannot listen: {e.Message} ({string.Join(", ", listeners.Select(l => $"{l.Setting} {l.EndPoint}"))})");
         }
 
         var inlet = new InletServer(app, smtpListen!, httpListen!, httpsListen, options);
@@ -248,6 +263,30 @@ internal sealed partial class InletServer : IAsyncDisposable
 
         LogListening(logger, inlet.SmtpEndPoint, inlet.HttpEndPoint, inlet.HttpsEndPoint?.ToString() ?? "off", dataDirectory);
         return inlet;
+    }
+
+    private static void CheckPortsFree(IEnumerable<(string Setting, string Flag, IPEndPoint EndPoint)> listeners)
+    {
+        foreach (var (setting, flag, endPoint) in listeners.Where(l => l.EndPoint.Port != 0))
+        {
+            using var probe = new System.Net.Sockets.Socket(endPoint.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            try
+            {
+                probe.Bind(endPoint);
+            }
+            catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode == System.Net.Sockets.SocketError.AddressAlreadyInUse)
+            {
+                throw new ConfigurationException($"{setting}: {endPoint} is already in use by another program; choose another address with {flag} or {setting}");
+            }
+            catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode == System.Net.Sockets.SocketError.AccessDenied)
+            {
+                throw new ConfigurationException($"{setting}: not allowed to listen on {endPoint} (ports below 1024 need privileges); choose another with {flag} or {setting}");
+            }
+            catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode == System.Net.Sockets.SocketError.AddressNotAvailable)
+            {
+                throw new ConfigurationException($"{setting}: {endPoint.Address} is not an address of this machine; choose another with {flag} or {setting}");
+            }
+        }
     }
 
     private static SmtpTlsContext CreateTlsContext(InletOptions options, System.Security.Cryptography.X509Certificates.X509Certificate2 server, System.Security.Cryptography.X509Certificates.X509Certificate2 authority)
@@ -267,30 +306,8 @@ internal sealed partial class InletServer : IAsyncDisposable
         return new SmtpTlsContext(SslStreamCertificateContext.Create(server, [authority], offline: true));
     }
 
-    /// <summary>
-    /// What is in force at start: the configuration as the API last left it, with the file's rule sets and
-    /// filters replacing the ones of the same name. The file's ActiveReceiptRuleSet wins when the file names one;
-    /// otherwise the active set stays as the API left it (or, the first time, the file's only rule set).
-    /// </summary>
-    internal static ReceiptConfiguration Merge(ReceiptConfiguration? stored, ReceiptConfiguration file, bool activeDeclared)
-    {
-        if (stored is null)
-        {
-            return file;
-        }
-
-        var sets = stored.RuleSets.Select(s => file.RuleSets.FirstOrDefault(f => f.Name == s.Name) ?? s).ToList();
-        sets.AddRange(file.RuleSets.Where(f => stored.RuleSets.All(s => s.Name != f.Name)));
-        var filters = stored.Filters.Select(s => file.Filters.FirstOrDefault(f => f.Name == s.Name) ?? s).ToList();
-        filters.AddRange(file.Filters.Where(f => stored.Filters.All(s => s.Name != f.Name)));
-        var active = activeDeclared ? file.ActiveRuleSetName
-            : stored.ActiveRuleSetName is { } a && sets.Any(s => s.Name == a) ? a
-            : file.ActiveRuleSetName;
-        return new ReceiptConfiguration { RuleSets = [.. sets], Filters = [.. filters], ActiveRuleSetName = active };
-    }
-
     /// <summary>Every TopicArn of the rules must name an existing topic, as SES checks (InvalidSnsTopic).</summary>
-    private static void CheckTopicReferences(ReceiptConfiguration receipt, SnsService sns)
+    internal static void CheckTopicReferences(ReceiptConfiguration receipt, SnsService sns)
     {
         var missing = receipt.RuleSets.SelectMany(set => set.Rules.SelectMany(rule => rule.Actions.Select(action => (set, rule, topic: action.NotifiedTopicArn))))
             .Where(x => x.topic is not null && sns.FindTopic(x.topic) is null)

@@ -50,6 +50,26 @@ internal sealed class ReceiptRulesService(
         }
     }
 
+    /// <summary>
+    /// Applies a configuration file's rule sets, filters and active rule set on top of what is in force (the
+    /// file wins for the same names). Returns the new configuration, or null when the file changes nothing.
+    /// </summary>
+    public async Task<ReceiptConfiguration?> ApplyFileAsync(ReceiptConfiguration file, bool activeDeclared, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            var merged = Configuration.WithFile(file, activeDeclared);
+            return RulesJsonContext.Serialize(merged) == RulesJsonContext.Serialize(Configuration)
+                ? null
+                : await store.SaveAsync(merged, cancellationToken);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     private static ReceiptConfiguration ReplaceSet(ReceiptConfiguration c, ReceiptRuleSet set) =>
         c with { RuleSets = c.RuleSets.Select(s => s.Name == set.Name ? set : s).ToImmutableArray() };
 

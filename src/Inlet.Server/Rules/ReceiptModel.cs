@@ -68,4 +68,21 @@ internal sealed record ReceiptConfiguration
         ActiveRuleSetName is null ? null : RuleSets.FirstOrDefault(s => s.Name == ActiveRuleSetName);
 
     public static ReceiptConfiguration Empty { get; } = new();
+
+    /// <summary>
+    /// This configuration with a configuration file's declarations on top: the file's rule sets and filters replace
+    /// the ones of the same name, the others are kept (they may have been made through the API). The file's active
+    /// rule set wins when the file names one; otherwise the active set stays (or, the first time, is the file's).
+    /// </summary>
+    public ReceiptConfiguration WithFile(ReceiptConfiguration file, bool activeDeclared)
+    {
+        var sets = RuleSets.Select(s => file.RuleSets.FirstOrDefault(f => f.Name == s.Name) ?? s).ToList();
+        sets.AddRange(file.RuleSets.Where(f => RuleSets.All(s => s.Name != f.Name)));
+        var filters = Filters.Select(s => file.Filters.FirstOrDefault(f => f.Name == s.Name) ?? s).ToList();
+        filters.AddRange(file.Filters.Where(f => Filters.All(s => s.Name != f.Name)));
+        var active = activeDeclared ? file.ActiveRuleSetName
+            : ActiveRuleSetName is { } a && sets.Any(s => s.Name == a) ? a
+            : file.ActiveRuleSetName;
+        return this with { RuleSets = [.. sets], Filters = [.. filters], ActiveRuleSetName = active };
+    }
 }
