@@ -226,4 +226,71 @@ public class LambdaActionTests
             """));
         Assert.Contains("LambdaAction names an unknown function: arn:aws:lambda:us-east-1:000000000000:function:missing", e.Message);
     }
+
+    [Fact]
+    public async Task ReceiptActionFunctionArn_RuleNamesTheFunctionByNameOrPartialArn_IsTheFullArnInEventNotificationAndDryRun()
+    {
+        var directory = TestServer.NewDirectory();
+        var eventLog = Path.Combine(directory, "events.jsonl");
+        // One function sees both the SES events (as the rules' function) and the SNS events (as the topic's subscriber).
+        var folder = FunctionFixtures.Write(directory, "fn", "index.js", """
+            const fs = require('fs');
+            exports.handler = async (event) => {
+                const record = event.Records[0];
+                const action = record.Sns ? JSON.parse(record.Sns.Message).receipt.action : record.ses.receipt.action;
+                fs.appendFileSync(process.env.EVENT_LOG, JSON.stringify({ source: record.Sns ? 'sns' : 'ses', action }) + '\n');
+                return { disposition: 'CONTINUE' };
+            };
+            """);
+        const string FullArn = "arn:aws:lambda:us-east-1:000000000000:function:fn";
+        await using var server = await TestServer.StartAsync(
+            $$"""
+            Functions:
+              - FunctionName: fn
+                Runtime: nodejs20.x
+                Handler: index.handler
+                Code: {{folder}}
+                Environment: { Variables: { EVENT_LOG: {{eventLog}} } }
+            Topics:
+              - Name: t
+                Subscriptions: [{ Protocol: lambda, Endpoint: "{{FullArn}}" }]
+            ReceiptRuleSets:
+              - RuleSetName: main
+                Rules:
+                  - Name: by-name
+                    Enabled: true
+                    Recipients: [example.com]
+                    Actions: [{ LambdaAction: { FunctionArn: fn, InvocationType: RequestResponse, TopicArn: "arn:aws:sns:us-east-1:000000000000:t" } }]
+                  - Name: by-partial-arn
+                    Enabled: true
+                    Recipients: [example.com]
+                    Actions: [{ LambdaAction: { FunctionArn: "000000000000:function:fn", InvocationType: RequestResponse, TopicArn: "arn:aws:sns:us-east-1:000000000000:t" } }]
+            """,
+            directory: directory);
+
+        var id = await ReceiptRuleTests.SendAsync(server, Message("which arn?"));
+        await server.WaitForMessageAsync(id);
+        var lines = new List<JsonElement>();
+        for (var i = 0; i < 100; i++)
+        {
+            lines = File.Exists(eventLog) ? [.. File.ReadAllLines(eventLog).Select(l => JsonDocument.Parse(l).RootElement)] : [];
+            if (lines.Count(l => l.GetProperty("source").GetString() == "sns") == 2)
+            {
+                break;
+            }
+
+            await Task.Delay(100);
+        }
+
+        Assert.Equal(2, lines.Count(l => l.GetProperty("source").GetString() == "ses"));
+        Assert.Equal(2, lines.Count(l => l.GetProperty("source").GetString() == "sns"));
+        Assert.All(lines, l => Assert.Equal(FullArn, l.GetProperty("action").GetProperty("functionArn").GetString()));
+
+        // The dry run shows the action as the event will.
+        using var response = await server.Http.PostAsync("/api/rules/test?from=a@sender.test&to=b@example.com", new StringContent("Subject: dry\r\n\r\nbody\r\n"));
+        response.EnsureSuccessStatusCode();
+        var dry = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        var arns = dry.GetProperty("rules").EnumerateArray().SelectMany(r => r.GetProperty("actions").EnumerateArray()).Select(a => a.GetProperty("receipt").GetProperty("functionArn").GetString()).ToList();
+        Assert.Equal([FullArn, FullArn], arns);
+    }
 }

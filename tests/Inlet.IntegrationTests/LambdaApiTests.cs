@@ -34,9 +34,9 @@ public class LambdaApiTests
             Assert.Equal(5, create.Json.GetProperty("Timeout").GetInt32());
             Assert.Equal("Active", create.Json.GetProperty("State").GetString());
 
-            var again = await Lambda(server, "create-function", "--function-name", "api-fn", "--runtime", "nodejs20.x", "--role", "r", "--handler", "index.handler", "--zip-file", "fileb://" + v1);
+            var again = await Lambda(server, "create-function", "--function-name", "api-fn", "--runtime", "nodejs20.x", "--role", "arn:aws:iam::000000000000:role/x", "--handler", "index.handler", "--zip-file", "fileb://" + v1);
             Assert.Contains("(ResourceConflictException)", again.Error);
-            var badRuntime = await Lambda(server, "create-function", "--function-name", "other", "--runtime", "cobol85", "--role", "r", "--handler", "index.handler", "--zip-file", "fileb://" + v1);
+            var badRuntime = await Lambda(server, "create-function", "--function-name", "other", "--runtime", "cobol85", "--role", "arn:aws:iam::000000000000:role/x", "--handler", "index.handler", "--zip-file", "fileb://" + v1);
             Assert.Contains("(InvalidParameterValueException)", badRuntime.Error);
 
             var output = Path.Combine(directory, "out.json");
@@ -85,5 +85,37 @@ public class LambdaApiTests
         using var response = await server.Http.PostAsync("/2015-03-31/functions", new StringContent("{not json"));
         Assert.Equal(System.Net.HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("InvalidRequestContentException", response.Headers.GetValues("x-amzn-ErrorType").Single());
+    }
+
+    [Fact]
+    public async Task CreateFunction_Role_IsKeptByGetAndListAndAcrossARestart()
+    {
+        const string Role = "arn:aws:iam::123456789012:role/service-role/ses-filter-role";
+        var directory = TestServer.NewDirectory();
+        var zip = Zip(directory, "fn", "exports.handler = async () => ({});");
+        await using (var server = await TestServer.StartAsync("", directory: directory))
+        {
+            var create = await Lambda(server, "create-function", "--function-name", "with-role", "--runtime", "nodejs20.x", "--role", Role, "--handler", "index.handler", "--zip-file", "fileb://" + zip);
+            Assert.True(create.ExitCode == 0, create.Error);
+            Assert.Equal(Role, create.Json.GetProperty("Role").GetString());
+            Assert.Equal(Role, (await Lambda(server, "get-function", "--function-name", "with-role")).Json.GetProperty("Configuration").GetProperty("Role").GetString());
+            Assert.Equal(Role, (await Lambda(server, "list-functions")).Json.GetProperty("Functions")[0].GetProperty("Role").GetString());
+
+            var bad = await Lambda(server, "create-function", "--function-name", "bad-role", "--runtime", "nodejs20.x", "--role", "not-a-role", "--handler", "index.handler", "--zip-file", "fileb://" + zip);
+            Assert.Contains("(ValidationException)", bad.Error);
+            Assert.Contains("at 'role'", bad.Error);
+            using var missing = await server.Http.PostAsync("/2015-03-31/functions", new StringContent($$$"""{"FunctionName":"no-role","Runtime":"nodejs20.x","Handler":"index.handler","Code":{"ZipFile":"{{{Convert.ToBase64String(await File.ReadAllBytesAsync(zip))}}}"}}"""));
+            Assert.Equal(System.Net.HttpStatusCode.BadRequest, missing.StatusCode);
+            Assert.Equal("ValidationException", missing.Headers.GetValues("x-amzn-ErrorType").Single());
+        }
+
+        await using (var restarted = await TestServer.StartAsync("", directory: directory))
+        {
+            Assert.Equal(Role, (await Lambda(restarted, "get-function", "--function-name", "with-role")).Json.GetProperty("Configuration").GetProperty("Role").GetString());
+            const string Other = "arn:aws:iam::123456789012:role/other";
+            var update = await Lambda(restarted, "update-function-configuration", "--function-name", "with-role", "--role", Other);
+            Assert.True(update.ExitCode == 0, update.Error);
+            Assert.Equal(Other, (await Lambda(restarted, "get-function", "--function-name", "with-role")).Json.GetProperty("Configuration").GetProperty("Role").GetString());
+        }
     }
 }

@@ -16,7 +16,7 @@ internal sealed class LambdaActionHandler(FunctionRegistry registry, FunctionInv
     public async Task<ActionResult> ExecuteAsync(ReceiptAction action, ActionContext context, CancellationToken cancellationToken)
     {
         var lambda = (LambdaReceiptAction)action;
-        var receipt = ReceiptActionFields.For(lambda, context.Message.Id);
+        var receipt = ReceiptActionFields.For(lambda, context.Message.Id, registry);
         var function = registry.Resolve(lambda.FunctionArn);
         if (function is null)
         {

@@ -1,3 +1,4 @@
+using Inlet.Functions;
 using Inlet.Mail;
 using Inlet.Rules;
 
@@ -9,7 +10,15 @@ namespace Inlet.Actions;
 /// </summary>
 internal static class ReceiptActionFields
 {
-    public static SesReceiptAction For(ReceiptAction action, string messageId) => action switch
+    /// <param name="action">The action as the rule declares it.</param>
+    /// <param name="messageId">The message's id, for the S3 action's object key.</param>
+    /// <param name="functions">
+    /// Resolves a Lambda action's function to its full ARN: a rule may name it by bare name or partial ARN, but every
+    /// SES event and notification shows <c>arn:aws:lambda:{region}:{account}:function:{name}</c>
+    /// (https://docs.aws.amazon.com/ses/latest/dg/receiving-email-notifications-contents.html). Only the Lambda
+    /// action needs it.
+    /// </param>
+    public static SesReceiptAction For(ReceiptAction action, string messageId, FunctionRegistry? functions = null) => action switch
     {
         S3ReceiptAction s3 => new SesReceiptAction
         {
@@ -20,7 +29,7 @@ internal static class ReceiptActionFields
             ObjectKey = S3ActionHandler.ObjectKey(s3.ObjectKeyPrefix, messageId),
         },
         BounceReceiptAction b => new SesReceiptAction { Type = "Bounce", TopicArn = b.TopicArn, SmtpReplyCode = b.SmtpReplyCode, StatusCode = b.StatusCode, Message = b.Message, Sender = b.Sender },
-        LambdaReceiptAction l => new SesReceiptAction { Type = "Lambda", TopicArn = l.TopicArn, FunctionArn = l.FunctionArn, InvocationType = l.InvocationType.ToString() },
+        LambdaReceiptAction l => new SesReceiptAction { Type = "Lambda", TopicArn = l.TopicArn, FunctionArn = functions?.FullArn(l.FunctionArn) ?? l.FunctionArn, InvocationType = l.InvocationType.ToString() },
         // The API spells the encoding UTF-8 / Base64; notifications spell it UTF8 / BASE64.
         SnsReceiptAction n => new SesReceiptAction { Type = "SNS", TopicArn = n.TopicArn, Encoding = n.Encoding == SnsEncoding.Base64 ? "BASE64" : "UTF8" },
         StopReceiptAction s => new SesReceiptAction { Type = "Stop", TopicArn = s.TopicArn },

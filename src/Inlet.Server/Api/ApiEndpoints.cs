@@ -1,4 +1,5 @@
 using Inlet.Actions;
+using Inlet.Functions;
 using Inlet.Mail;
 using Inlet.Outbound;
 using Inlet.Processing;
@@ -105,7 +106,7 @@ internal static class ApiEndpoints
     /// A dry run: the message in the request body, the envelope in the query (<c>from</c>, <c>to</c> repeated,
     /// <c>tls</c>). Nothing is stored or executed.
     /// </summary>
-    private static async Task<IResult> TestRulesAsync(HttpRequest request, ReceiptConfigurationProvider configuration, MessagePipeline pipeline, SmtpOptions smtp, CancellationToken cancellationToken)
+    private static async Task<IResult> TestRulesAsync(HttpRequest request, ReceiptConfigurationProvider configuration, MessagePipeline pipeline, SmtpOptions smtp, FunctionRegistry functions, CancellationToken cancellationToken)
     {
         var to = request.Query["to"].Where(t => !string.IsNullOrEmpty(t)).Select(t => t!).ToList();
         var from = request.Query["from"].FirstOrDefault() ?? string.Empty;
@@ -150,7 +151,7 @@ internal static class ApiEndpoints
             for (var i = 0; i < planned.Rule.Actions.Length; i++)
             {
                 var action = planned.Rule.Actions[i];
-                var (receipt, effect) = Describe(action, record.Id);
+                var (receipt, effect) = Describe(action, record.Id, functions);
                 actions.Add(new RuleTestAction(i, action.Type, receipt, effect));
                 if (action is StopReceiptAction)
                 {
@@ -172,7 +173,7 @@ internal static class ApiEndpoints
         return Results.Json(response, ApiJsonContext.Default.RuleTestResponse);
     }
 
-    private static (SesReceiptAction Receipt, string Effect) Describe(ReceiptAction action, string messageId) => (ReceiptActionFields.For(action, messageId), action switch
+    private static (SesReceiptAction Receipt, string Effect) Describe(ReceiptAction action, string messageId, FunctionRegistry functions) => (ReceiptActionFields.For(action, messageId, functions), action switch
     {
         S3ReceiptAction s3 => $"store the message in bucket {s3.BucketName}",
         BounceReceiptAction b => $"bounce with {b.SmtpReplyCode} {b.StatusCode} {b.Message}",

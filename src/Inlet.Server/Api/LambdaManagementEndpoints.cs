@@ -114,6 +114,12 @@ internal static class LambdaManagementEndpoints
             return LambdaEndpoints.Error(StatusCodes.Status400BadRequest, "ValidationException", error ?? $"1 validation error detected: Value '{name}' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern");
         }
 
+        // Role is required (botocore's CreateFunctionRequest), and checked before anything else, as Lambda does.
+        if (RoleProblem(Text(json, "Role"), required: true) is { } badRole)
+        {
+            return badRole;
+        }
+
         if (registry.Resolve(name) is not null)
         {
             return LambdaEndpoints.Error(StatusCodes.Status409Conflict, "ResourceConflictException", $"Function already exist: {name}");
@@ -136,6 +142,7 @@ internal static class LambdaManagementEndpoints
             FunctionArn = FunctionDefinition.ArnFor(options.Region, options.AccountId, name),
             Runtime = runtime,
             Handler = Text(json, "Handler") ?? "index.handler",
+            Role = Text(json, "Role"),
             LastModified = DateTimeOffset.UtcNow,
         };
         if (Configure(function, json, out var configured) is { } problem)
@@ -156,10 +163,23 @@ internal static class LambdaManagementEndpoints
         return Results.Json(View(configured), LambdaJsonContext.Default.FunctionConfigurationView, statusCode: StatusCodes.Status201Created);
     }
 
+    private static IResult? RoleProblem(string? role, bool required) =>
+        role is null && !required || role is not null && FunctionDefinition.IsValidRole(role)
+            ? null
+            : LambdaEndpoints.Error(StatusCodes.Status400BadRequest, "ValidationException", role is null
+                ? "1 validation error detected: Value null at 'role' failed to satisfy constraint: Member must not be null"
+                : $"1 validation error detected: Value '{role}' at 'role' failed to satisfy constraint: Member must satisfy regular expression pattern: {FunctionDefinition.RolePattern}");
+
     /// <summary>The settable fields of CreateFunction and UpdateFunctionConfiguration, checked as Lambda checks them.</summary>
     private static IResult? Configure(FunctionDefinition function, JsonElement json, out FunctionDefinition configured)
     {
         configured = function;
+        var role = Text(json, "Role");
+        if (RoleProblem(role, required: false) is { } badRole)
+        {
+            return badRole;
+        }
+
         var timeout = Int(json, "Timeout") ?? function.Timeout;
         if (timeout is < 1 or > FunctionDefinition.MaxTimeout)
         {
@@ -186,6 +206,7 @@ internal static class LambdaManagementEndpoints
             Description = Text(json, "Description") ?? function.Description,
             Runtime = Text(json, "Runtime") ?? function.Runtime,
             Environment = variables,
+            Role = role ?? function.Role,
             LastModified = DateTimeOffset.UtcNow,
         };
         return null;
@@ -333,7 +354,7 @@ internal static class LambdaManagementEndpoints
         f.FunctionName,
         f.FunctionArn,
         f.Runtime,
-        $"arn:aws:iam::{f.FunctionArn.Split(':')[4]}:role/inlet-function",
+        f.Role ?? FunctionDefinition.DefaultRoleFor(f.FunctionArn.Split(':')[4]),
         f.Handler,
         f.CodeSize,
         f.Description,

@@ -41,6 +41,12 @@ internal sealed record FunctionDefinition
 
     public string Description { get; init; } = string.Empty;
 
+    /// <summary>
+    /// The execution role CreateFunction was given, reported back as Lambda does; Inlet does not assume it. None for
+    /// functions declared without one.
+    /// </summary>
+    public string? Role { get; init; }
+
     public ImmutableSortedDictionary<string, string> Environment { get; init; } = ImmutableSortedDictionary<string, string>.Empty;
 
     /// <summary>At most this many environments at once; 0 turns the function off (every invocation is throttled).</summary>
@@ -61,6 +67,15 @@ internal sealed record FunctionDefinition
     public bool IsHttp => Runtime == "http";
 
     public static readonly ImmutableArray<string> SupportedRuntimes = ["nodejs18.x", "nodejs20.x", "nodejs22.x", "provided.al2023", "provided.al2", "provided", "http"];
+
+    /// <summary>The role shown for a function declared without one.</summary>
+    public static string DefaultRoleFor(string account) => $"arn:aws:iam::{account}:role/inlet-function";
+
+    /// <summary>Lambda's pattern for <c>Role</c> (botocore's <c>RoleArn</c> shape).</summary>
+    public const string RolePattern = @"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+";
+
+    public static bool IsValidRole(string role) =>
+        role.Length <= 2048 && System.Text.RegularExpressions.Regex.IsMatch(role, "^" + RolePattern + "$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
 
     public static string ArnFor(string region, string account, string name) => $"arn:aws:lambda:{region}:{account}:function:{name}";
 }

@@ -88,6 +88,15 @@ internal sealed partial class FunctionRegistry(string region, string account)
         return _functions.TryGetValue(name, out var function) ? function : null;
     }
 
+    /// <summary>
+    /// The full ARN of a reference in any of Lambda's forms (<c>fn</c>, <c>123456789012:function:fn</c>, …), with its
+    /// qualifier when it has one; the reference itself when it is not one.
+    /// </summary>
+    public string FullArn(string reference) =>
+        TryParseReference(reference, out var name, out var qualifier, out _)
+            ? FunctionDefinition.ArnFor(Region, Account, name) + (qualifier is null ? string.Empty : ":" + qualifier)
+            : reference;
+
     /// <summary>The error message Lambda gives for an unknown function.</summary>
     public string NotFoundMessage(string reference, string? qualifier = null)
     {

@@ -228,6 +228,9 @@ internal sealed class FunctionDocument
 
     public string? Description { get; set; }
 
+    /// <summary>The execution role, as CreateFunction takes it: recorded and reported, not assumed.</summary>
+    public string? Role { get; set; }
+
     public EnvironmentDocument? Environment { get; set; }
 
     public int? ReservedConcurrentExecutions { get; set; }

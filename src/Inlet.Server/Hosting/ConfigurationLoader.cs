@@ -419,10 +419,16 @@ internal static partial class ConfigurationLoader
                 errors.Add($"{path}.Environment.Variables: '{key}' is not a valid variable name (a letter, then letters, digits and underscores)");
             }
 
+            if (f.Role is { } role && !FunctionDefinition.IsValidRole(role))
+            {
+                errors.Add($"{path}.Role: '{role}' is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)");
+            }
+
             var definition = new FunctionDefinition
             {
                 FunctionName = name,
                 FunctionArn = FunctionDefinition.ArnFor(region, account, name),
+                Role = f.Role,
                 Runtime = runtime,
                 Handler = f.Handler ?? "index.handler",
                 Url = f.Url,
