@@ -226,23 +226,53 @@ internal static class ApiCommands
 
     private static async Task<JsonElement> ReadAsync(HttpResponseMessage response, CancellationToken ct)
     {
+        await EnsureSuccessAsync(response, ct);
         var text = await response.Content.ReadAsStringAsync(ct);
-        JsonElement body;
         try
         {
-            body = JsonDocument.Parse(text).RootElement.Clone();
+            return JsonDocument.Parse(text).RootElement.Clone();
         }
         catch (JsonException)
         {
-            throw new ApiException($"{(int)response.StatusCode} {response.ReasonPhrase}: {text}");
+            throw new ApiException($"{(int)response.StatusCode} {response.ReasonPhrase}: the answer is not JSON; is {response.RequestMessage?.RequestUri?.GetLeftPart(UriPartial.Authority)} an Inlet server?");
         }
+    }
 
+    /// <summary>Throws the API's error, as one line, when the response is not a success.</summary>
+    internal static async Task EnsureSuccessAsync(HttpResponseMessage response, CancellationToken ct)
+    {
         if (!response.IsSuccessStatusCode)
         {
-            throw new ApiException($"{Text(body, "code") ?? ((int)response.StatusCode).ToString(CultureInfo.InvariantCulture)}: {Text(body, "message") ?? text}");
+            throw new ApiException(DescribeError(response, await response.Content.ReadAsStringAsync(ct)));
+        }
+    }
+
+    /// <summary>
+    /// <c>CODE: message</c> from any of the error bodies the endpoint gives: Inlet's own (<c>code</c>,
+    /// <c>message</c>) and Lambda's (the code in <c>x-amzn-ErrorType</c>, the body <c>{"Type", "message"}</c>).
+    /// A body that is not JSON is cut to its first line, so that the error stays one line.
+    /// </summary>
+    internal static string DescribeError(HttpResponseMessage response, string body)
+    {
+        string? code = response.Headers.TryGetValues("x-amzn-ErrorType", out var header) ? header.First().Split(':')[0] : null;
+        string? message = null;
+        try
+        {
+            var json = JsonDocument.Parse(body).RootElement;
+            if (json.ValueKind == JsonValueKind.Object)
+            {
+                code ??= Text(json, "code") ?? Text(json, "Code") ?? Text(json, "__type");
+                message = Text(json, "message") ?? Text(json, "Message");
+            }
+        }
+        catch (JsonException)
+        {
+            // Not JSON: the status line and the text's first line say it.
         }
 
-        return body;
+        code ??= $"{(int)response.StatusCode} {response.ReasonPhrase}";
+        message ??= body.Split('\n', 2)[0].Trim() is { Length: > 0 } line ? Cut(line, 200) : "no details given";
+        return $"{code}: {message.ReplaceLineEndings(" ")}";
     }
 
     internal static async Task<int> RunAsync(string server, Func<HttpClient, Task<int>> action)
@@ -270,10 +300,17 @@ internal static class ApiCommands
         }
         catch (HttpRequestException e)
         {
-            await Console.Error.WriteLineAsync($"inlet: cannot reach Inlet at {server}: {e.Message} (is `inlet serve` running? --server names another address)");
+            var reason = e.InnerException is System.Net.Sockets.SocketException socket ? socket.Message : e.Message;
+            await Console.Error.WriteLineAsync($"inlet: cannot reach Inlet at {server} ({reason}) — is `inlet serve` running? (--server or $INLET_SERVER to point elsewhere)");
+            return 1;
+        }
+        catch (TaskCanceledException e) when (e.InnerException is TimeoutException)
+        {
+            await Console.Error.WriteLineAsync($"inlet: Inlet at {server} did not answer within {http.Timeout.TotalSeconds:F0} s");
             return 1;
         }
     }
 
-    private sealed class ApiException(string message) : Exception(message);
+    /// <summary>An error the API answered; <see cref="RunAsync"/> prints it as one line and exits with 1.</summary>
+    internal sealed class ApiException(string message) : Exception(message);
 }

@@ -154,7 +154,12 @@ internal static class InletCommandLine
                 Console.WriteLine(reply);
                 return 0;
             }
-            catch (Exception e) when (e is SmtpCommandException or SmtpProtocolException or IOException or System.Net.Sockets.SocketException)
+            catch (System.Net.Sockets.SocketException e)
+            {
+                await Console.Error.WriteLineAsync($"inlet: cannot reach SMTP at {endPoint} ({e.Message}) — is `inlet serve` running? (--server to point elsewhere)");
+                return 1;
+            }
+            catch (Exception e) when (e is SmtpCommandException or SmtpProtocolException or IOException)
             {
                 await Console.Error.WriteLineAsync($"inlet: {e.Message}");
                 return 1;
