@@ -88,7 +88,58 @@ internal static class ApiCommands
             return 0;
         }));
         list.Subcommands.Add(show);
+
+        var rawId = new Argument<string>("id") { Description = "Message id" };
+        var rawServer = ServerOption();
+        var raw = new Command("raw", "Write the message exactly as it was received (RFC 5322 bytes) to standard output: inlet messages raw ID > my.eml") { rawId, rawServer };
+        raw.SetAction((parse, ct) => RunAsync(parse.GetValue(rawServer)!, async http =>
+        {
+            using var response = await http.GetAsync($"/api/messages/{Uri.EscapeDataString(parse.GetValue(rawId)!)}/raw", HttpCompletionOption.ResponseHeadersRead, ct);
+            await CopyToStandardOutputAsync(response, ct);
+            return 0;
+        }));
+        list.Subcommands.Add(raw);
         return list;
+    }
+
+    public static Command Event()
+    {
+        var server = ServerOption();
+        var id = new Argument<string>("id") { Description = "Message id" };
+        var function = new Option<string?>("--function") { Description = "The event of this function's Lambda action (name or ARN); default: the first Lambda action that ran" };
+        var command = new Command("event", "Print the SES event a function got (or would get) for a stored message: inlet event ID > event.json, then inlet invoke FN --event event.json") { id, function, server };
+        command.SetAction((parse, ct) => RunAsync(parse.GetValue(server)!, async http =>
+        {
+            var path = $"/api/messages/{Uri.EscapeDataString(parse.GetValue(id)!)}/event";
+            if (parse.GetValue(function) is { } name)
+            {
+                path += "?function=" + Uri.EscapeDataString(name);
+            }
+
+            using var response = await http.GetAsync(path, HttpCompletionOption.ResponseHeadersRead, ct);
+            await EnsureSuccessAsync(response, ct);
+            if (response.Headers.TryGetValues(Inlet.Api.ApiEndpoints.EventSourceHeader, out var source))
+            {
+                // Standard error, so that standard output is the event and nothing else.
+                await Console.Error.WriteLineAsync($"inlet: {source.First()}");
+            }
+
+            await CopyToStandardOutputAsync(response, ct);
+            await using var stdout = Console.OpenStandardOutput();
+            await stdout.WriteAsync("\n"u8.ToArray(), ct);
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>The response body, byte for byte: through the raw stream, never a text writer that would re-encode it.</summary>
+    private static async Task CopyToStandardOutputAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        await EnsureSuccessAsync(response, ct);
+        await using var body = await response.Content.ReadAsStreamAsync(ct);
+        await using var stdout = Console.OpenStandardOutput();
+        await body.CopyToAsync(stdout, ct);
+        await stdout.FlushAsync(ct);
     }
 
     internal static string FormatTrace(JsonElement t)

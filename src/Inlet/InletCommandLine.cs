@@ -16,6 +16,7 @@ internal static class InletCommandLine
             BuildServe(),
             BuildSend(),
             ApiCommands.Messages(),
+            ApiCommands.Event(),
             ApiCommands.Replay(),
             ApiCommands.Rules(),
             ApiCommands.Outbox(),
