@@ -37,12 +37,14 @@ internal static class ApiCommands
                 return 0;
             }
 
-            Console.WriteLine($"{"MESSAGE ID",-40}  {"RECEIVED (UTC)",-19}  {"STATUS",-10}  {"FROM",-28}  SUBJECT");
+            Console.WriteLine($"{"MESSAGE ID",-40}  {"RECEIVED (UTC)",-19}  {"STATUS",-10}  {"FROM",-28}  {"TO",-36}  SUBJECT");
             foreach (var m in messages.EnumerateArray())
             {
                 var received = m.GetProperty("receivedAt").GetDateTimeOffset().UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
-                var from = m.GetProperty("envelope").GetProperty("mailFrom").GetString();
-                Console.WriteLine($"{m.GetProperty("messageId").GetString(),-40}  {received,-19}  {m.GetProperty("status").GetString(),-10}  {Cut(from is "" ? "<>" : from, 28),-28}  {Text(m, "subject")}");
+                var envelope = m.GetProperty("envelope");
+                var from = envelope.GetProperty("mailFrom").GetString();
+                var to = string.Join(", ", envelope.GetProperty("recipients").EnumerateArray().Select(r => r.GetString()));
+                Console.WriteLine($"{m.GetProperty("messageId").GetString(),-40}  {received,-19}  {m.GetProperty("status").GetString(),-10}  {Cut(from is "" ? "<>" : from, 28),-28}  {Cut(to, 36),-36}  {Text(m, "subject")}");
             }
 
             return 0;

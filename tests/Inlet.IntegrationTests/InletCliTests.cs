@@ -120,6 +120,22 @@ public class InletCliTests
     }
 
     [Fact]
+    public async Task MessagesList_SeveralRecipients_ShowsThemOnTheMessagesLine()
+    {
+        await using var server = await TestServer.StartAsync();
+        var id = await SendAsync(server, "two of them", "ann@example.com", "bob@example.com");
+        await server.WaitForMessageAsync(id);
+
+        var result = await InletCli.RunAsync("messages", "--server", InletCli.Server(server));
+
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        var lines = result.Output.Split('\n');
+        Assert.Contains(" TO ", lines[0]);
+        var line = Assert.Single(lines, l => l.StartsWith(id, StringComparison.Ordinal));
+        Assert.Contains("ann@example.com, bob@example.com", line);
+    }
+
+    [Fact]
     public async Task ApiErrors_UnknownFunctionAndMessage_PrintCodeAndMessageOnOneLine()
     {
         await using var server = await TestServer.StartAsync();
