@@ -116,12 +116,20 @@ internal static class InletCommandLine
         var subject = new Option<string>("--subject") { Description = "Subject header", DefaultValueFactory = _ => "Test message from inlet send" };
         var body = new Option<string>("--body") { Description = "Text body", DefaultValueFactory = _ => "Hello from Inlet." };
         var file = new Option<FileInfo?>("--eml") { Description = "Send this RFC 5322 file instead of a generated message" };
-        var command = new Command("send", "Send a test message over SMTP") { server, from, to, subject, body, file };
+        var attach = new Option<FileInfo[]>("--attach", "-a") { Description = "Attach a file, its content type guessed from its extension (repeat for several)" };
+        var command = new Command("send", "Send a test message over SMTP") { server, from, to, subject, body, file, attach };
         command.SetAction(async (parse, cancellationToken) =>
         {
             if (!ConfigurationLoader.TryParseEndPoint(parse.GetValue(server)!, out var endPoint))
             {
                 await Console.Error.WriteLineAsync($"inlet: --server: '{parse.GetValue(server)}' is not an address and port");
+                return 2;
+            }
+
+            var attachments = parse.GetValue(attach) ?? [];
+            if (attachments.FirstOrDefault(a => !a.Exists) is { } missing)
+            {
+                await Console.Error.WriteLineAsync($"inlet: --attach: {missing.FullName} does not exist");
                 return 2;
             }
 
@@ -142,6 +150,29 @@ internal static class InletCommandLine
 
                 message.Subject = parse.GetValue(subject) ?? string.Empty;
                 message.Body = new TextPart("plain") { Text = parse.GetValue(body) ?? string.Empty };
+            }
+
+            if (attachments.Length > 0)
+            {
+                // multipart/mixed: the body first, then each file (RFC 2046 §5.1.3); an --eml message's body is kept whole.
+                var mixed = new Multipart("mixed");
+                if (message.Body is { } existing)
+                {
+                    mixed.Add(existing);
+                }
+
+                foreach (var attachment in attachments)
+                {
+                    mixed.Add(new MimePart(MimeTypes.GetMimeType(attachment.Name))
+                    {
+                        Content = new MimeContent(new MemoryStream(await File.ReadAllBytesAsync(attachment.FullName, cancellationToken))),
+                        ContentDisposition = new ContentDisposition(ContentDisposition.Attachment),
+                        ContentTransferEncoding = ContentEncoding.Base64,
+                        FileName = attachment.Name,
+                    });
+                }
+
+                message.Body = mixed;
             }
 
             using var client = new SmtpClient();

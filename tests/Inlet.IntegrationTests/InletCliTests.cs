@@ -120,6 +120,32 @@ public class InletCliTests
     }
 
     [Fact]
+    public async Task SendAttach_TwoFiles_ArriveAsAttachmentsWithGuessedTypes()
+    {
+        await using var server = await TestServer.StartAsync();
+        var pdf = Path.Combine(server.Directory, "report.pdf");
+        var png = Path.Combine(server.Directory, "logo.png");
+        byte[] pdfBytes = [.. "%PDF-1.4\n"u8, 0x00, 0xFF, 0xE9];
+        byte[] pngBytes = [0x89, .. "PNG\r\n"u8, 0x1A, 0x0A, 0x00];
+        await File.WriteAllBytesAsync(pdf, pdfBytes);
+        await File.WriteAllBytesAsync(png, pngBytes);
+
+        var result = await InletCli.RunAsync("send", "--server", server.Smtp.ToString(), "--to", "b@example.com", "--attach", pdf, "--attach", png);
+
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        var id = result.Output.Trim().Split(' ').Last();
+        await server.WaitForMessageAsync(id);
+        using var raw = await server.Http.GetStreamAsync($"/api/messages/{id}/raw");
+        var message = await MimeMessage.LoadAsync(raw);
+        Assert.Equal("Hello from Inlet.", message.TextBody?.Trim());
+        var attachments = message.Attachments.OfType<MimePart>().ToList();
+        Assert.Equal(["report.pdf", "logo.png"], attachments.Select(a => a.FileName));
+        Assert.Equal(["application/pdf", "image/png"], attachments.Select(a => a.ContentType.MimeType));
+        Assert.Equal(pdfBytes, Decode(attachments[0]));
+        Assert.Equal(pngBytes, Decode(attachments[1]));
+    }
+
+    [Fact]
     public async Task MessagesList_SeveralRecipients_ShowsThemOnTheMessagesLine()
     {
         await using var server = await TestServer.StartAsync();
@@ -205,5 +231,12 @@ public class InletCliTests
         var millis = Regex.Matches(json, "\"processingTimeMillis\":(\\d+)");
         Assert.True(Assert.Single(millis).Groups[1].Value is not "0", json);
         return Regex.Replace(json.TrimEnd('\n'), "\"processingTimeMillis\":\\d+", "\"processingTimeMillis\":0");
+    }
+
+    private static byte[] Decode(MimePart part)
+    {
+        using var bytes = new MemoryStream();
+        part.Content!.DecodeTo(bytes);
+        return bytes.ToArray();
     }
 }
