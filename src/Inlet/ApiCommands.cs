@@ -37,12 +37,14 @@ internal static class ApiCommands
                 return 0;
             }
 
-            Console.WriteLine($"{"MESSAGE ID",-40}  {"RECEIVED (UTC)",-19}  {"STATUS",-10}  {"FROM",-28}  SUBJECT");
+            Console.WriteLine($"{"MESSAGE ID",-40}  {"RECEIVED (UTC)",-19}  {"STATUS",-10}  {"FROM",-28}  {"TO",-36}  SUBJECT");
             foreach (var m in messages.EnumerateArray())
             {
                 var received = m.GetProperty("receivedAt").GetDateTimeOffset().UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
-                var from = m.GetProperty("envelope").GetProperty("mailFrom").GetString();
-                Console.WriteLine($"{m.GetProperty("messageId").GetString(),-40}  {received,-19}  {m.GetProperty("status").GetString(),-10}  {Cut(from is "" ? "<>" : from, 28),-28}  {Text(m, "subject")}");
+                var envelope = m.GetProperty("envelope");
+                var from = envelope.GetProperty("mailFrom").GetString();
+                var to = string.Join(", ", envelope.GetProperty("recipients").EnumerateArray().Select(r => r.GetString()));
+                Console.WriteLine($"{m.GetProperty("messageId").GetString(),-40}  {received,-19}  {m.GetProperty("status").GetString(),-10}  {Cut(from is "" ? "<>" : from, 28),-28}  {Cut(to, 36),-36}  {Text(m, "subject")}");
             }
 
             return 0;
@@ -88,7 +90,58 @@ internal static class ApiCommands
             return 0;
         }));
         list.Subcommands.Add(show);
+
+        var rawId = new Argument<string>("id") { Description = "Message id" };
+        var rawServer = ServerOption();
+        var raw = new Command("raw", "Write the message exactly as it was received (RFC 5322 bytes) to standard output: inlet messages raw ID > my.eml") { rawId, rawServer };
+        raw.SetAction((parse, ct) => RunAsync(parse.GetValue(rawServer)!, async http =>
+        {
+            using var response = await http.GetAsync($"/api/messages/{Uri.EscapeDataString(parse.GetValue(rawId)!)}/raw", HttpCompletionOption.ResponseHeadersRead, ct);
+            await CopyToStandardOutputAsync(response, ct);
+            return 0;
+        }));
+        list.Subcommands.Add(raw);
         return list;
+    }
+
+    public static Command Event()
+    {
+        var server = ServerOption();
+        var id = new Argument<string>("id") { Description = "Message id" };
+        var function = new Option<string?>("--function") { Description = "The event of this function's Lambda action (name or ARN); default: the first Lambda action that ran" };
+        var command = new Command("event", "Print the SES event a function got (or would get) for a stored message: inlet event ID > event.json, then inlet invoke FN --event event.json") { id, function, server };
+        command.SetAction((parse, ct) => RunAsync(parse.GetValue(server)!, async http =>
+        {
+            var path = $"/api/messages/{Uri.EscapeDataString(parse.GetValue(id)!)}/event";
+            if (parse.GetValue(function) is { } name)
+            {
+                path += "?function=" + Uri.EscapeDataString(name);
+            }
+
+            using var response = await http.GetAsync(path, HttpCompletionOption.ResponseHeadersRead, ct);
+            await EnsureSuccessAsync(response, ct);
+            if (response.Headers.TryGetValues(Inlet.Api.ApiEndpoints.EventSourceHeader, out var source))
+            {
+                // Standard error, so that standard output is the event and nothing else.
+                await Console.Error.WriteLineAsync($"inlet: {source.First()}");
+            }
+
+            await CopyToStandardOutputAsync(response, ct);
+            await using var stdout = Console.OpenStandardOutput();
+            await stdout.WriteAsync("\n"u8.ToArray(), ct);
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>The response body, byte for byte: through the raw stream, never a text writer that would re-encode it.</summary>
+    private static async Task CopyToStandardOutputAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        await EnsureSuccessAsync(response, ct);
+        await using var body = await response.Content.ReadAsStreamAsync(ct);
+        await using var stdout = Console.OpenStandardOutput();
+        await body.CopyToAsync(stdout, ct);
+        await stdout.FlushAsync(ct);
     }
 
     internal static string FormatTrace(JsonElement t)
@@ -226,23 +279,53 @@ internal static class ApiCommands
 
     private static async Task<JsonElement> ReadAsync(HttpResponseMessage response, CancellationToken ct)
     {
+        await EnsureSuccessAsync(response, ct);
         var text = await response.Content.ReadAsStringAsync(ct);
-        JsonElement body;
         try
         {
-            body = JsonDocument.Parse(text).RootElement.Clone();
+            return JsonDocument.Parse(text).RootElement.Clone();
         }
         catch (JsonException)
         {
-            throw new ApiException($"{(int)response.StatusCode} {response.ReasonPhrase}: {text}");
+            throw new ApiException($"{(int)response.StatusCode} {response.ReasonPhrase}: the answer is not JSON; is {response.RequestMessage?.RequestUri?.GetLeftPart(UriPartial.Authority)} an Inlet server?");
         }
+    }
 
+    /// <summary>Throws the API's error, as one line, when the response is not a success.</summary>
+    internal static async Task EnsureSuccessAsync(HttpResponseMessage response, CancellationToken ct)
+    {
         if (!response.IsSuccessStatusCode)
         {
-            throw new ApiException($"{Text(body, "code") ?? ((int)response.StatusCode).ToString(CultureInfo.InvariantCulture)}: {Text(body, "message") ?? text}");
+            throw new ApiException(DescribeError(response, await response.Content.ReadAsStringAsync(ct)));
+        }
+    }
+
+    /// <summary>
+    /// <c>CODE: message</c> from any of the error bodies the endpoint gives: Inlet's own (<c>code</c>,
+    /// <c>message</c>) and Lambda's (the code in <c>x-amzn-ErrorType</c>, the body <c>{"Type", "message"}</c>).
+    /// A body that is not JSON is cut to its first line, so that the error stays one line.
+    /// </summary>
+    internal static string DescribeError(HttpResponseMessage response, string body)
+    {
+        string? code = response.Headers.TryGetValues("x-amzn-ErrorType", out var header) ? header.First().Split(':')[0] : null;
+        string? message = null;
+        try
+        {
+            var json = JsonDocument.Parse(body).RootElement;
+            if (json.ValueKind == JsonValueKind.Object)
+            {
+                code ??= Text(json, "code") ?? Text(json, "Code") ?? Text(json, "__type");
+                message = Text(json, "message") ?? Text(json, "Message");
+            }
+        }
+        catch (JsonException)
+        {
+            // Not JSON: the status line and the text's first line say it.
         }
 
-        return body;
+        code ??= $"{(int)response.StatusCode} {response.ReasonPhrase}";
+        message ??= body.Split('\n', 2)[0].Trim() is { Length: > 0 } line ? Cut(line, 200) : "no details given";
+        return $"{code}: {message.ReplaceLineEndings(" ")}";
     }
 
     internal static async Task<int> RunAsync(string server, Func<HttpClient, Task<int>> action)
@@ -270,10 +353,17 @@ internal static class ApiCommands
         }
         catch (HttpRequestException e)
         {
-            await Console.Error.WriteLineAsync($"inlet: cannot reach Inlet at {server}: {e.Message} (is `inlet serve` running? --server names another address)");
+            var reason = e.InnerException is System.Net.Sockets.SocketException socket ? socket.Message : e.Message;
+            await Console.Error.WriteLineAsync($"inlet: cannot reach Inlet at {server} ({reason}) — is `inlet serve` running? (--server or $INLET_SERVER to point elsewhere)");
+            return 1;
+        }
+        catch (TaskCanceledException e) when (e.InnerException is TimeoutException)
+        {
+            await Console.Error.WriteLineAsync($"inlet: Inlet at {server} did not answer within {http.Timeout.TotalSeconds:F0} s");
             return 1;
         }
     }
 
-    private sealed class ApiException(string message) : Exception(message);
+    /// <summary>An error the API answered; <see cref="RunAsync"/> prints it as one line and exits with 1.</summary>
+    internal sealed class ApiException(string message) : Exception(message);
 }

@@ -37,10 +37,9 @@ internal static class FunctionCommands
                 request.Headers.Add("X-Amz-Log-Type", "Tail");
                 using var response = await http.SendAsync(request, ct);
                 var body = await response.Content.ReadAsStringAsync(ct);
-                if (response.Headers.TryGetValues("x-amzn-ErrorType", out var code))
+                if (response.Headers.Contains("x-amzn-ErrorType") || !response.IsSuccessStatusCode)
                 {
-                    await Console.Error.WriteLineAsync($"inlet: {code.First()}: {body}");
-                    return 1;
+                    throw new ApiCommands.ApiException(ApiCommands.DescribeError(response, body));
                 }
 
                 if (response.StatusCode == System.Net.HttpStatusCode.Accepted)
@@ -76,11 +75,7 @@ internal static class FunctionCommands
             http.Timeout = Timeout.InfiniteTimeSpan;
             var path = $"/api/functions/{Uri.EscapeDataString(parse.GetValue(function)!)}/logs?tail={parse.GetValue(tail)}&follow={(parse.GetValue(follow) ? "true" : "false")}";
             using var response = await http.GetAsync(path, HttpCompletionOption.ResponseHeadersRead, ct);
-            if (!response.IsSuccessStatusCode)
-            {
-                await Console.Error.WriteLineAsync($"inlet: {await response.Content.ReadAsStringAsync(ct)}");
-                return 1;
-            }
+            await ApiCommands.EnsureSuccessAsync(response, ct);
 
             await using var stream = await response.Content.ReadAsStreamAsync(ct);
             using var reader = new StreamReader(stream);
@@ -136,11 +131,7 @@ internal static class FunctionCommands
         redrive.SetAction((parse, ct) => ApiCommands.RunAsync(parse.GetValue(redriveServer)!, async http =>
         {
             using var response = await http.PostAsync($"/api/invocations/{Uri.EscapeDataString(parse.GetValue(id)!)}/redrive", null, ct);
-            if (!response.IsSuccessStatusCode)
-            {
-                await Console.Error.WriteLineAsync($"inlet: {await response.Content.ReadAsStringAsync(ct)}");
-                return 1;
-            }
+            await ApiCommands.EnsureSuccessAsync(response, ct);
 
             Console.WriteLine($"Invocation {parse.GetValue(id)} is queued again.");
             return 0;

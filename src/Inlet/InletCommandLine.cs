@@ -16,6 +16,7 @@ internal static class InletCommandLine
             BuildServe(),
             BuildSend(),
             ApiCommands.Messages(),
+            ApiCommands.Event(),
             ApiCommands.Replay(),
             ApiCommands.Rules(),
             ApiCommands.Outbox(),
@@ -115,12 +116,20 @@ internal static class InletCommandLine
         var subject = new Option<string>("--subject") { Description = "Subject header", DefaultValueFactory = _ => "Test message from inlet send" };
         var body = new Option<string>("--body") { Description = "Text body", DefaultValueFactory = _ => "Hello from Inlet." };
         var file = new Option<FileInfo?>("--eml") { Description = "Send this RFC 5322 file instead of a generated message" };
-        var command = new Command("send", "Send a test message over SMTP") { server, from, to, subject, body, file };
+        var attach = new Option<FileInfo[]>("--attach", "-a") { Description = "Attach a file, its content type guessed from its extension (repeat for several)" };
+        var command = new Command("send", "Send a test message over SMTP") { server, from, to, subject, body, file, attach };
         command.SetAction(async (parse, cancellationToken) =>
         {
             if (!ConfigurationLoader.TryParseEndPoint(parse.GetValue(server)!, out var endPoint))
             {
                 await Console.Error.WriteLineAsync($"inlet: --server: '{parse.GetValue(server)}' is not an address and port");
+                return 2;
+            }
+
+            var attachments = parse.GetValue(attach) ?? [];
+            if (attachments.FirstOrDefault(a => !a.Exists) is { } missing)
+            {
+                await Console.Error.WriteLineAsync($"inlet: --attach: {missing.FullName} does not exist");
                 return 2;
             }
 
@@ -143,6 +152,29 @@ internal static class InletCommandLine
                 message.Body = new TextPart("plain") { Text = parse.GetValue(body) ?? string.Empty };
             }
 
+            if (attachments.Length > 0)
+            {
+                // multipart/mixed: the body first, then each file (RFC 2046 §5.1.3); an --eml message's body is kept whole.
+                var mixed = new Multipart("mixed");
+                if (message.Body is { } existing)
+                {
+                    mixed.Add(existing);
+                }
+
+                foreach (var attachment in attachments)
+                {
+                    mixed.Add(new MimePart(MimeTypes.GetMimeType(attachment.Name))
+                    {
+                        Content = new MimeContent(new MemoryStream(await File.ReadAllBytesAsync(attachment.FullName, cancellationToken))),
+                        ContentDisposition = new ContentDisposition(ContentDisposition.Attachment),
+                        ContentTransferEncoding = ContentEncoding.Base64,
+                        FileName = attachment.Name,
+                    });
+                }
+
+                message.Body = mixed;
+            }
+
             using var client = new SmtpClient();
             try
             {
@@ -154,7 +186,12 @@ internal static class InletCommandLine
                 Console.WriteLine(reply);
                 return 0;
             }
-            catch (Exception e) when (e is SmtpCommandException or SmtpProtocolException or IOException or System.Net.Sockets.SocketException)
+            catch (System.Net.Sockets.SocketException e)
+            {
+                await Console.Error.WriteLineAsync($"inlet: cannot reach SMTP at {endPoint} ({e.Message}) — is `inlet serve` running? (--server to point elsewhere)");
+                return 1;
+            }
+            catch (Exception e) when (e is SmtpCommandException or SmtpProtocolException or IOException)
             {
                 await Console.Error.WriteLineAsync($"inlet: {e.Message}");
                 return 1;

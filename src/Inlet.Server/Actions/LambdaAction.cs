@@ -23,9 +23,7 @@ internal sealed class LambdaActionHandler(FunctionRegistry registry, FunctionInv
             return ActionResult.Fail(registry.NotFoundMessage(lambda.FunctionArn));
         }
 
-        // The event's receipt.action has no topicArn: that belongs to the notification.
-        var record = new SesEventRecord { Ses = new SesContent(context.Mail, context.CreateReceipt(receipt with { TopicArn = null })) };
-        var payload = JsonSerializer.SerializeToUtf8Bytes(new SesEvent([record]), SesJsonContext.Default.SesEvent);
+        var payload = JsonSerializer.SerializeToUtf8Bytes(CreateEvent(receipt, context), SesJsonContext.Default.SesEvent);
 
         if (lambda.InvocationType == LambdaInvocationType.Event)
         {
@@ -57,6 +55,14 @@ internal sealed class LambdaActionHandler(FunctionRegistry registry, FunctionInv
             _ => ActionResult.Ok(detail, receipt),
         };
     }
+
+    /// <summary>
+    /// The event the function gets: one record with the mail object and the action's receipt. Also what
+    /// <c>GET /api/messages/{id}/event</c> rebuilds for a stored message, so the two cannot drift apart.
+    /// </summary>
+    public static SesEvent CreateEvent(SesReceiptAction receipt, ActionContext context) =>
+        // The event's receipt.action has no topicArn: that belongs to the notification.
+        new([new SesEventRecord { Ses = new SesContent(context.Mail, context.CreateReceipt(receipt with { TopicArn = null })) }]);
 
     /// <summary>
     /// The <c>disposition</c> of a function's result, upper-cased; CONTINUE for a null result, a result without a

@@ -25,6 +25,7 @@ internal static class ApiEndpoints
         api.MapGet("/messages", ListMessagesAsync);
         api.MapGet("/messages/{id}", GetMessageAsync);
         api.MapGet("/messages/{id}/raw", GetRawAsync);
+        api.MapGet("/messages/{id}/event", GetEventAsync);
         api.MapPost("/messages/{id}/replay", ReplayAsync);
         api.MapPost("/rules/test", TestRulesAsync);
         api.MapGet("/outbox", ListOutboxAsync);
@@ -79,6 +80,40 @@ internal static class ApiEndpoints
             : null;
         return stream is null ? NotFound(id) : Results.Stream(stream, "message/rfc822");
     }
+
+    /// <summary>
+    /// The SES Lambda event of a stored message, exactly as <c>Invoke</c> takes it (see <see cref="StoredEventBuilder"/>
+    /// for which action's); <c>?function=</c> picks a function. Which action it is the event of travels in a header,
+    /// so that the body is the event and nothing else.
+    /// </summary>
+    private static async Task<IResult> GetEventAsync(HttpResponse response, IStateStore state, StoredEventBuilder events, string id, string? function, CancellationToken cancellationToken)
+    {
+        if (function is not null && !FunctionRegistry.TryParseReference(function, out _, out _, out var error))
+        {
+            return Problem(StatusCodes.Status400BadRequest, "InvalidParameterValue", error!);
+        }
+
+        var message = MessageId.IsValid(id) ? await state.GetMessageAsync(id, cancellationToken) : null;
+        if (message is null)
+        {
+            return NotFound(id);
+        }
+
+        StoredEvent stored;
+        try
+        {
+            stored = await events.BuildAsync(message, function, cancellationToken);
+        }
+        catch (FileNotFoundException)
+        {
+            return Problem(StatusCodes.Status404NotFound, "MessageNotFound", $"Message {id} is recorded but its content is no longer stored");
+        }
+
+        response.Headers[EventSourceHeader] = stored.Source;
+        return Results.Json(stored.Event, SesJsonContext.Default.SesEvent);
+    }
+
+    public const string EventSourceHeader = "X-Inlet-Event-Source";
 
     /// <summary>Runs a stored message through today's rules, as if it had just arrived.</summary>
     private static async Task<IResult> ReplayAsync(IStateStore state, ReceiptConfigurationProvider configuration, MessageQueue queue, TimeProvider time, string id, CancellationToken cancellationToken)

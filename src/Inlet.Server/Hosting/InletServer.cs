@@ -134,6 +134,7 @@ internal sealed partial class InletServer : IAsyncDisposable
         builder.Services.AddSingleton(options.Outbound);
         builder.Services.AddSingleton<MessageQueue>();
         builder.Services.AddSingleton<MessagePipeline>();
+        builder.Services.AddSingleton<StoredEventBuilder>();
         builder.Services.AddSingleton<BounceSender>();
         builder.Services.AddSingleton(signer);
         builder.Services.AddSingleton(endpoints);
