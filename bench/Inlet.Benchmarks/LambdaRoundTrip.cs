@@ -13,6 +13,8 @@ namespace Inlet.Benchmarks;
 /// </summary>
 internal static class LambdaRoundTrip
 {
+    private static readonly FunctionHost Host = new(new FunctionCredentials(TimeProvider.System), "000000000000", FunctionSandbox.None);
+
     public static async Task<int> RunAsync(string[] args)
     {
         var invocations = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 5000;
@@ -33,7 +35,7 @@ internal static class LambdaRoundTrip
         registry.Put(function);
         var payload = SampleEvent();
 
-        await using (var invoker = new FunctionInvoker(registry, new FunctionsOptions { DefaultConcurrency = 1 }, logs, NullLoggerFactory.Instance))
+        await using (var invoker = new FunctionInvoker(registry, new FunctionsOptions { DefaultConcurrency = 1 }, Host, logs, NullLoggerFactory.Instance))
         {
             for (var i = 0; i < 200; i++)
             {
@@ -64,7 +66,7 @@ internal static class LambdaRoundTrip
         var first = new double[colds];
         for (var i = 0; i < colds; i++)
         {
-            await using var invoker = new FunctionInvoker(registry, new FunctionsOptions(), logs, NullLoggerFactory.Instance);
+            await using var invoker = new FunctionInvoker(registry, new FunctionsOptions(), Host, logs, NullLoggerFactory.Instance);
             var started = Stopwatch.GetTimestamp();
             var result = await invoker.InvokeAsync(function, payload, new InvokeOptions(), CancellationToken.None);
             first[i] = Stopwatch.GetElapsedTime(started).TotalMilliseconds;

@@ -576,6 +576,45 @@ function runInvocation(handler, inv) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// aws-sdk v2
+// ---------------------------------------------------------------------------------------------------------------
+
+// The AWS SDK for JavaScript v3 (and boto3, Go and Java v2) read AWS_ENDPOINT_URL; aws-sdk v2 does not. Many
+// functions bundle v2 in their own node_modules, so every copy of it the function loads is pointed at the endpoint
+// here, before the function's code sees it: the global AWS.config of that copy gets the endpoint, path-style S3 and
+// Signature Version 4. The function's files are not touched, and settings it passes to a client itself still win.
+function redirectAwsSdkV2(endpoint) {
+  if (!endpoint) return;
+  const Module = require('module');
+  const load = Module._load;
+  const configured = new WeakSet();
+  Module._load = function loadWithInletEndpoint(request, parent, isMain) {
+    const exported = load.apply(this, arguments);
+    if (typeof request === 'string' && (request === 'aws-sdk' || request.startsWith('aws-sdk/'))) {
+      let AWS = exported;
+      if (!(AWS && AWS.config && typeof AWS.config.update === 'function')) {
+        try {
+          // aws-sdk/clients/<service>: the copy's global object is aws-sdk/global, beside it.
+          AWS = load.call(this, 'aws-sdk/global', parent, false);
+        } catch {
+          return exported;
+        }
+      }
+      if (AWS && AWS.config && !configured.has(AWS.config)) {
+        configured.add(AWS.config);
+        AWS.config.update({
+          endpoint,
+          s3ForcePathStyle: true,
+          sslEnabled: endpoint.startsWith('https:'),
+          s3: { signatureVersion: 'v4' },
+        });
+      }
+    }
+    return exported;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Main
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -590,6 +629,7 @@ async function main() {
   }
 
   const taskRoot = process.env.LAMBDA_TASK_ROOT || process.cwd();
+  redirectAwsSdkV2(process.env.AWS_ENDPOINT_URL);
   let handler;
   try {
     handler = await loadHandler(taskRoot, process.env._HANDLER);

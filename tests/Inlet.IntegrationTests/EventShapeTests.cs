@@ -30,7 +30,7 @@ public class EventShapeTests
     {
         var directory = TestServer.NewDirectory();
         var folder = FunctionFixtures.Write(directory, "fn", "index.js", FunctionFixtures.SubjectDisposition);
-        var eventLog = Path.Combine(directory, "events.jsonl");
+        var eventLog = Path.Combine(FunctionFixtures.OutputFolder(directory), "events.jsonl");
         await using var server = await TestServer.StartAsync(
             $$"""
             Functions:

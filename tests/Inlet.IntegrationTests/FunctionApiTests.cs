@@ -116,8 +116,8 @@ public class FunctionApiTests
             """;
         var directory = TestServer.NewDirectory();
         var folder = FunctionFixtures.Write(directory, "flaky", "index.js", Failing);
-        var attempts = Path.Combine(directory, "attempts");
-        var healed = Path.Combine(directory, "healed");
+        var attempts = Path.Combine(FunctionFixtures.OutputFolder(directory), "attempts");
+        var healed = Path.Combine(FunctionFixtures.OutputFolder(directory), "healed");
         await using var server = await TestServer.StartAsync(
             $$"""
             Functions:

@@ -50,6 +50,22 @@ internal static class FunctionFixtures
             urllib.request.urlopen(urllib.request.Request(api + request_id + "/response", data=body, method="POST")).read()
         """;
 
+    /// <summary>
+    /// A folder a function may write into, for tests that record what a function saw: functions run as an
+    /// unprivileged user when the tests run as root, and Inlet's data folder is closed to that user.
+    /// </summary>
+    public static string OutputFolder(string directory)
+    {
+        var folder = Path.Combine(directory, "function-output");
+        Directory.CreateDirectory(folder);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(folder, (UnixFileMode)0b111_111_111);
+        }
+
+        return folder;
+    }
+
     public static string Write(string directory, string name, string file, string code)
     {
         var folder = Path.Combine(directory, "functions-src", name);
@@ -59,7 +75,7 @@ internal static class FunctionFixtures
         File.WriteAllText(path, code.Replace("\r\n", "\n", StringComparison.Ordinal));
         if (file == "bootstrap" && !OperatingSystem.IsWindows())
         {
-            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            File.SetUnixFileMode(path, File.GetUnixFileMode(path) | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
         }
 
         return folder;

@@ -22,7 +22,7 @@ public class LambdaActionTests
     {
         var directory = TestServer.NewDirectory();
         var folder = FunctionFixtures.Write(directory, "fn", file, code);
-        var eventLog = Path.Combine(directory, "events.jsonl");
+        var eventLog = Path.Combine(FunctionFixtures.OutputFolder(directory), "events.jsonl");
         var yaml = $$"""
             Functions:
               - FunctionName: fn
@@ -231,7 +231,7 @@ public class LambdaActionTests
     public async Task ReceiptActionFunctionArn_RuleNamesTheFunctionByNameOrPartialArn_IsTheFullArnInEventNotificationAndDryRun()
     {
         var directory = TestServer.NewDirectory();
-        var eventLog = Path.Combine(directory, "events.jsonl");
+        var eventLog = Path.Combine(FunctionFixtures.OutputFolder(directory), "events.jsonl");
         // One function sees both the SES events (as the rules' function) and the SNS events (as the topic's subscriber).
         var folder = FunctionFixtures.Write(directory, "fn", "index.js", """
             const fs = require('fs');

@@ -293,7 +293,7 @@ public class NotificationTests
     public async Task LambdaSubscription_ReceivesTheSnsEventAndReadsTheSesNotification()
     {
         var directory = TestServer.NewDirectory();
-        var seen = Path.Combine(directory, "seen.json");
+        var seen = Path.Combine(FunctionFixtures.OutputFolder(directory), "seen.json");
         var folder = FunctionFixtures.Write(directory, "reader", "index.js", """
             const fs = require('fs');
             exports.handler = async (event) => {

@@ -38,6 +38,9 @@ internal sealed record ActionResult(ActionOutcome Outcome)
     /// <summary>A header to append (AddHeader).</summary>
     public AddedHeader? AddHeader { get; init; }
 
+    /// <summary>The AWS calls a function made while the action ran, for the trace.</summary>
+    public IReadOnlyList<string> Calls { get; init; } = [];
+
     /// <summary>The message is to bounce with this reply (Bounce, or a message too large for S3 or SNS).</summary>
     public BounceRequest? Bounce { get; init; }
 

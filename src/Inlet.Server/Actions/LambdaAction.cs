@@ -43,16 +43,16 @@ internal sealed class LambdaActionHandler(FunctionRegistry registry, FunctionInv
 
         if (result.FunctionError is not null)
         {
-            return ActionResult.Fail($"{result.ErrorType}: {result.ErrorMessage} (function {function.FunctionName}, request {result.RequestId})");
+            return ActionResult.Fail($"{result.ErrorType}: {result.ErrorMessage} (function {function.FunctionName}, request {result.RequestId})") with { Calls = result.AwsCalls };
         }
 
         var disposition = ReadDisposition(result.Payload);
         var detail = $"{function.FunctionName} answered disposition {disposition} in {result.Duration.TotalMilliseconds:F0} ms (request {result.RequestId})";
         return disposition switch
         {
-            "STOP_RULE" => new ActionResult(ActionOutcome.StopRule) { Detail = detail, Receipt = receipt },
-            "STOP_RULE_SET" => new ActionResult(ActionOutcome.StopRuleSet) { Detail = detail, Receipt = receipt },
-            _ => ActionResult.Ok(detail, receipt),
+            "STOP_RULE" => new ActionResult(ActionOutcome.StopRule) { Detail = detail, Receipt = receipt, Calls = result.AwsCalls },
+            "STOP_RULE_SET" => new ActionResult(ActionOutcome.StopRuleSet) { Detail = detail, Receipt = receipt, Calls = result.AwsCalls },
+            _ => ActionResult.Ok(detail, receipt) with { Calls = result.AwsCalls },
         };
     }
 

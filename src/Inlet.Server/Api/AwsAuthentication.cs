@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Inlet.Functions;
 using Inlet.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -25,8 +26,11 @@ internal enum AwsProtocol
 /// AWS's codes in each protocol's error shape. Inlet's own endpoints (<c>/api</c>, <c>/health</c>, the SNS signing
 /// certificate, <c>/metrics</c>) and the two unsigned SNS URLs (SubscribeURL, UnsubscribeURL) are not AWS requests.
 /// </summary>
-internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, InletOptions options, Inlet.Storage.BlobStores blobs, TimeProvider time, ILogger<AwsAuthenticationMiddleware> logger)
+internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, InletOptions options, Inlet.Storage.BlobStores blobs, FunctionCredentials functionCredentials, TimeProvider time, ILogger<AwsAuthenticationMiddleware> logger)
 {
+    /// <summary>The function whose temporary credentials signed the request, when one did.</summary>
+    public const string PrincipalItem = "Inlet.FunctionPrincipal";
+
     private static readonly TimeSpan s_skew = TimeSpan.FromMinutes(15);
 
     public async Task InvokeAsync(HttpContext context)
@@ -65,11 +69,26 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
             "lambda" => AwsProtocol.Lambda,
             _ => AwsProtocol.Query,
         };
-        var key = options.Credentials.FirstOrDefault(k => k.AccessKeyId == credential.AccessKeyId);
-        if (key is null)
+        var secret = options.Credentials.FirstOrDefault(k => k.AccessKeyId == credential.AccessKeyId)?.SecretAccessKey;
+        FunctionPrincipal? principal = null;
+        if (secret is null)
         {
-            await RefuseAsync(context, protocol, "InvalidClientTokenId", 403, "The security token included in the request is invalid.");
-            return;
+            // A function's temporary credentials: the session token must come with them, as STS requires.
+            principal = functionCredentials.Find(credential.AccessKeyId);
+            var token = request.Headers["X-Amz-Security-Token"].FirstOrDefault() ?? (query.TryGetValue("X-Amz-Security-Token", out var t) ? t : null);
+            if (principal is null || token is null || !CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(token), Encoding.ASCII.GetBytes(principal.SessionToken)))
+            {
+                await RefuseAsync(context, protocol, "InvalidClientTokenId", 403, "The security token included in the request is invalid.");
+                return;
+            }
+
+            if (functionCredentials.IsExpired(principal))
+            {
+                await RefuseAsync(context, protocol, "ExpiredToken", 400, "The security token included in the request is expired");
+                return;
+            }
+
+            secret = principal.SecretAccessKey;
         }
 
         if (!SigV4.TryParseAmzDate(credential.AmzDate, out var signedAt))
@@ -101,7 +120,7 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
         var canonical = SigV4.CanonicalRequest(sigRequest, credential.SignedHeaders, credential.Service, presigned);
         var scope = $"{credential.Date}/{credential.Region}/{credential.Service}/aws4_request";
         var stringToSign = SigV4.StringToSign(credential.AmzDate, scope, canonical);
-        var expected = SigV4.Signature(key.SecretAccessKey, credential.Date, credential.Region, credential.Service, stringToSign);
+        var expected = SigV4.Signature(secret, credential.Date, credential.Region, credential.Service, stringToSign);
         if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(expected), Encoding.ASCII.GetBytes(credential.Signature)))
         {
             LogSignatureMismatch(logger, credential.AccessKeyId, request.Method, path);
@@ -124,14 +143,40 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
         }
 
         context.Items[typeof(SigV4Credential)] = credential;
-        if (protocol == AwsProtocol.S3)
+        AwsOperation? operation = null;
+        if (principal is not null)
         {
-            // S3's paths are the buckets' own: it is served here rather than by routes.
-            await S3Api.HandleAsync(context, blobs, options.AccountId);
-            return;
+            context.Items[PrincipalItem] = principal;
+            operation = await AwsOperation.IdentifyAsync(context, credential.Service);
+            if (!FunctionPermissions.Allows(operation, options.FunctionSettings.CredentialScope))
+            {
+                LogFunctionDenied(logger, principal.FunctionName, $"{operation.Service}:{operation.Name}");
+                principal.CurrentInvocation()?.AwsCalls.Enqueue(operation.Describe(403, "AccessDenied"));
+                await RefuseAsync(context, protocol, "AccessDenied", 403,
+                    $"User: {principal.AssumedRoleArn} is not authorized to perform: {operation.Service}:{operation.Name} (function credentials are limited to the data plane; FunctionSettings.CredentialScope)");
+                return;
+            }
         }
 
-        await next(context);
+        try
+        {
+            if (protocol == AwsProtocol.S3)
+            {
+                // S3's paths are the buckets' own: it is served here rather than by routes.
+                await S3Api.HandleAsync(context, blobs, options.AccountId);
+                return;
+            }
+
+            await next(context);
+        }
+        finally
+        {
+            // A call made with a function's credentials during an invocation belongs to that invocation's trace.
+            if (principal is not null && operation is not null)
+            {
+                principal.CurrentInvocation()?.AwsCalls.Enqueue(operation.Describe(context.Response.StatusCode, context.Items[AwsOperation.OutcomeItem] as string));
+            }
+        }
     }
 
     /// <summary>Before the scope is known: Lambda's paths, the Query root, or S3 for everything else.</summary>
@@ -172,6 +217,8 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
                     "InvalidClientTokenId" => "UnrecognizedClientException",
                     "SignatureDoesNotMatch" or "RequestExpired" => "InvalidSignatureException",
                     "IncompleteSignature" => "IncompleteSignatureException",
+                    "AccessDenied" => "AccessDeniedException",
+                    "ExpiredToken" => "ExpiredTokenException",
                     "MissingAuthenticationToken" => "MissingAuthenticationTokenException",
                     _ => code,
                 };
@@ -183,6 +230,7 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
                     "IncompleteSignature" => "AuthorizationHeaderMalformed",
                     "RequestExpired" => "RequestTimeTooSkewed",
                     "MissingAuthenticationToken" => "AccessDenied",
+                    "ExpiredToken" => "ExpiredToken",
                     _ => code,
                 };
                 if (s3Code == "RequestTimeTooSkewed")
@@ -201,6 +249,9 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
         context.Request.Headers.Authorization.ToString().Contains("/sns/aws4_request", StringComparison.Ordinal)
             ? SnsQueryApi.Namespace
             : "http://ses.amazonaws.com/doc/2010-12-01/";
+
+    [LoggerMessage(EventId = 601, Level = LogLevel.Information, Message = "Function {Function} was refused {Operation}: outside its credential scope")]
+    private static partial void LogFunctionDenied(ILogger logger, string function, string operation);
 
     [LoggerMessage(EventId = 600, Level = LogLevel.Warning, Message = "Signature mismatch for access key {AccessKeyId}: {Method} {Path}")]
     private static partial void LogSignatureMismatch(ILogger logger, string accessKeyId, string method, string path);

@@ -17,7 +17,7 @@ internal static class QueryEndpoint
         app.MapGet("/" + signer.CertificateFileName, () => Results.Text(signer.CertificatePem, "application/x-pem-file"));
     }
 
-    private static async Task<IResult> HandleAsync(HttpContext context, SnsService sns, Inlet.Processing.ReceiptRulesService rules, CancellationToken cancellationToken)
+    private static async Task<IResult> HandleAsync(HttpContext context, SnsService sns, Inlet.Processing.ReceiptRulesService rules, Inlet.Hosting.InletOptions options, CancellationToken cancellationToken)
     {
         var query = await QueryRequest.ReadAsync(context.Request, cancellationToken);
         var action = query.Action;
@@ -27,6 +27,11 @@ internal static class QueryEndpoint
         }
 
         var version = query.Get("Version");
+        if (version == StsQueryApi.Version || (version is null && action == "GetCallerIdentity"))
+        {
+            return StsQueryApi.Handle(query, context, options);
+        }
+
         if (version == SnsQueryApi.Version || (version is null && SnsQueryApi.Actions.Contains(action)))
         {
             return await SnsQueryApi.HandleAsync(query, sns, cancellationToken);

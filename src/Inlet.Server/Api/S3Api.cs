@@ -136,7 +136,7 @@ internal static class S3Api
     }
 
     /// <summary>The bucket and key of a request: from a virtual host (<c>bucket.localhost</c>) or the path.</summary>
-    private static (string? Bucket, string? Key) Target(HttpRequest request)
+    internal static (string? Bucket, string? Key) Target(HttpRequest request)
     {
         var raw = request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget ?? request.Path.Value ?? "/";
         var path = raw.Split('?')[0];

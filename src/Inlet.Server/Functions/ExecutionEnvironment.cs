@@ -19,6 +19,7 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
     private const int MaxResponse = FunctionsOptions.MaxSyncPayload + 100;
 
     private readonly FunctionsOptions _options;
+    private readonly FunctionHost _host;
     private readonly FunctionLogs _logs;
     private readonly ILogger _logger;
     private readonly Channel<Invocation> _next = Channel.CreateBounded<Invocation>(1);
@@ -30,11 +31,16 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
     private volatile string? _lastRequestId;
     private volatile bool _dead;
     private int _peakMemoryMb;
+    private volatile bool _overMemory;
+    private FunctionPrincipal? _principal;
+    private string? _tempDirectory;
+    private Timer? _memoryWatch;
 
-    public ExecutionEnvironment(FunctionDefinition function, FunctionsOptions options, FunctionLogs logs, ILogger logger)
+    public ExecutionEnvironment(FunctionDefinition function, FunctionsOptions options, FunctionHost host, FunctionLogs logs, ILogger logger)
     {
         Function = function;
         _options = options;
+        _host = host;
         _logs = logs;
         _logger = logger;
         Id = Guid.NewGuid().ToString("N")[..16];
@@ -48,6 +54,8 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
 
     public DateTimeOffset LastUsed { get; private set; } = DateTimeOffset.UtcNow;
 
+    public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
+
     /// <summary>How long the runtime took from start to its first <c>/next</c>; reported once, with the first invocation.</summary>
     public TimeSpan? InitDuration { get; private set; }
 
@@ -58,9 +66,11 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
     public async Task StartAsync(ILoggerFactory loggerFactory, string runtimeDirectory, CancellationToken cancellationToken)
     {
         _api = await RuntimeApiServer.StartAsync(HandleAsync, loggerFactory, cancellationToken);
+        var sandbox = _host.Sandbox;
+        var codePath = Function.CodePath is null ? null : sandbox.Readable(Function.CodePath, $"code-{Function.FunctionName}-{Convert.ToHexString(Convert.FromBase64String(Function.CodeSha256.Length > 0 ? Function.CodeSha256 : "AA=="))[..16]}");
         var (fileName, arguments) = Function.IsNode
             ? (_options.NodePath, new[] { Path.Combine(runtimeDirectory, "nodejs", "bootstrap.js") })
-            : (Path.Combine(Function.CodePath!, "bootstrap"), Array.Empty<string>());
+            : (Path.Combine(codePath!, "bootstrap"), Array.Empty<string>());
         if (Function.IsProvided && !File.Exists(fileName))
         {
             _init.TrySetResult(InvocationOutcome.Error("Runtime.InvalidEntrypoint", $"Couldn't find valid bootstrap(s): [{fileName}]"));
@@ -68,9 +78,11 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
             return;
         }
 
+        _tempDirectory = sandbox.CreateTempDirectory(Id);
+        _principal = _host.Credentials.Issue(Function, _host.Account, () => _current);
         var info = new ProcessStartInfo(fileName)
         {
-            WorkingDirectory = Function.CodePath,
+            WorkingDirectory = codePath,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
@@ -83,10 +95,12 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
 
         // The function sees what a Lambda runtime sees, and nothing of Inlet's own environment.
         info.Environment.Clear();
-        foreach (var (key, value) in BuildEnvironment(runtimeDirectory))
+        foreach (var (key, value) in BuildEnvironment(runtimeDirectory, codePath))
         {
             info.Environment[key] = value;
         }
+
+        sandbox.Apply(info);
 
         try
         {
@@ -98,6 +112,7 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
             _process.StandardInput.Close();
             _process.BeginOutputReadLine();
             _process.BeginErrorReadLine();
+            _memoryWatch = new Timer(_ => WatchMemory(), null, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(100));
         }
         catch (System.ComponentModel.Win32Exception e)
         {
@@ -106,11 +121,19 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
         }
     }
 
-    private Dictionary<string, string> BuildEnvironment(string runtimeDirectory)
+    private Dictionary<string, string> BuildEnvironment(string runtimeDirectory, string? codePath)
     {
         var registry = Function.FunctionArn.Split(':');
         var region = registry.Length > 3 ? registry[3] : "us-east-1";
         var env = new Dictionary<string, string>(StringComparer.Ordinal);
+
+        // Inlet's endpoint for every SDK that reads AWS_ENDPOINT_URL (JavaScript v3, boto3 >= 1.28, Go and Java v2);
+        // the function's own Environment wins over it.
+        if (_host.EndpointUrl is { } endpoint)
+        {
+            env["AWS_ENDPOINT_URL"] = endpoint;
+        }
+
         foreach (var (key, value) in Function.Environment)
         {
             env[key] = value;
@@ -122,7 +145,7 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
         env["TZ"] = ":UTC";
         env["_HANDLER"] = Function.Handler;
         env["AWS_LAMBDA_RUNTIME_API"] = $"127.0.0.1:{_api!.EndPoint.Port}";
-        env["LAMBDA_TASK_ROOT"] = Function.CodePath ?? string.Empty;
+        env["LAMBDA_TASK_ROOT"] = codePath ?? string.Empty;
         env["LAMBDA_RUNTIME_DIR"] = Path.Combine(runtimeDirectory, "nodejs");
         env["AWS_REGION"] = region;
         env["AWS_DEFAULT_REGION"] = region;
@@ -132,13 +155,30 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
         env["AWS_LAMBDA_INITIALIZATION_TYPE"] = "on-demand";
         env["AWS_LAMBDA_LOG_GROUP_NAME"] = $"/aws/lambda/{Function.FunctionName}";
         env["AWS_LAMBDA_LOG_STREAM_NAME"] = LogStreamName;
+
+        // The role's temporary credentials, minted for this environment; never Inlet's own keys.
+        env["AWS_ACCESS_KEY_ID"] = _principal!.AccessKeyId;
+        env["AWS_SECRET_ACCESS_KEY"] = _principal.SecretAccessKey;
+        env["AWS_SESSION_TOKEN"] = _principal.SessionToken;
+        env["TMPDIR"] = _tempDirectory!;
+        env["HOME"] = _tempDirectory!;
         if (Function.IsNode)
         {
             env["AWS_EXECUTION_ENV"] = $"AWS_Lambda_{Function.Runtime}";
-            env["NODE_PATH"] = Function.CodePath + Path.PathSeparator + Path.Combine(Function.CodePath ?? ".", "node_modules");
+            // The function's own modules first, then the SDK the runtime provides, as Lambda's NODE_PATH orders them.
+            var sdk = _host.NodeSdkPath is { } provided ? _host.Sandbox.Readable(provided, "node-sdk-" + SdkVersion(provided)) : null;
+            env["NODE_PATH"] = string.Join(Path.PathSeparator, new[] { codePath, Path.Combine(codePath ?? ".", "node_modules"), sdk }.Where(p => p is not null));
         }
 
         return env;
+    }
+
+    /// <summary>The SDK folder's lock file names its exact content; its hash keys a staged copy.</summary>
+    private static string SdkVersion(string nodeModules)
+    {
+        var lockFile = Path.Combine(nodeModules, ".package-lock.json");
+        var key = File.Exists(lockFile) ? File.ReadAllBytes(lockFile) : Encoding.UTF8.GetBytes(nodeModules);
+        return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(key))[..16].ToLowerInvariant();
     }
 
     /// <summary>Waits for the runtime to ask for its first event; returns the init error when it failed instead.</summary>
@@ -212,7 +252,10 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
 
         var current = _current;
         var requestId = current?.RequestId ?? _lastRequestId;
-        var message = string.Create(CultureInfo.InvariantCulture, $"RequestId: {requestId} Error: Runtime exited with error: exit status {code}");
+        // Over MemorySize the environment is killed, as Lambda's kernel does: "signal: killed".
+        var message = _overMemory
+            ? $"RequestId: {requestId} Error: Runtime exited with error: signal: killed"
+            : string.Create(CultureInfo.InvariantCulture, $"RequestId: {requestId} Error: Runtime exited with error: exit status {code}");
         _init.TrySetResult(InvocationOutcome.Error("Runtime.ExitError", message));
         current?.Answer(InvocationOutcome.Error("Runtime.ExitError", message));
         _next.Writer.TryComplete();
@@ -385,7 +428,7 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
                 {
                     if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
                     {
-                        return (int)Math.Ceiling(long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0);
+                        return Math.Max(_peakMemoryMb, (int)Math.Ceiling(long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0));
                     }
                 }
             }
@@ -396,6 +439,75 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
         }
 
         return _peakMemoryMb;
+    }
+
+    /// <summary>
+    /// MemorySize is a limit, as in Lambda: the process tree's resident memory is sampled and an environment over
+    /// it is killed. The peak is kept for REPORT's Max Memory Used.
+    /// </summary>
+    private void WatchMemory()
+    {
+        if (_dead || _process is null)
+        {
+            return;
+        }
+
+        var resident = ResidentMb(_process.Id);
+        if (resident > _peakMemoryMb)
+        {
+            _peakMemoryMb = resident;
+        }
+
+        if (resident > Function.MemorySize && !_overMemory)
+        {
+            _overMemory = true;
+            LogOverMemory(_logger, Function.FunctionName, Id, resident, Function.MemorySize);
+            try
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+            catch (InvalidOperationException)
+            {
+                // Already gone.
+            }
+        }
+    }
+
+    /// <summary>Resident memory of a process and its descendants, in MB.</summary>
+    private static int ResidentMb(int pid)
+    {
+        long kb = 0;
+        var pending = new Stack<int>([pid]);
+        while (pending.Count > 0)
+        {
+            var current = pending.Pop();
+            try
+            {
+                foreach (var line in File.ReadLines($"/proc/{current}/status"))
+                {
+                    if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                    {
+                        kb += long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+                        break;
+                    }
+                }
+
+                foreach (var task in Directory.EnumerateDirectories($"/proc/{current}/task"))
+                {
+                    var children = File.ReadAllText(Path.Combine(task, "children"));
+                    foreach (var child in children.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                    {
+                        pending.Push(int.Parse(child, CultureInfo.InvariantCulture));
+                    }
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+            {
+                // The process ended while it was read.
+            }
+        }
+
+        return (int)Math.Ceiling(kb / 1024.0);
     }
 
     public async Task KillAsync()
@@ -417,7 +529,22 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_memoryWatch is not null)
+        {
+            await _memoryWatch.DisposeAsync();
+        }
+
         await KillAsync();
+        if (_principal is not null)
+        {
+            _host.Credentials.Revoke(_principal.AccessKeyId);
+        }
+
+        if (_tempDirectory is not null)
+        {
+            FunctionSandbox.DeleteTempDirectory(_tempDirectory);
+        }
+
         _next.Writer.TryComplete();
         if (_api is not null)
         {
@@ -426,6 +553,9 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
 
         _process?.Dispose();
     }
+
+    [LoggerMessage(EventId = 402, Level = LogLevel.Warning, Message = "Function {Function}: environment {Environment} used {Resident} MB, over its MemorySize of {Limit} MB, and was stopped")]
+    private static partial void LogOverMemory(ILogger logger, string function, string environment, int resident, int limit);
 
     [LoggerMessage(EventId = 400, Level = LogLevel.Warning, Message = "Function {Function}: environment {Environment} could not be stopped")]
     private static partial void LogKillFailed(ILogger logger, string function, string environment, Exception exception);

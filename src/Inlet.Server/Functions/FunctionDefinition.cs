@@ -36,7 +36,7 @@ internal sealed record FunctionDefinition
     /// <summary>Seconds, 1 to 900.</summary>
     public int Timeout { get; init; } = DefaultTimeout;
 
-    /// <summary>MB, 128 to 10240; reported to the function, not enforced.</summary>
+    /// <summary>MB, 128 to 10240: an environment whose processes use more is stopped, as Lambda stops it.</summary>
     public int MemorySize { get; init; } = DefaultMemorySize;
 
     public string Description { get; init; } = string.Empty;

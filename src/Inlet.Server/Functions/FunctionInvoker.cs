@@ -33,17 +33,20 @@ internal sealed partial class FunctionInvoker : IAsyncDisposable
     private readonly FunctionLogs _logs;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
-    private readonly string _runtimeDirectory;
+    private readonly FunctionHost _host;
+    private readonly Lazy<string> _runtimeDirectory;
     private readonly HttpClient _http;
     private readonly Timer _reaper;
 
-    public FunctionInvoker(FunctionRegistry registry, FunctionsOptions options, FunctionLogs logs, ILoggerFactory loggerFactory, HttpClient? http = null)
+    public FunctionInvoker(FunctionRegistry registry, FunctionsOptions options, FunctionHost host, FunctionLogs logs, ILoggerFactory loggerFactory, HttpClient? http = null)
     {
         _options = options;
+        _host = host;
         _logs = logs;
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<FunctionInvoker>();
-        _runtimeDirectory = Path.Combine(AppContext.BaseDirectory, "runtimes");
+        // The bootstraps (and the SDK the Node runtime provides) must be readable by the user functions run as.
+        _runtimeDirectory = new(() => host.Sandbox.Readable(Path.Combine(AppContext.BaseDirectory, "runtimes"), "runtimes-" + RuntimeVersion()));
         _http = http ?? new HttpClient();
         registry.Changed += function => _ = RetireAsync(function.FunctionName);
         _reaper = new Timer(_ => _ = ReapIdleAsync(), null, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10));
@@ -58,6 +61,7 @@ internal sealed partial class FunctionInvoker : IAsyncDisposable
         TimeSpan? initDuration = null;
         var overhead = TimeSpan.Zero;
         var memory = 0;
+        var calls = new ConcurrentQueue<string>();
         using var caller = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         if (options.CallerTimeout is { } callerTimeout && callerTimeout < TimeSpan.FromSeconds(function.Timeout))
         {
@@ -72,7 +76,7 @@ internal sealed partial class FunctionInvoker : IAsyncDisposable
             }
             else
             {
-                (outcome, initDuration, overhead, memory) = await InvokeInEnvironmentAsync(function, payload, requestId, options, started, caller.Token);
+                (outcome, initDuration, overhead, memory) = await InvokeInEnvironmentAsync(function, payload, requestId, options, calls, caller.Token);
             }
         }
         catch (OperationCanceledException) when (caller.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
@@ -102,13 +106,14 @@ internal sealed partial class FunctionInvoker : IAsyncDisposable
             ErrorType = outcome.IsError ? outcome.ErrorType : null,
             ErrorMessage = outcome.IsError ? ReadErrorMessage(outcome.Payload) : null,
             LogTail = _logs.InvocationTail(function.FunctionName, requestId),
+            AwsCalls = [.. calls],
             Duration = duration,
             InitDuration = initDuration,
             Overhead = overhead,
         };
     }
 
-    private async Task<(InvocationOutcome Outcome, TimeSpan? Init, TimeSpan Overhead, int Memory)> InvokeInEnvironmentAsync(FunctionDefinition function, byte[] payload, string requestId, InvokeOptions options, long started, CancellationToken cancellationToken)
+    private async Task<(InvocationOutcome Outcome, TimeSpan? Init, TimeSpan Overhead, int Memory)> InvokeInEnvironmentAsync(FunctionDefinition function, byte[] payload, string requestId, InvokeOptions options, ConcurrentQueue<string> calls, CancellationToken cancellationToken)
     {
         var pool = _pools.GetOrAdd(function.FunctionName, _ => new Pool());
         var concurrency = function.ReservedConcurrentExecutions ?? _options.DefaultConcurrency;
@@ -126,8 +131,8 @@ internal sealed partial class FunctionInvoker : IAsyncDisposable
             environment = pool.TakeIdle(function);
             if (environment is null)
             {
-                environment = new ExecutionEnvironment(function, _options, _logs, _logger);
-                await environment.StartAsync(_loggerFactory, _runtimeDirectory, cancellationToken);
+                environment = new ExecutionEnvironment(function, _options, _host, _logs, _logger);
+                await environment.StartAsync(_loggerFactory, _runtimeDirectory.Value, cancellationToken);
                 var initError = await environment.WaitReadyAsync(deadline - DateTimeOffset.UtcNow, cancellationToken);
                 if (initError is not null)
                 {
@@ -144,7 +149,7 @@ internal sealed partial class FunctionInvoker : IAsyncDisposable
             }
 
             var clientContext = options.ClientContext is null ? null : DecodeClientContext(options.ClientContext);
-            var invocation = new Invocation(requestId, payload, deadline, options.InvokedArn ?? function.FunctionArn, clientContext);
+            var invocation = new Invocation(requestId, payload, deadline, options.InvokedArn ?? function.FunctionArn, clientContext) { AwsCalls = calls };
             var handedOver = Stopwatch.GetTimestamp();
             var outcome = await environment.InvokeAsync(invocation, cancellationToken);
             var done = Stopwatch.GetTimestamp();
@@ -157,7 +162,8 @@ internal sealed partial class FunctionInvoker : IAsyncDisposable
         {
             if (environment is not null)
             {
-                if (environment.IsAlive && !pool.IsRetired(environment.Function))
+                // An environment is retired before its credentials expire, so that the next one gets fresh keys.
+                if (environment.IsAlive && !pool.IsRetired(environment.Function) && DateTimeOffset.UtcNow - environment.StartedAt < FunctionCredentials.EnvironmentMaxAge)
                 {
                     pool.ReturnIdle(environment);
                 }
@@ -239,6 +245,21 @@ internal sealed partial class FunctionInvoker : IAsyncDisposable
         {
             return Encoding.UTF8.GetString(payload);
         }
+    }
+
+    /// <summary>A key for the runtime folder's content: the bootstraps' sizes and times, and the SDK's presence.</summary>
+    private static string RuntimeVersion()
+    {
+        var folder = Path.Combine(AppContext.BaseDirectory, "runtimes");
+        var key = new StringBuilder();
+        foreach (var file in Directory.Exists(folder) ? Directory.EnumerateFiles(folder, "bootstrap*", SearchOption.AllDirectories).Order(StringComparer.Ordinal) : Enumerable.Empty<string>())
+        {
+            var info = new FileInfo(file);
+            key.Append(CultureInfo.InvariantCulture, $"{file}:{info.Length}:{info.LastWriteTimeUtc.Ticks};");
+        }
+
+        key.Append(Directory.Exists(Path.Combine(folder, "nodejs", "node_modules")));
+        return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(key.ToString())))[..16].ToLowerInvariant();
     }
 
     /// <summary>A changed or deleted function's idle environments are stopped; busy ones are stopped when they finish.</summary>

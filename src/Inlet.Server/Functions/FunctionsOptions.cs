@@ -12,6 +12,15 @@ internal sealed record FunctionsOptions
     /// <summary>The node executable (found on PATH by default).</summary>
     public string NodePath { get; init; } = "node";
 
+    /// <summary>
+    /// The user functions run as when Inlet runs as root (default <c>nobody</c>); <c>off</c> runs them as Inlet's
+    /// own user. Ignored when Inlet is not root.
+    /// </summary>
+    public string? RunAs { get; init; }
+
+    /// <summary>What a function's temporary credentials may do with Inlet's AWS APIs.</summary>
+    public CredentialScope CredentialScope { get; init; } = CredentialScope.DataPlane;
+
     /// <summary>Lambda waits 1 minute before the first retry of a failed asynchronous invocation and 2 before the second.</summary>
     public TimeSpan AsyncRetryDelay { get; init; } = TimeSpan.FromMinutes(1);
 
@@ -23,6 +32,13 @@ internal sealed record FunctionsOptions
 
     /// <summary>Largest asynchronous payload (Lambda: 1 MB).</summary>
     public const int MaxAsyncPayload = 1024 * 1024;
+}
+
+/// <summary>What a function's credentials may do: the data plane a receiving function needs, or everything.</summary>
+internal enum CredentialScope
+{
+    DataPlane,
+    All,
 }
 
 /// <summary>A function as the configuration file declares it: its definition with the code still at its source path.</summary>

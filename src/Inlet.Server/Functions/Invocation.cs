@@ -27,6 +27,9 @@ internal sealed class Invocation(string requestId, byte[] payload, DateTimeOffse
 
     public string? ClientContext { get; } = clientContext;
 
+    /// <summary>The AWS calls the function made with its credentials while this invocation ran, in order.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> AwsCalls { get; init; } = new();
+
     public TaskCompletionSource<InvocationOutcome> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>When the event had been written to the runtime (Stopwatch ticks).</summary>
@@ -70,6 +73,9 @@ internal sealed record InvocationResult
 
     /// <summary>Inlet's own part of the round trip: handing the event over and taking the answer back.</summary>
     public TimeSpan Overhead { get; init; }
+
+    /// <summary>The AWS calls the function made during the invocation ("GetObject mail/inbox/… 200").</summary>
+    public IReadOnlyList<string> AwsCalls { get; init; } = [];
 }
 
 /// <summary>The function cannot take another invocation now (Lambda's TooManyRequestsException).</summary>

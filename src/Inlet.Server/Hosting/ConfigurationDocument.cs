@@ -263,6 +263,12 @@ internal sealed class FunctionsDocument
 
     /// <summary>Seconds before the first retry of a failed asynchronous invocation (Lambda: 60; the second waits twice as long).</summary>
     public double? AsyncRetryDelay { get; set; }
+
+    /// <summary>The user functions run as when Inlet is root (default nobody), or off.</summary>
+    public string? RunAs { get; set; }
+
+    /// <summary>DataPlane (default) or All: what a function's temporary credentials may do.</summary>
+    public string? CredentialScope { get; set; }
 }
 
 internal sealed class TopicDocument

@@ -454,8 +454,21 @@ internal static partial class ConfigurationLoader
             return o;
         }
 
+        var scope = o.CredentialScope;
+        if (d.CredentialScope is { } declared && !Enum.TryParse(declared, ignoreCase: false, out scope))
+        {
+            errors.Add($"FunctionSettings.CredentialScope: '{declared}' must be DataPlane or All");
+        }
+
+        if (d.RunAs is { Length: 0 })
+        {
+            errors.Add("FunctionSettings.RunAs: name a user (for example nobody), or off");
+        }
+
         return o with
         {
+            RunAs = d.RunAs,
+            CredentialScope = scope,
             DefaultConcurrency = (int)Range("FunctionSettings.DefaultConcurrency", d.DefaultConcurrency, o.DefaultConcurrency, 1, 1000, errors),
             IdleTimeout = Seconds("FunctionSettings.IdleTimeout", d.IdleTimeout, o.IdleTimeout, errors),
             NodePath = d.NodePath ?? o.NodePath,

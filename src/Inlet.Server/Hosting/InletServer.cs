@@ -106,6 +106,17 @@ internal sealed partial class InletServer : IAsyncDisposable
         var signer = SnsSigner.LoadOrCreate(Path.Combine(dataDirectory, "tls"));
         var endpoints = new PublicEndpoints();
 
+        FunctionSandbox sandbox;
+        try
+        {
+            sandbox = FunctionSandbox.Create(options.FunctionSettings.RunAs);
+        }
+        catch (InvalidOperationException e)
+        {
+            await state.DisposeAsync();
+            throw new ConfigurationException(e.Message);
+        }
+
         var functionStore = new FunctionStore(Path.Combine(dataDirectory, "functions"));
         var registry = new FunctionRegistry(options.Region, options.AccountId);
         // Functions made through the API first; the file's functions replace any of the same name.
@@ -153,6 +164,8 @@ internal sealed partial class InletServer : IAsyncDisposable
         builder.Services.AddSingleton(registry);
         builder.Services.AddSingleton(options.FunctionSettings);
         builder.Services.AddSingleton(new FunctionLogs(Path.Combine(dataDirectory, "logs")));
+        builder.Services.AddSingleton(new FunctionCredentials(TimeProvider.System));
+        builder.Services.AddSingleton(sp => new FunctionHost(sp.GetRequiredService<FunctionCredentials>(), options.AccountId, sandbox));
         builder.Services.AddSingleton<FunctionInvoker>();
         builder.Services.AddSingleton<AsyncInvocationQueue>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<AsyncInvocationQueue>());
@@ -251,6 +264,8 @@ internal sealed partial class InletServer : IAsyncDisposable
         }
 
         var inlet = new InletServer(app, smtpListen!, httpListen!, httpsListen, options);
+        ProtectDataFolder(sandbox, dataDirectory, options.SourceFile, logger);
+        app.Services.GetRequiredService<FunctionHost>().EndpointUrl = $"http://{Reachable(inlet.HttpEndPoint)}";
         endpoints.BaseUrl = options.Notifications.BaseUrl ?? (inlet.HttpsEndPoint is { } https ? $"https://{https}" : $"http://{inlet.HttpEndPoint}");
         try
         {
@@ -264,6 +279,42 @@ internal sealed partial class InletServer : IAsyncDisposable
 
         LogListening(logger, inlet.SmtpEndPoint, inlet.HttpEndPoint, inlet.HttpsEndPoint?.ToString() ?? "off", dataDirectory);
         return inlet;
+    }
+
+    /// <summary>A wildcard listener is reached on loopback by the functions of this machine.</summary>
+    private static IPEndPoint Reachable(IPEndPoint endPoint) =>
+        endPoint.Address.Equals(IPAddress.Any) ? new IPEndPoint(IPAddress.Loopback, endPoint.Port)
+        : endPoint.Address.Equals(IPAddress.IPv6Any) ? new IPEndPoint(IPAddress.IPv6Loopback, endPoint.Port)
+        : endPoint;
+
+    /// <summary>
+    /// When functions run as another user, Inlet's own files are closed to it: the data folder can be passed
+    /// through but not listed, and the database, spool, outbox, buckets, logs and keys are Inlet's alone, as is a
+    /// configuration file that holds credentials.
+    /// </summary>
+    private static void ProtectDataFolder(FunctionSandbox sandbox, string dataDirectory, string? configurationFile, ILogger logger)
+    {
+        if (sandbox.User is null || OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        sandbox.PassThrough(dataDirectory);
+        foreach (var file in new[] { "inlet.db", "inlet.db-wal", "inlet.db-shm" })
+        {
+            sandbox.Protect(Path.Combine(dataDirectory, file), folder: false);
+        }
+
+        foreach (var folder in new[] { SmtpBackend.SpoolContainer, BounceSender.OutboxContainer, "buckets", "logs", "tls" })
+        {
+            sandbox.Protect(Path.Combine(dataDirectory, folder), folder: true);
+        }
+
+        if (configurationFile is not null && File.Exists(configurationFile) && (File.GetUnixFileMode(configurationFile) & (UnixFileMode.OtherRead | UnixFileMode.GroupRead)) != 0)
+        {
+            sandbox.Protect(configurationFile, folder: false);
+            LogConfigurationProtected(logger, configurationFile, sandbox.User.Name);
+        }
     }
 
     private static void CheckPortsFree(IEnumerable<(string Setting, string Flag, IPEndPoint EndPoint)> listeners)
@@ -374,6 +425,9 @@ internal sealed partial class InletServer : IAsyncDisposable
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "Rule {Rule} of the active rule set {RuleSet} is disabled (Enabled defaults to false, as in SES)")]
     private static partial void LogDisabledRule(ILogger logger, string rule, string ruleSet);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Information, Message = "{Path} is now readable by its owner only: functions run as {User} and must not read Inlet's keys")]
+    private static partial void LogConfigurationProtected(ILogger logger, string path, string user);
 
     [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "Removed {Count} spool file(s) of messages that were never acknowledged")]
     private static partial void LogSpoolCleaned(ILogger logger, int count);

@@ -228,6 +228,12 @@ internal sealed partial class MessagePipeline(
             }
 
             var result = await handler.ExecuteAsync(action, context, cancellationToken);
+            foreach (var call in result.Calls)
+            {
+                // What a function did through the AWS APIs while the action ran, in the order it did it.
+                trace.Add(new TraceEntry { At = time.GetUtcNow(), Kind = "aws-call", Rule = context.Rule.Rule.Name, Action = context.ActionIndex, ActionType = action.Type, Detail = call });
+            }
+
             if (result.Outcome == ActionOutcome.Failed)
             {
                 return result;

@@ -9,7 +9,7 @@ internal sealed record TraceEntry
 {
     public required DateTimeOffset At { get; init; }
 
-    /// <summary><c>received</c>, <c>rule</c>, <c>action</c>, <c>notification</c>, <c>bounce</c>, <c>end</c> or <c>note</c>.</summary>
+    /// <summary><c>received</c>, <c>rule</c>, <c>action</c>, <c>aws-call</c> (a function's call to an AWS API), <c>notification</c>, <c>bounce</c>, <c>end</c> or <c>note</c>.</summary>
     public required string Kind { get; init; }
 
     public string? Rule { get; init; }

@@ -19,7 +19,7 @@ internal sealed record StoredEvent(SesEvent Event, string Source);
 /// (or none of the named function), the receipt is that of a Lambda action of the named function — or of the
 /// placeholder <c>Example</c>, as <c>sam local generate-event</c> has it — with invocation type Event, SES's default.
 /// </summary>
-internal sealed class StoredEventBuilder(MessagePipeline pipeline, ReceiptConfigurationStore configurations, InletOptions options)
+internal sealed class StoredEventBuilder(MessagePipeline pipeline, ReceiptConfigurationStore configurations, FunctionRegistry functions, InletOptions options)
 {
     public const string PlaceholderFunction = "Example";
 
@@ -54,7 +54,7 @@ internal sealed class StoredEventBuilder(MessagePipeline pipeline, ReceiptConfig
             var started = entry.At - TimeSpan.FromMilliseconds(entry.DurationMs ?? 0);
             var context = await ContextAsync(message, progress.AddedHeaders.Take(addedBefore).ToList(), planned, index, started, cancellationToken);
             return new StoredEvent(
-                LambdaActionHandler.CreateEvent(ReceiptActionFields.For(lambda, message.Id), context),
+                LambdaActionHandler.CreateEvent(ReceiptActionFields.For(lambda, message.Id, functions), context),
                 $"the event of Lambda action {index + 1} of rule {planned.Rule.Name} ({lambda.FunctionArn}), as it ran");
         }
 
