@@ -201,6 +201,9 @@ internal sealed class OutboundDocument
     public string? Password { get; set; }
 
     public bool? AcceptAnyCertificate { get; set; }
+
+    /// <summary>Seconds before the first retry of a message the relay did not take.</summary>
+    public double? RetryDelay { get; set; }
 }
 
 internal sealed class FunctionDocument

@@ -448,6 +448,7 @@ internal static partial class ConfigurationLoader
             Username = d.Username,
             Password = d.Password,
             AcceptAnyCertificate = d.AcceptAnyCertificate ?? false,
+            RetryDelay = Seconds("Outbound.RetryDelay", d.RetryDelay, o.RetryDelay, errors),
         };
     }
 

@@ -134,6 +134,8 @@ internal sealed partial class InletServer : IAsyncDisposable
         builder.Services.AddSingleton<MessageQueue>();
         builder.Services.AddSingleton<MessagePipeline>();
         builder.Services.AddSingleton<BounceSender>();
+        builder.Services.AddSingleton<OutboundQueue>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<OutboundQueue>());
         builder.Services.AddSingleton(signer);
         builder.Services.AddSingleton(endpoints);
         builder.Services.AddSingleton(options.Notifications);
