@@ -45,6 +45,9 @@ internal sealed class ConfigurationDocument
     public List<TopicDocument>? Topics { get; set; }
 
     public NotificationsDocument? Notifications { get; set; }
+
+    /// <summary>SES sending identities: domains and email addresses.</summary>
+    public List<string>? Identities { get; set; }
 }
 
 internal sealed class SmtpDocument

@@ -137,6 +137,20 @@ internal static partial class ConfigurationLoader
             }
         }
 
+        var identities = new List<string>();
+        foreach (var (identity, i) in (d.Identities ?? []).Select((x, i) => (x?.Trim() ?? string.Empty, i)))
+        {
+            var at = identity.LastIndexOf('@');
+            if (at == 0 || !SendingIdentities.IsDomainName(at < 0 ? identity : identity[(at + 1)..]))
+            {
+                errors.Add($"Identities[{i}]: '{identity}' is neither a domain nor an email address");
+            }
+            else
+            {
+                identities.Add(identity);
+            }
+        }
+
         Inlet.Storage.S3StoreOptions? bucketStore = null;
         if (d.BucketStore is { } store && store.Type != "files")
         {
@@ -188,6 +202,7 @@ internal static partial class ConfigurationLoader
             FunctionSettings = functionSettings,
             Topics = [.. topics],
             Notifications = notifications,
+            Identities = [.. identities],
         };
     }
 

@@ -49,6 +49,9 @@ internal sealed record InletOptions
     public ImmutableArray<TopicDeclaration> Topics { get; init; } = [];
 
     public SnsOptions Notifications { get; init; } = new();
+
+    /// <summary>SES sending identities (domains and addresses) beyond the receiving rules' recipients.</summary>
+    public ImmutableArray<string> Identities { get; init; } = [];
 }
 
 internal sealed record HttpOptions
