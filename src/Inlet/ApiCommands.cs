@@ -229,7 +229,7 @@ internal static class ApiCommands
     {
         var server = ServerOption();
         var json = JsonOption();
-        var command = new Command("outbox", "List bounce messages kept because no Outbound relay is configured") { server, json };
+        var command = new Command("outbox", "List outgoing messages (bounces and SES-sent mail): held without an Outbound relay, or queued, sent, failed") { server, json };
         command.SetAction((parse, ct) => RunAsync(parse.GetValue(server)!, async http =>
         {
             var body = await GetAsync(http, "/api/outbox", ct);
@@ -246,7 +246,9 @@ internal static class ApiCommands
 
             foreach (var m in list.EnumerateArray())
             {
-                Console.WriteLine($"{m.GetProperty("id").GetString()}  {m.GetProperty("createdAt").GetDateTimeOffset().UtcDateTime:yyyy-MM-dd HH:mm:ss}  to {m.GetProperty("recipient").GetString()}  (bounce of {m.GetProperty("messageId").GetString()})  {m.GetProperty("subject").GetString()}");
+                var kind = Text(m, "kind") ?? "bounce";
+                var about = kind == "bounce" ? $"bounce of {m.GetProperty("messageId").GetString()}" : $"sent as {Text(m, "sesMessageId")}";
+                Console.WriteLine($"{m.GetProperty("id").GetString()}  {m.GetProperty("createdAt").GetDateTimeOffset().UtcDateTime:yyyy-MM-dd HH:mm:ss}  {Text(m, "status"),-7}  to {m.GetProperty("recipient").GetString()}  ({about})  {m.GetProperty("subject").GetString()}{Suffix(m, "lastError")}");
             }
 
             return 0;

@@ -243,7 +243,7 @@ public class ReceiptRuleTests
         Assert.Contains("report-type=delivery-status", raw);
         Assert.Contains("Status: 5.2.2", raw);
         var trace = Trace(await server.GetDetailAsync(id));
-        Assert.Contains(trace, t => t.GetProperty("kind").GetString() == "bounce" && t.GetProperty("detail").GetString()!.Contains("sent through 127.0.0.1"));
+        Assert.Contains(trace, t => t.GetProperty("kind").GetString() == "bounce" && t.GetProperty("detail").GetString()!.Contains("for the relay 127.0.0.1"));
     }
 
     [Fact]

@@ -17,6 +17,22 @@ public class ConfigurationLoaderTests
     }
 
     [Fact]
+    public void Load_IdentitiesAndOutbound_AreReadAndBadIdentitiesRefused()
+    {
+        var options = ConfigurationLoader.Load("""
+            Identities: [example.net, me@x.test]
+            Outbound: { Host: relay.test, RetryDelay: 5 }
+            """);
+        Assert.Equal(["example.net", "me@x.test"], options.Identities.ToArray());
+        Assert.Equal(TimeSpan.FromSeconds(5), options.Outbound.RetryDelay);
+
+        var e = Assert.Throws<ConfigurationException>(() => ConfigurationLoader.Load("Identities: [example.net, 'not a domain', '@x.test']"));
+        Assert.Contains("Identities[1]: 'not a domain' is neither a domain nor an email address", e.Message);
+        Assert.Contains("Identities[2]", e.Message);
+        Assert.DoesNotContain("Identities[0]", e.Message);
+    }
+
+    [Fact]
     public void Load_SesShapes_BuildsRuleSetsAndFilters()
     {
         var options = ConfigurationLoader.Load("""

@@ -18,6 +18,9 @@ internal enum AwsProtocol
 
     /// <summary>S3: REST-XML, <c>&lt;Error&gt;</c> documents.</summary>
     S3,
+
+    /// <summary>SESv2: REST-JSON under <c>/v2/email/</c>, the error code in <c>x-amzn-ErrorType</c>.</summary>
+    SesV2,
 }
 
 /// <summary>
@@ -67,6 +70,7 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
         {
             "s3" => AwsProtocol.S3,
             "lambda" => AwsProtocol.Lambda,
+            "ses" when path.StartsWith("/v2/email/", StringComparison.Ordinal) => AwsProtocol.SesV2,
             _ => AwsProtocol.Query,
         };
         var secret = options.Credentials.FirstOrDefault(k => k.AccessKeyId == credential.AccessKeyId)?.SecretAccessKey;
@@ -105,6 +109,12 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
                 : $"Signature expired: {credential.AmzDate} is now earlier than {now.Add(-s_skew):yyyyMMdd'T'HHmmss'Z'} ({now:yyyyMMdd'T'HHmmss'Z'} - 15 min.)";
             await RefuseAsync(context, protocol, "RequestExpired", 400, message);
             return;
+        }
+
+        if (path == SesV2Endpoints.SendPath && context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            // SESv2 takes raw messages of up to 40 MB, more than Kestrel's default body limit once in base64.
+            limit.MaxRequestBodySize = SesV2Endpoints.MaxSendRequestSize;
         }
 
         var payloadHash = await PayloadHashAsync(request, credential, presigned);
@@ -188,6 +198,7 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
         }
 
         return path.StartsWith("/2015-03-31/", StringComparison.Ordinal) ? AwsProtocol.Lambda
+            : path.StartsWith("/v2/email/", StringComparison.Ordinal) ? AwsProtocol.SesV2
             : path == "/" && !query.ContainsKey("list-type") ? AwsProtocol.Query
             : AwsProtocol.S3;
     }
@@ -223,6 +234,15 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
                     _ => code,
                 };
                 return response.WriteAsJsonAsync(new LambdaError("User", message), ApiJsonContext.Default.LambdaError);
+            case AwsProtocol.SesV2:
+                return SesV2Endpoints.Error(status, code switch
+                {
+                    "InvalidClientTokenId" => "UnrecognizedClientException",
+                    "SignatureDoesNotMatch" or "RequestExpired" => "InvalidSignatureException",
+                    "IncompleteSignature" => "IncompleteSignatureException",
+                    "MissingAuthenticationToken" => "MissingAuthenticationTokenException",
+                    _ => code,
+                }, message).ExecuteAsync(context);
             case AwsProtocol.S3:
                 var s3Code = code switch
                 {

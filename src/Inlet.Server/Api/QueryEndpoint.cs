@@ -17,7 +17,7 @@ internal static class QueryEndpoint
         app.MapGet("/" + signer.CertificateFileName, () => Results.Text(signer.CertificatePem, "application/x-pem-file"));
     }
 
-    private static async Task<IResult> HandleAsync(HttpContext context, SnsService sns, Inlet.Processing.ReceiptRulesService rules, Inlet.Hosting.InletOptions options, CancellationToken cancellationToken)
+    private static async Task<IResult> HandleAsync(HttpContext context, SnsService sns, Inlet.Processing.ReceiptRulesService rules, Inlet.Outbound.SesSending sending, Inlet.Hosting.InletOptions options, CancellationToken cancellationToken)
     {
         var query = await QueryRequest.ReadAsync(context.Request, cancellationToken);
         var action = query.Action;
@@ -35,6 +35,11 @@ internal static class QueryEndpoint
         if (version == SnsQueryApi.Version || (version is null && SnsQueryApi.Actions.Contains(action)))
         {
             return await SnsQueryApi.HandleAsync(query, sns, cancellationToken);
+        }
+
+        if ((version is null or SesQueryApi.Version) && SesSendingQueryApi.Actions.Contains(action))
+        {
+            return await SesSendingQueryApi.HandleAsync(query, sending, context, cancellationToken);
         }
 
         if (version == SesQueryApi.Version || (version is null && action.Contains("Receipt", StringComparison.Ordinal)))

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Xml;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace Inlet.Api;
 
@@ -59,6 +60,9 @@ internal sealed class QueryRequest(Dictionary<string, string> parameters)
         return result;
     }
 
+    /// <summary>Room for a 10 MB message in base64 with its form encoding.</summary>
+    public const int MaxValueLength = 32 * 1024 * 1024;
+
     public static async Task<QueryRequest> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
     {
         var parameters = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -69,6 +73,9 @@ internal sealed class QueryRequest(Dictionary<string, string> parameters)
 
         if (request.HasFormContentType)
         {
+            // A form value may be a whole raw message (SendRawEmail: 10 MB, base64 and form-encoded), past the
+            // 4 MB that ASP.NET Core allows one value by default.
+            request.HttpContext.Features.Set<IFormFeature>(new FormFeature(request, new FormOptions { ValueLengthLimit = MaxValueLength }));
             var form = await request.ReadFormAsync(cancellationToken);
             foreach (var (key, value) in form)
             {

@@ -50,6 +50,9 @@ internal sealed class ConfigurationDocument
     public List<TopicDocument>? Topics { get; set; }
 
     public NotificationsDocument? Notifications { get; set; }
+
+    /// <summary>SES sending identities: domains and email addresses.</summary>
+    public List<string>? Identities { get; set; }
 }
 
 internal sealed class SmtpDocument
@@ -206,6 +209,9 @@ internal sealed class OutboundDocument
     public string? Password { get; set; }
 
     public bool? AcceptAnyCertificate { get; set; }
+
+    /// <summary>Seconds before the first retry of a message the relay did not take.</summary>
+    public double? RetryDelay { get; set; }
 }
 
 internal sealed class FunctionDocument

@@ -209,6 +209,20 @@ internal static partial class ConfigurationLoader
             }
         }
 
+        var identities = new List<string>();
+        foreach (var (identity, i) in (d.Identities ?? []).Select((x, i) => (x?.Trim() ?? string.Empty, i)))
+        {
+            var at = identity.LastIndexOf('@');
+            if (at == 0 || !SendingIdentities.IsDomainName(at < 0 ? identity : identity[(at + 1)..]))
+            {
+                errors.Add($"Identities[{i}]: '{identity}' is neither a domain nor an email address");
+            }
+            else
+            {
+                identities.Add(identity);
+            }
+        }
+
         Inlet.Storage.S3StoreOptions? bucketStore = null;
         if (d.BucketStore is { } store && store.Type != "files")
         {
@@ -260,6 +274,7 @@ internal static partial class ConfigurationLoader
             FunctionSettings = functionSettings,
             Topics = [.. topics],
             Notifications = notifications,
+            Identities = [.. identities],
         };
     }
 
@@ -539,6 +554,7 @@ internal static partial class ConfigurationLoader
             Username = d.Username,
             Password = d.Password,
             AcceptAnyCertificate = d.AcceptAnyCertificate ?? false,
+            RetryDelay = Seconds("Outbound.RetryDelay", d.RetryDelay, o.RetryDelay, errors),
         };
     }
 

@@ -52,6 +52,9 @@ internal sealed record InletOptions
 
     /// <summary>The file these options were read from, if any; <c>inlet serve</c> watches it and applies changes.</summary>
     public string? SourceFile { get; init; }
+
+    /// <summary>SES sending identities (domains and addresses) beyond the receiving rules' recipients.</summary>
+    public ImmutableArray<string> Identities { get; init; } = [];
 }
 
 internal sealed record HttpOptions

@@ -147,6 +147,11 @@ internal sealed partial class InletServer : IAsyncDisposable
         builder.Services.AddSingleton<MessagePipeline>();
         builder.Services.AddSingleton<StoredEventBuilder>();
         builder.Services.AddSingleton<BounceSender>();
+        // SES sending: identities, the durable outbound queue (relay or outbox) and the sending operations.
+        builder.Services.AddSingleton<OutboundQueue>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<OutboundQueue>());
+        builder.Services.AddSingleton(sp => new SendingIdentities(state, sp.GetRequiredService<ReceiptConfigurationProvider>(), options.Identities, TimeProvider.System));
+        builder.Services.AddSingleton<SesSending>();
         builder.Services.AddSingleton(signer);
         builder.Services.AddSingleton(endpoints);
         builder.Services.AddSingleton(options.Notifications);
@@ -216,6 +221,7 @@ internal sealed partial class InletServer : IAsyncDisposable
         ApiEndpoints.Map(app);
         LambdaEndpoints.Map(app);
         LambdaManagementEndpoints.Map(app);
+        SesV2Endpoints.Map(app);
         // Prometheus text exposition of Inlet's Meter (and the runtime's), published by prometheus-net.
         app.MapMetrics("/metrics");
         s_meterAdapter ??= MeterAdapter.StartListening(new MeterAdapterOptions { InstrumentFilterPredicate = instrument => instrument.Meter.Name == InletMetrics.MeterName });
@@ -224,6 +230,7 @@ internal sealed partial class InletServer : IAsyncDisposable
 
         var sns = app.Services.GetRequiredService<SnsService>();
         await sns.LoadAsync(cancellationToken);
+        await app.Services.GetRequiredService<SendingIdentities>().LoadAsync(cancellationToken);
         try
         {
             await sns.ApplyTopicsAsync(options.Topics, cancellationToken);

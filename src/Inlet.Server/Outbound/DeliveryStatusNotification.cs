@@ -3,9 +3,20 @@ using MimeKit;
 
 namespace Inlet.Outbound;
 
-/// <summary>Builds a delivery status notification (RFC 3464) for a message that a Bounce action rejected.</summary>
+/// <summary>One per-recipient group of a DSN (RFC 3464 §2.3).</summary>
+internal sealed record DsnRecipient(string FinalRecipient, string Action, string Status, string? DiagnosticCode)
+{
+    public string? RemoteMta { get; init; }
+
+    public DateTimeOffset? LastAttemptDate { get; init; }
+
+    public IReadOnlyList<KeyValuePair<string, string>> ExtensionFields { get; init; } = [];
+}
+
+/// <summary>Builds delivery status notifications (RFC 3464): a Bounce action's, and SES SendBounce's.</summary>
 internal static class DeliveryStatusNotification
 {
+    /// <summary>The DSN of a Bounce action: every recipient the rule matched, with the action's reply.</summary>
     public static MimeMessage Create(
         string reportingMta,
         string sender,
@@ -17,6 +28,27 @@ internal static class DeliveryStatusNotification
         DateTimeOffset arrivalDate,
         byte[] originalHeaders)
     {
+        var status = statusCode ?? (replyCode >= 500 ? "5.0.0" : "4.0.0");
+        var human = $"Your message could not be delivered to {string.Join(", ", recipients)}.\n\n{replyCode} {status} {text}\n";
+        var groups = recipients.Select(r => new DsnRecipient(
+            r,
+            replyCode >= 500 ? "failed" : "delayed",
+            status,
+            string.Create(CultureInfo.InvariantCulture, $"smtp; {replyCode} {status} {text}"))).ToList();
+        return Create(reportingMta, sender, originalSender, human, arrivalDate, [], groups, originalHeaders);
+    }
+
+    /// <summary>A DSN with its human-readable text, per-message fields and per-recipient groups as given.</summary>
+    public static MimeMessage Create(
+        string reportingMta,
+        string sender,
+        string originalSender,
+        string humanText,
+        DateTimeOffset arrivalDate,
+        IReadOnlyList<KeyValuePair<string, string>> messageExtensionFields,
+        IReadOnlyList<DsnRecipient> recipients,
+        byte[] originalHeaders)
+    {
         var message = new MimeMessage();
         message.From.Add(MailboxAddress.Parse(sender));
         message.To.Add(MailboxAddress.Parse(originalSender));
@@ -26,28 +58,48 @@ internal static class DeliveryStatusNotification
         // RFC 3834 §5: a bounce is an automatic response.
         message.Headers.Add("Auto-Submitted", "auto-replied");
 
-        var status = statusCode ?? (replyCode >= 500 ? "5.0.0" : "4.0.0");
-        var human = new TextPart("plain")
-        {
-            Text = $"Your message could not be delivered to {string.Join(", ", recipients)}.\n\n{replyCode} {status} {text}\n",
-        };
-
+        var human = new TextPart("plain") { Text = humanText };
         var deliveryStatus = new MessageDeliveryStatus();
         var perMessage = new HeaderList
         {
             { "Reporting-MTA", $"dns; {reportingMta}" },
             { "Arrival-Date", MimeKit.Utils.DateUtils.FormatDate(arrivalDate) },
         };
+        foreach (var (name, value) in messageExtensionFields)
+        {
+            perMessage.Add(name, value);
+        }
+
         deliveryStatus.StatusGroups.Add(perMessage);
         foreach (var recipient in recipients)
         {
-            deliveryStatus.StatusGroups.Add(new HeaderList
+            var group = new HeaderList
             {
-                { "Final-Recipient", $"rfc822; {recipient}" },
-                { "Action", replyCode >= 500 ? "failed" : "delayed" },
-                { "Status", status },
-                { "Diagnostic-Code", string.Create(CultureInfo.InvariantCulture, $"smtp; {replyCode} {status} {text}") },
-            });
+                { "Final-Recipient", $"rfc822; {recipient.FinalRecipient}" },
+                { "Action", recipient.Action },
+                { "Status", recipient.Status },
+            };
+            if (recipient.RemoteMta is { } mta)
+            {
+                group.Add("Remote-MTA", $"dns; {mta}");
+            }
+
+            if (recipient.DiagnosticCode is { } diagnostic)
+            {
+                group.Add("Diagnostic-Code", diagnostic);
+            }
+
+            if (recipient.LastAttemptDate is { } last)
+            {
+                group.Add("Last-Attempt-Date", MimeKit.Utils.DateUtils.FormatDate(last));
+            }
+
+            foreach (var (name, value) in recipient.ExtensionFields)
+            {
+                group.Add(name, value);
+            }
+
+            deliveryStatus.StatusGroups.Add(group);
         }
 
         var headers = new MimePart("text", "rfc822-headers")

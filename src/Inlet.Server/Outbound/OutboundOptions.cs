@@ -1,8 +1,8 @@
 namespace Inlet.Outbound;
 
 /// <summary>
-/// Where bounce messages go: an SMTP relay, or — when <see cref="Host"/> is not set — the outbox, which the API
-/// and CLI list.
+/// Where outgoing messages (bounces, and mail sent through the SES sending APIs) go: an SMTP relay, or — when
+/// <see cref="Host"/> is not set — the outbox, which the API and CLI list.
 /// </summary>
 internal sealed record OutboundOptions
 {
@@ -19,4 +19,7 @@ internal sealed record OutboundOptions
 
     /// <summary>Accept any relay certificate (for a relay with a self-signed certificate on a private network).</summary>
     public bool AcceptAnyCertificate { get; init; }
+
+    /// <summary>The wait before the first retry after a temporary failure; it doubles with each attempt, up to an hour.</summary>
+    public TimeSpan RetryDelay { get; init; } = TimeSpan.FromMinutes(1);
 }

@@ -171,8 +171,52 @@ internal sealed record DeliveryRecord
     public DateTimeOffset? DeliveredAt { get; init; }
 }
 
-/// <summary>A bounce message kept because no outbound relay is configured (or waiting for one).</summary>
-internal sealed record OutboxRecord(string Id, DateTimeOffset CreatedAt, string MessageId, string MailFrom, string Recipient, string Subject, long Size, string Status);
+/// <summary>
+/// One outgoing message — a bounce or a message sent through the SES sending APIs — with its envelope and where it
+/// stands: <c>held</c> (no relay is configured), <c>pending</c> (queued for the relay), <c>sent</c> or <c>failed</c>.
+/// </summary>
+internal sealed record OutboxRecord
+{
+    public required string Id { get; init; }
+
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary><c>bounce</c> or <c>sent</c>.</summary>
+    public required string Kind { get; init; }
+
+    /// <summary>The received message a bounce answers; empty for a sent message.</summary>
+    public string MessageId { get; init; } = string.Empty;
+
+    /// <summary>The SES message id the API returned for it (its Message-ID header is this id at email.amazonses.com).</summary>
+    public string? SesMessageId { get; init; }
+
+    /// <summary>The envelope sender; empty for the null reverse-path of a bounce.</summary>
+    public required string MailFrom { get; init; }
+
+    public required IReadOnlyList<string> Recipients { get; init; }
+
+    /// <summary>The recipients as one line, for listings.</summary>
+    public string Recipient => string.Join(", ", Recipients);
+
+    public string Subject { get; init; } = string.Empty;
+
+    public long Size { get; init; }
+
+    public required string Status { get; init; }
+
+    public int Attempts { get; init; }
+
+    /// <summary>When a pending message is due for its next relay attempt.</summary>
+    public DateTimeOffset? NextAttemptAt { get; init; }
+
+    /// <summary>The relay's last reply or error.</summary>
+    public string? LastError { get; init; }
+
+    public DateTimeOffset? SentAt { get; init; }
+}
+
+/// <summary>A sending identity created through the API (an email address, or a domain with its verification token).</summary>
+internal sealed record IdentityRecord(string Identity, string Type, string? VerificationToken, DateTimeOffset CreatedAt);
 
 internal sealed record MessagePage(IReadOnlyList<MessageRecord> Messages, string? NextToken);
 
@@ -199,7 +243,17 @@ internal interface IStateStore : IAsyncDisposable
 
     Task<bool> MessageExistsAsync(string id, CancellationToken cancellationToken);
 
+    /// <summary>Durably records an outgoing message (its content is already committed to the spool).</summary>
     Task InsertOutboxAsync(OutboxRecord record, CancellationToken cancellationToken);
+
+    Task UpdateOutboxAsync(OutboxRecord record, CancellationToken cancellationToken);
+
+    Task<OutboxRecord?> GetOutboxAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Pending outgoing messages due at <paramref name="now"/>, oldest first.</summary>
+    Task<IReadOnlyList<OutboxRecord>> ListDueOutboxAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken);
+
+    Task<DateTimeOffset?> NextOutboxDueAsync(CancellationToken cancellationToken);
 
     Task InsertInvocationAsync(AsyncInvocationRecord invocation, CancellationToken cancellationToken);
 
@@ -218,7 +272,15 @@ internal interface IStateStore : IAsyncDisposable
     /// <summary>When the next pending invocation is due, if any.</summary>
     Task<DateTimeOffset?> NextInvocationDueAsync(CancellationToken cancellationToken);
 
+    /// <summary>Newest first.</summary>
     Task<IReadOnlyList<OutboxRecord>> ListOutboxAsync(int limit, CancellationToken cancellationToken);
+
+    /// <summary>Sending identities created through the API, kept across restarts.</summary>
+    Task PutIdentityAsync(IdentityRecord identity, CancellationToken cancellationToken);
+
+    Task DeleteIdentityAsync(string identity, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<IdentityRecord>> ListIdentitiesAsync(CancellationToken cancellationToken);
 
     Task PutTopicAsync(TopicRecord topic, CancellationToken cancellationToken);
 

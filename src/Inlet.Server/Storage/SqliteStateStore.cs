@@ -12,7 +12,7 @@ namespace Inlet.Storage;
 /// </summary>
 internal sealed class SqliteStateStore : IStateStore
 {
-    private const int SchemaVersion = 5;
+    private const int SchemaVersion = 6;
     private const int MaxBatch = 256;
 
     private readonly string _connectionString;
@@ -126,6 +126,22 @@ internal sealed class SqliteStateStore : IStateStore
             await ExecuteAsync(connection, "CREATE TABLE IF NOT EXISTS functions (name TEXT PRIMARY KEY, definition TEXT NOT NULL);", cancellationToken);
         }
 
+        if (version < 6)
+        {
+            // Outgoing mail of every kind shares the outbox; a pending row is a work item of the relay queue.
+            await ExecuteAsync(connection, """
+                ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'bounce';
+                ALTER TABLE outbox ADD COLUMN ses_message_id TEXT;
+                ALTER TABLE outbox ADD COLUMN recipients TEXT;
+                ALTER TABLE outbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE outbox ADD COLUMN next_attempt_at TEXT;
+                ALTER TABLE outbox ADD COLUMN last_error TEXT;
+                ALTER TABLE outbox ADD COLUMN sent_at TEXT;
+                CREATE INDEX IF NOT EXISTS outbox_due ON outbox(next_attempt_at) WHERE status = 'pending';
+                CREATE TABLE IF NOT EXISTS identities (identity TEXT PRIMARY KEY, type TEXT NOT NULL, token TEXT, created_at TEXT NOT NULL);
+                """, cancellationToken);
+        }
+
         if (version < SchemaVersion)
         {
             await ExecuteAsync(connection, $"PRAGMA user_version = {SchemaVersion};", cancellationToken);
@@ -188,25 +204,102 @@ internal sealed class SqliteStateStore : IStateStore
         }, cancellationToken);
 
     public Task InsertOutboxAsync(OutboxRecord record, CancellationToken cancellationToken) =>
+        WriteOutboxAsync(record, """
+            INSERT INTO outbox (id, created_at, kind, message_id, ses_message_id, mail_from, recipient, recipients, subject, size, status,
+                attempts, next_attempt_at, last_error, sent_at)
+            VALUES ($id, $created, $kind, $message, $ses, $from, $rcpt, $rcpts, $subject, $size, $status, $attempts, $next, $error, $sent);
+            """, cancellationToken);
+
+    public Task UpdateOutboxAsync(OutboxRecord record, CancellationToken cancellationToken) =>
+        WriteOutboxAsync(record, """
+            UPDATE outbox SET status = $status, attempts = $attempts, next_attempt_at = $next, last_error = $error, sent_at = $sent WHERE id = $id;
+            """, cancellationToken);
+
+    private Task WriteOutboxAsync(OutboxRecord record, string sql, CancellationToken cancellationToken) =>
         WriteAsync(async (connection, transaction) =>
         {
             await using var command = connection.CreateCommand();
             command.Transaction = transaction;
-            command.CommandText = """
-                INSERT INTO outbox (id, created_at, message_id, mail_from, recipient, subject, size, status)
-                VALUES ($id, $created, $message, $from, $rcpt, $subject, $size, $status);
-                """;
+            command.CommandText = sql;
             command.Parameters.AddWithValue("$id", record.Id);
             command.Parameters.AddWithValue("$created", Format(record.CreatedAt));
+            command.Parameters.AddWithValue("$kind", record.Kind);
             command.Parameters.AddWithValue("$message", record.MessageId);
+            command.Parameters.AddWithValue("$ses", (object?)record.SesMessageId ?? DBNull.Value);
             command.Parameters.AddWithValue("$from", record.MailFrom);
             command.Parameters.AddWithValue("$rcpt", record.Recipient);
+            command.Parameters.AddWithValue("$rcpts", JsonSerializer.Serialize(record.Recipients, StorageJsonContext.Default.IReadOnlyListString));
             command.Parameters.AddWithValue("$subject", record.Subject);
             command.Parameters.AddWithValue("$size", record.Size);
             command.Parameters.AddWithValue("$status", record.Status);
+            command.Parameters.AddWithValue("$attempts", record.Attempts);
+            command.Parameters.AddWithValue("$next", record.NextAttemptAt is { } next ? Format(next) : DBNull.Value);
+            command.Parameters.AddWithValue("$error", (object?)record.LastError ?? DBNull.Value);
+            command.Parameters.AddWithValue("$sent", record.SentAt is { } sent ? Format(sent) : DBNull.Value);
             await command.ExecuteNonQueryAsync(cancellationToken);
             return null;
         }, cancellationToken);
+
+    public async Task<OutboxRecord?> GetOutboxAsync(string id, CancellationToken cancellationToken) =>
+        (await QueryOutboxAsync("WHERE id = $id", [("$id", id)], cancellationToken)).FirstOrDefault();
+
+    public Task<IReadOnlyList<OutboxRecord>> ListDueOutboxAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken) =>
+        QueryOutboxAsync("WHERE status = 'pending' AND next_attempt_at <= $now ORDER BY next_attempt_at LIMIT $limit", [("$now", Format(now)), ("$limit", limit)], cancellationToken);
+
+    public Task<IReadOnlyList<OutboxRecord>> ListOutboxAsync(int limit, CancellationToken cancellationToken) =>
+        QueryOutboxAsync("ORDER BY created_at DESC, id DESC LIMIT $limit", [("$limit", limit)], cancellationToken);
+
+    public async Task<DateTimeOffset?> NextOutboxDueAsync(CancellationToken cancellationToken)
+    {
+        DateTimeOffset? next = null;
+        await QueryAsync("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending';", [], reader => next = reader.IsDBNull(0) ? null : Parse(reader.GetString(0)), cancellationToken);
+        return next;
+    }
+
+    private async Task<IReadOnlyList<OutboxRecord>> QueryOutboxAsync(string clause, (string Name, object Value)[] parameters, CancellationToken cancellationToken)
+    {
+        var list = new List<OutboxRecord>();
+        await QueryAsync($"""
+            SELECT id, created_at, kind, message_id, ses_message_id, mail_from, recipient, recipients, subject, size, status,
+                attempts, next_attempt_at, last_error, sent_at
+            FROM outbox {clause};
+            """, parameters, reader => list.Add(new OutboxRecord
+        {
+            Id = reader.GetString(0),
+            CreatedAt = Parse(reader.GetString(1)),
+            Kind = reader.GetString(2),
+            MessageId = reader.GetString(3),
+            SesMessageId = reader.IsDBNull(4) ? null : reader.GetString(4),
+            MailFrom = reader.GetString(5),
+            // Rows written before the recipients column held their single recipient in `recipient`.
+            Recipients = reader.IsDBNull(7) ? [reader.GetString(6)] : JsonSerializer.Deserialize(reader.GetString(7), StorageJsonContext.Default.IReadOnlyListString) ?? [],
+            Subject = reader.GetString(8),
+            Size = reader.GetInt64(9),
+            Status = reader.GetString(10),
+            Attempts = reader.GetInt32(11),
+            NextAttemptAt = reader.IsDBNull(12) ? null : Parse(reader.GetString(12)),
+            LastError = reader.IsDBNull(13) ? null : reader.GetString(13),
+            SentAt = reader.IsDBNull(14) ? null : Parse(reader.GetString(14)),
+        }), cancellationToken);
+        return list;
+    }
+
+    public Task PutIdentityAsync(IdentityRecord identity, CancellationToken cancellationToken) =>
+        ExecuteWriteAsync(
+            "INSERT INTO identities (identity, type, token, created_at) VALUES ($identity, $type, $token, $created) ON CONFLICT(identity) DO NOTHING;",
+            [("$identity", identity.Identity), ("$type", identity.Type), ("$token", (object?)identity.VerificationToken ?? DBNull.Value), ("$created", Format(identity.CreatedAt))],
+            cancellationToken);
+
+    public Task DeleteIdentityAsync(string identity, CancellationToken cancellationToken) =>
+        ExecuteWriteAsync("DELETE FROM identities WHERE identity = $identity;", [("$identity", identity)], cancellationToken);
+
+    public async Task<IReadOnlyList<IdentityRecord>> ListIdentitiesAsync(CancellationToken cancellationToken)
+    {
+        var list = new List<IdentityRecord>();
+        await QueryAsync("SELECT identity, type, token, created_at FROM identities ORDER BY identity;", [], reader =>
+            list.Add(new IdentityRecord(reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), Parse(reader.GetString(3)))), cancellationToken);
+        return list;
+    }
 
     public Task InsertInvocationAsync(AsyncInvocationRecord invocation, CancellationToken cancellationToken) =>
         WriteInvocationAsync(invocation, """
@@ -467,22 +560,6 @@ internal sealed class SqliteStateStore : IStateStore
 
     private static Dictionary<string, string> ReadMap(string json) =>
         JsonSerializer.Deserialize(json, StorageJsonContext.Default.DictionaryStringString) ?? [];
-
-    public async Task<IReadOnlyList<OutboxRecord>> ListOutboxAsync(int limit, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT id, created_at, message_id, mail_from, recipient, subject, size, status FROM outbox ORDER BY created_at DESC, id DESC LIMIT $limit;";
-        command.Parameters.AddWithValue("$limit", limit);
-        var list = new List<OutboxRecord>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            list.Add(new OutboxRecord(reader.GetString(0), Parse(reader.GetString(1)), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetString(5), reader.GetInt64(6), reader.GetString(7)));
-        }
-
-        return list;
-    }
 
     public async Task<MessageRecord?> GetMessageAsync(string id, CancellationToken cancellationToken)
     {
