@@ -27,7 +27,8 @@ namespace Inlet.Hosting;
 /// </summary>
 internal sealed partial class InletServer : IAsyncDisposable
 {
-    private static IDisposable? s_meterAdapter;
+    /// <summary>One per process: the counters and Prometheus's default registry are process-wide.</summary>
+    private static readonly Lazy<PrometheusMeterBridge> s_meterBridge = new(() => new PrometheusMeterBridge(Metrics.DefaultRegistry, InletMetrics.MeterName));
 
     private readonly WebApplication _app;
     private readonly ListenOptions _smtpListen;
@@ -196,9 +197,9 @@ internal sealed partial class InletServer : IAsyncDisposable
         ApiEndpoints.Map(app);
         LambdaEndpoints.Map(app);
         LambdaManagementEndpoints.Map(app);
-        // Prometheus text exposition of Inlet's Meter (and the runtime's), published by prometheus-net.
+        // Prometheus text exposition of Inlet's Meter (and the process's metrics), served by prometheus-net.
         app.MapMetrics("/metrics");
-        s_meterAdapter ??= MeterAdapter.StartListening(new MeterAdapterOptions { InstrumentFilterPredicate = instrument => instrument.Meter.Name == InletMetrics.MeterName });
+        _ = s_meterBridge.Value;
         NotificationEndpoints.Map(app);
         QueryEndpoint.Map(app, signer);
 
