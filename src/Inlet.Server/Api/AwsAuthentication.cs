@@ -25,7 +25,7 @@ internal enum AwsProtocol
 /// AWS's codes in each protocol's error shape. Inlet's own endpoints (<c>/api</c>, <c>/health</c>, the SNS signing
 /// certificate, <c>/metrics</c>) and the two unsigned SNS URLs (SubscribeURL, UnsubscribeURL) are not AWS requests.
 /// </summary>
-internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, InletOptions options, Inlet.Storage.BlobStores blobs, TimeProvider time, ILogger<AwsAuthenticationMiddleware> logger)
+internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, InletOptions options, Inlet.Storage.BlobStores blobs, ServerEndpoints endpoints, TimeProvider time, ILogger<AwsAuthenticationMiddleware> logger)
 {
     private static readonly TimeSpan s_skew = TimeSpan.FromMinutes(15);
 
@@ -33,6 +33,19 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
     {
         var request = context.Request;
         var path = request.Path.Value ?? "/";
+        // A browser at / gets Inlet's page; on AWS the same unsigned GET is an S3 AccessDenied, which helps nobody here.
+        if (HomePage.IsFor(request))
+        {
+            await HomePage.WriteAsync(context, endpoints);
+            return;
+        }
+
+        if (HomePage.IsDocument(request))
+        {
+            await HomePage.WriteDocumentAsync(context);
+            return;
+        }
+
         if (path is "/health" or "/metrics" || path.StartsWith("/api/", StringComparison.Ordinal) || path.StartsWith("/SimpleNotificationService-", StringComparison.Ordinal)
             || (path == "/" && HttpMethods.IsGet(request.Method) && request.Query["Action"].ToString() is "ConfirmSubscription" or "Unsubscribe"))
         {

@@ -105,6 +105,7 @@ internal sealed partial class InletServer : IAsyncDisposable
         var tls = CreateTlsContext(options, server, authority);
         var signer = SnsSigner.LoadOrCreate(Path.Combine(dataDirectory, "tls"));
         var endpoints = new PublicEndpoints();
+        var listeners = new ServerEndpoints();
 
         var functionStore = new FunctionStore(Path.Combine(dataDirectory, "functions"));
         var registry = new FunctionRegistry(options.Region, options.AccountId);
@@ -137,6 +138,7 @@ internal sealed partial class InletServer : IAsyncDisposable
         builder.Services.AddSingleton<BounceSender>();
         builder.Services.AddSingleton(signer);
         builder.Services.AddSingleton(endpoints);
+        builder.Services.AddSingleton(listeners);
         builder.Services.AddSingleton(options.Notifications);
         builder.Services.AddSingleton(sp => new SnsService(sp.GetRequiredService<IStateStore>(), signer, endpoints, registry, TimeProvider.System, options.Region, options.AccountId));
         builder.Services.AddSingleton<INotificationPublisher>(sp => sp.GetRequiredService<SnsService>());
@@ -236,6 +238,9 @@ internal sealed partial class InletServer : IAsyncDisposable
         }
 
         var inlet = new InletServer(app, smtpListen!, httpListen!, httpsListen, options);
+        listeners.Smtp = inlet.SmtpEndPoint.ToString();
+        listeners.Http = inlet.HttpEndPoint.ToString();
+        listeners.Https = inlet.HttpsEndPoint?.ToString();
         endpoints.BaseUrl = options.Notifications.BaseUrl ?? (inlet.HttpsEndPoint is { } https ? $"https://{https}" : $"http://{inlet.HttpEndPoint}");
         try
         {
