@@ -149,17 +149,19 @@ internal static class S3Api
         }
     }
 
+    /// <summary>The bucket named by a virtual host (<c>bucket.example.test</c>); null for path-style requests.</summary>
+    internal static string? VirtualBucket(HttpRequest request)
+    {
+        var host = request.Host.Host;
+        return !IPAddress.TryParse(host, out _) && host != "localhost" && host.Contains('.') ? host[..host.IndexOf('.')] : null;
+    }
+
     /// <summary>The bucket and key of a request: from a virtual host (<c>bucket.localhost</c>) or the path.</summary>
-    private static (string? Bucket, string? Key) Target(HttpRequest request)
+    internal static (string? Bucket, string? Key) Target(HttpRequest request)
     {
         var raw = request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget ?? request.Path.Value ?? "/";
         var path = raw.Split('?')[0];
-        var host = request.Host.Host;
-        string? bucket = null;
-        if (!IPAddress.TryParse(host, out _) && host != "localhost" && host.Contains('.'))
-        {
-            bucket = host[..host.IndexOf('.')];
-        }
+        var bucket = VirtualBucket(request);
 
         var segments = path.TrimStart('/');
         if (bucket is null)
