@@ -146,4 +146,29 @@ public class ConfigurationLoaderTests
         Assert.Equal("0.0.0.0:25", options.Smtp.Listen);
         Assert.Equal(Inlet.Smtp.ProcessingMode.Inline, options.Smtp.Mode);
     }
+
+    [Fact]
+    public void Load_FunctionRole_IsKeptAndAnInvalidOneIsRefused()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "inlet-role-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        try
+        {
+            var options = ConfigurationLoader.Load($$"""
+                Functions:
+                  - { FunctionName: fn, Runtime: nodejs20.x, Code: {{folder}}, Role: "arn:aws:iam::000000000000:role/ses-filter" }
+                """);
+            Assert.Equal("arn:aws:iam::000000000000:role/ses-filter", options.Functions.Single().Definition.Role);
+
+            var e = Assert.Throws<ConfigurationException>(() => ConfigurationLoader.Load($$"""
+                Functions:
+                  - { FunctionName: fn, Runtime: nodejs20.x, Code: {{folder}}, Role: ses-filter }
+                """));
+            Assert.Contains("Functions[0] (fn).Role: 'ses-filter' is not an IAM role ARN", e.Message);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
 }
