@@ -103,6 +103,88 @@ public class S3ApiTests
         Assert.StartsWith("Return-Path: <sender@sender.test>", text);
         Assert.Contains("Subject: read me back", text);
     }
+
+    [Fact]
+    public async Task ListBuckets_CreationDate_IsWhenTheBucketWasMadeAndSurvivesARestart()
+    {
+        var directory = TestServer.NewDirectory();
+        string created;
+        await using (var server = await TestServer.StartAsync("", directory: directory))
+        {
+            var before = DateTimeOffset.UtcNow.AddSeconds(-2);
+            Assert.Equal(0, (await S3(server, "create-bucket", "--bucket", "dated")).ExitCode);
+            var bucket = (await S3(server, "list-buckets")).Json.GetProperty("Buckets")[0];
+            created = bucket.GetProperty("CreationDate").GetString()!;
+            var when = DateTimeOffset.Parse(created, System.Globalization.CultureInfo.InvariantCulture);
+            Assert.InRange(when, before, DateTimeOffset.UtcNow.AddSeconds(2));
+        }
+
+        await Task.Delay(1100);
+        // Declaring the bucket in the file makes it again at start; it keeps its first creation time.
+        await using (var restarted = await TestServer.StartAsync("Buckets: [dated]", directory: directory))
+        {
+            Assert.Equal(created, (await S3(restarted, "list-buckets")).Json.GetProperty("Buckets")[0].GetProperty("CreationDate").GetString());
+        }
+    }
+
+    /// <summary>The policy of the SES developer guide's "Give permissions to Amazon SES to write to your S3 bucket".</summary>
+    private const string SesTutorialPolicy = """
+        {
+            "Version":"2012-10-17",
+            "Statement":[
+                {
+                    "Sid":"AllowSESPuts",
+                    "Effect":"Allow",
+                    "Principal":{
+                        "Service":"ses.amazonaws.com"
+                    },
+                    "Action":"s3:PutObject",
+                    "Resource":"arn:aws:s3:::mail-inbox/*",
+                    "Condition":{
+                        "StringEquals":{
+                            "AWS:SourceAccount":"000000000000",
+                            "AWS:SourceArn": "arn:aws:ses:us-east-1:000000000000:receipt-rule-set/main:receipt-rule/store"
+                        }
+                    }
+                }
+            ]
+        }
+        """;
+
+    [Fact]
+    public async Task BucketPolicy_PutGetDelete_StoresTheSesTutorialPolicyAndRefusesMalformedOnes()
+    {
+        await using var server = await TestServer.StartAsync("Buckets: [mail-inbox]");
+        Assert.Contains("(NoSuchBucketPolicy)", (await S3(server, "get-bucket-policy", "--bucket", "mail-inbox")).Error);
+
+        var put = await S3(server, "put-bucket-policy", "--bucket", "mail-inbox", "--policy", SesTutorialPolicy);
+        Assert.True(put.ExitCode == 0, put.Error);
+        var got = await S3(server, "get-bucket-policy", "--bucket", "mail-inbox");
+        Assert.True(got.ExitCode == 0, got.Error);
+        Assert.Equal(SesTutorialPolicy, got.Json.GetProperty("Policy").GetString());
+        // The bucket is still the bucket: a stored policy does not change what creating it again says.
+        Assert.Contains("(BucketAlreadyOwnedByYou)", (await S3(server, "create-bucket", "--bucket", "mail-inbox")).Error);
+
+        Assert.Contains("(MalformedPolicy)", (await S3(server, "put-bucket-policy", "--bucket", "mail-inbox", "--policy", "{\"Version\": ")).Error);
+        Assert.Contains("(MalformedPolicy)", (await S3(server, "put-bucket-policy", "--bucket", "mail-inbox", "--policy", "not json")).Error);
+        Assert.Contains("Missing required field Statement", (await S3(server, "put-bucket-policy", "--bucket", "mail-inbox", "--policy", "{\"Version\":\"2012-10-17\"}")).Error);
+        Assert.Contains("Policy has invalid resource", (await S3(server, "put-bucket-policy", "--bucket", "mail-inbox", "--policy", SesTutorialPolicy.Replace("mail-inbox", "someone-else", StringComparison.Ordinal))).Error);
+        Assert.Contains("(NoSuchBucket)", (await S3(server, "put-bucket-policy", "--bucket", "missing", "--policy", SesTutorialPolicy)).Error);
+        Assert.Equal(SesTutorialPolicy, (await S3(server, "get-bucket-policy", "--bucket", "mail-inbox")).Json.GetProperty("Policy").GetString());
+
+        Assert.Equal(0, (await S3(server, "delete-bucket-policy", "--bucket", "mail-inbox")).ExitCode);
+        Assert.Contains("(NoSuchBucketPolicy)", (await S3(server, "get-bucket-policy", "--bucket", "mail-inbox")).Error);
+        // The policy file is no object of the bucket.
+        Assert.False((await S3(server, "list-objects-v2", "--bucket", "mail-inbox")).Output.Contains("policy", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task PutBucketSubresource_NotImplemented_IsNotTakenForCreateBucket()
+    {
+        await using var server = await TestServer.StartAsync("Buckets: [files]");
+        var result = await S3(server, "put-bucket-versioning", "--bucket", "files", "--versioning-configuration", "Status=Enabled");
+        Assert.Contains("(NotImplemented)", result.Error);
+    }
 }
 
 /// <summary>The S3 action writing to a real S3 service through AWSSDK.S3 — here, a second Inlet's S3 API.</summary>
@@ -136,5 +218,30 @@ public class S3BucketStoreTests
         Assert.NotNull(stored);
         Assert.Contains("Subject: to the s3 service", stored);
         Assert.Null(ReceiptRuleTests.ReadObject(server, "remote-mail", "in/" + id));
+    }
+
+    [Fact]
+    public async Task ListBucketsAndPolicies_WithAnS3BucketStore_PassThroughToTheS3Service()
+    {
+        await using var storage = await TestServer.StartAsync("Buckets: [remote]");
+        await using var server = await TestServer.StartAsync($$"""
+            BucketStore:
+              Type: s3
+              ServiceUrl: http://{{storage.Server.HttpEndPoint}}
+              AccessKeyId: inlet
+              SecretAccessKey: inlet-secret
+            """);
+        var direct = (await AwsCli.RunAsync(storage, "s3api", "list-buckets")).Json.GetProperty("Buckets")[0];
+        var through = (await AwsCli.RunAsync(server, "s3api", "list-buckets")).Json.GetProperty("Buckets")[0];
+        Assert.Equal("remote", through.GetProperty("Name").GetString());
+        Assert.Equal(direct.GetProperty("CreationDate").GetString(), through.GetProperty("CreationDate").GetString());
+
+        const string Policy = """{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ses.amazonaws.com"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::remote/*"}]}""";
+        var put = await AwsCli.RunAsync(server, "s3api", "put-bucket-policy", "--bucket", "remote", "--policy", Policy);
+        Assert.True(put.ExitCode == 0, put.Error);
+        Assert.Equal(Policy, (await AwsCli.RunAsync(storage, "s3api", "get-bucket-policy", "--bucket", "remote")).Json.GetProperty("Policy").GetString());
+        Assert.Equal(0, (await AwsCli.RunAsync(server, "s3api", "delete-bucket-policy", "--bucket", "remote")).ExitCode);
+        var gone = await AwsCli.RunAsync(server, "s3api", "get-bucket-policy", "--bucket", "remote");
+        Assert.True(gone.Error.Contains("(NoSuchBucketPolicy)", StringComparison.Ordinal), gone.ExitCode + gone.Output + gone.Error);
     }
 }

@@ -182,4 +182,52 @@ public class SesApiTests
         // Nothing was created by the refused requests.
         Assert.Equal(0, (await AwsCli.RunAsync(server, "ses", "list-receipt-rule-sets")).Json.GetProperty("RuleSets").GetArrayLength() - 1);
     }
+
+    [Fact]
+    public async Task S3ActionKmsKeyArnAndIamRoleArn_AreRecordedAndDescribedButTheMessageIsStoredAsIs()
+    {
+        const string Kms = "arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        const string Role = "arn:aws:iam::000000000000:role/ses-s3-writer";
+        var directory = TestServer.NewDirectory();
+        string id;
+        await using (var server = await TestServer.StartAsync("Buckets: [mail]", directory: directory))
+        {
+            await OkAsync(server, "create-receipt-rule-set", "--rule-set-name", "kms");
+            await OkAsync(server, "create-receipt-rule", "--rule-set-name", "kms", "--rule", $$$"""{"Name":"store","Enabled":true,"Actions":[{"S3Action":{"BucketName":"mail","ObjectKeyPrefix":"enc/","KmsKeyArn":"{{{Kms}}}","IamRoleArn":"{{{Role}}}"}}]}""");
+            await OkAsync(server, "set-active-receipt-rule-set", "--rule-set-name", "kms");
+            var action = (await Ses(server, "describe-receipt-rule", "--rule-set-name", "kms", "--rule-name", "store")).Json.GetProperty("Rule").GetProperty("Actions")[0].GetProperty("S3Action");
+            Assert.Equal(Kms, action.GetProperty("KmsKeyArn").GetString());
+            Assert.Equal(Role, action.GetProperty("IamRoleArn").GetString());
+
+            var message = new MimeMessage();
+            message.From.Add(MailboxAddress.Parse("a@sender.test"));
+            message.To.Add(MailboxAddress.Parse("b@example.com"));
+            message.Subject = "not encrypted by Inlet";
+            message.Body = new TextPart("plain") { Text = "x" };
+            id = await ReceiptRuleTests.SendAsync(server, message);
+            await server.WaitForMessageAsync(id);
+            // Inlet has no KMS: the object is the plain message.
+            Assert.Contains("Subject: not encrypted by Inlet", ReceiptRuleTests.ReadObject(server, "mail", "enc/" + id));
+        }
+
+        await using (var restarted = await TestServer.StartAsync("Buckets: [mail]", directory: directory))
+        {
+            var action = (await Ses(restarted, "describe-receipt-rule", "--rule-set-name", "kms", "--rule-name", "store")).Json.GetProperty("Rule").GetProperty("Actions")[0].GetProperty("S3Action");
+            Assert.Equal(Kms, action.GetProperty("KmsKeyArn").GetString());
+            Assert.Equal(Role, action.GetProperty("IamRoleArn").GetString());
+        }
+
+        // The same fields from inlet.yaml, in describe-active-receipt-rule-set's shape.
+        await using var fromFile = await TestServer.StartAsync($$"""
+            ReceiptRuleSets:
+              - RuleSetName: main
+                Rules:
+                  - Name: store
+                    Enabled: true
+                    Actions: [{ S3Action: { BucketName: mail, KmsKeyArn: "{{Kms}}", IamRoleArn: "{{Role}}" } }]
+            """);
+        var declared = (await Ses(fromFile, "describe-active-receipt-rule-set")).Json.GetProperty("Rules")[0].GetProperty("Actions")[0].GetProperty("S3Action");
+        Assert.Equal(Kms, declared.GetProperty("KmsKeyArn").GetString());
+        Assert.Equal(Role, declared.GetProperty("IamRoleArn").GetString());
+    }
 }

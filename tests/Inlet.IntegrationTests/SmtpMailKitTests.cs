@@ -34,7 +34,7 @@ public class SmtpMailKitTests
 
         var metrics = await server.Http.GetStringAsync("/metrics");
         // The counter is process-wide and other tests run beside this one: at least this message is counted.
-        Assert.Matches(@"inlet_messages_accepted(_total)? [1-9]\d*", metrics);
+        Assert.Matches(@"(?m)^inlet_messages_accepted_total [1-9]\d*$", metrics);
 
         using var raw = await server.Http.GetAsync($"/api/messages/{id}/raw");
         var text = await raw.Content.ReadAsStringAsync();

@@ -227,4 +227,29 @@ public class ConfigurationLoaderTests
     [InlineData("Zebra", null)]
     public void Nearest_Misspelling_FindsTheSettingOrNothing(string name, string? expected) =>
         Assert.Equal(expected, ConfigurationLoader.Nearest(name, ["Name", "Enabled", "Recipients", "Actions"]));
+
+    [Fact]
+    public void Load_FunctionRole_IsKeptAndAnInvalidOneIsRefused()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "inlet-role-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        try
+        {
+            var options = ConfigurationLoader.Load($$"""
+                Functions:
+                  - { FunctionName: fn, Runtime: nodejs20.x, Code: {{folder}}, Role: "arn:aws:iam::000000000000:role/ses-filter" }
+                """);
+            Assert.Equal("arn:aws:iam::000000000000:role/ses-filter", options.Functions.Single().Definition.Role);
+
+            var e = Assert.Throws<ConfigurationException>(() => ConfigurationLoader.Load($$"""
+                Functions:
+                  - { FunctionName: fn, Runtime: nodejs20.x, Code: {{folder}}, Role: ses-filter }
+                """));
+            Assert.Contains("Functions[0] (fn).Role: 'ses-filter' is not an IAM role ARN", e.Message);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
 }

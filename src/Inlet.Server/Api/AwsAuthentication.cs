@@ -29,7 +29,7 @@ internal enum AwsProtocol
 /// AWS's codes in each protocol's error shape. Inlet's own endpoints (<c>/api</c>, <c>/health</c>, the SNS signing
 /// certificate, <c>/metrics</c>) and the two unsigned SNS URLs (SubscribeURL, UnsubscribeURL) are not AWS requests.
 /// </summary>
-internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, InletOptions options, Inlet.Storage.BlobStores blobs, FunctionCredentials functionCredentials, TimeProvider time, ILogger<AwsAuthenticationMiddleware> logger)
+internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, InletOptions options, Inlet.Storage.BlobStores blobs, FunctionCredentials functionCredentials, ServerEndpoints endpoints, TimeProvider time, ILogger<AwsAuthenticationMiddleware> logger)
 {
     /// <summary>The function whose temporary credentials signed the request, when one did.</summary>
     public const string PrincipalItem = "Inlet.FunctionPrincipal";
@@ -40,6 +40,19 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
     {
         var request = context.Request;
         var path = request.Path.Value ?? "/";
+        // A browser at / gets Inlet's page; on AWS the same unsigned GET is an S3 AccessDenied, which helps nobody here.
+        if (HomePage.IsFor(request))
+        {
+            await HomePage.WriteAsync(context, endpoints);
+            return;
+        }
+
+        if (HomePage.IsDocument(request))
+        {
+            await HomePage.WriteDocumentAsync(context);
+            return;
+        }
+
         if (path is "/health" or "/metrics" || path.StartsWith("/api/", StringComparison.Ordinal) || path.StartsWith("/SimpleNotificationService-", StringComparison.Ordinal)
             || (path == "/" && HttpMethods.IsGet(request.Method) && request.Query["Action"].ToString() is "ConfirmSubscription" or "Unsubscribe"))
         {
@@ -51,6 +64,12 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
         var query = request.Query.ToDictionary(q => q.Key, q => q.Value.ToString(), StringComparer.Ordinal);
         var presigned = authorization.Length == 0 && query.ContainsKey("X-Amz-Credential");
         var protocol = Guess(path, authorization, query);
+        if (authorization.Length == 0 && !presigned && SigV2.IsQueryAuth(query))
+        {
+            await AuthenticateSigV2Async(context, query);
+            return;
+        }
+
         if (authorization.Length == 0 && !presigned)
         {
             await RefuseAsync(context, protocol, "MissingAuthenticationToken", 403, "Request is missing Authentication Token");
@@ -62,7 +81,7 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
         var credential = presigned ? SigV4.ParsePresigned(query, out error) : SigV4.ParseAuthorization(authorization, amzDate, out error);
         if (credential is null)
         {
-            await RefuseAsync(context, protocol, "IncompleteSignature", 400, error!);
+            await RefuseAsync(context, protocol, presigned ? "AuthorizationQueryParametersError" : "IncompleteSignature", 400, error!);
             return;
         }
 
@@ -102,12 +121,23 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
         }
 
         var now = time.GetUtcNow();
-        if (presigned ? now > signedAt.AddSeconds(credential.ExpiresSeconds) : (now - signedAt).Duration() > s_skew)
+        if (presigned)
         {
-            var message = presigned
-                ? "Request has expired"
-                : $"Signature expired: {credential.AmzDate} is now earlier than {now.Add(-s_skew):yyyyMMdd'T'HHmmss'Z'} ({now:yyyyMMdd'T'HHmmss'Z'} - 15 min.)";
-            await RefuseAsync(context, protocol, "RequestExpired", 400, message);
+            // A presigned URL is good from its X-Amz-Date (less the clock skew) for X-Amz-Expires seconds; S3 refuses
+            // one outside that with AccessDenied, not RequestTimeTooSkewed
+            // (https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html).
+            var refusal = signedAt - now > s_skew ? "Request is not valid yet"
+                : now > signedAt.AddSeconds(credential.ExpiresSeconds) ? "Request has expired"
+                : null;
+            if (refusal is not null)
+            {
+                await RefuseAsync(context, protocol, protocol == AwsProtocol.S3 ? "AccessDenied" : "RequestExpired", protocol == AwsProtocol.S3 ? 403 : 400, refusal);
+                return;
+            }
+        }
+        else if ((now - signedAt).Duration() > s_skew)
+        {
+            await RefuseAsync(context, protocol, "RequestExpired", 400, $"Signature expired: {credential.AmzDate} is now earlier than {now.Add(-s_skew):yyyyMMdd'T'HHmmss'Z'} ({now:yyyyMMdd'T'HHmmss'Z'} - 15 min.)");
             return;
         }
 
@@ -187,6 +217,62 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
                 principal.CurrentInvocation()?.AwsCalls.Enqueue(operation.Describe(context.Response.StatusCode, context.Items[AwsOperation.OutcomeItem] as string));
             }
         }
+    }
+
+    /// <summary>
+    /// An S3 presigned URL of Signature Version 2 (<c>AWSAccessKeyId</c>, <c>Expires</c>, <c>Signature</c>), taken for
+    /// GET and HEAD of objects only: that is what such URLs are handed out for, and everything else must use SigV4.
+    /// </summary>
+    private async Task AuthenticateSigV2Async(HttpContext context, IReadOnlyDictionary<string, string> query)
+    {
+        var request = context.Request;
+        if (!query.TryGetValue("AWSAccessKeyId", out var accessKeyId) || !query.TryGetValue("Signature", out var signature) || !query.TryGetValue("Expires", out var expiresText))
+        {
+            await RefuseAsync(context, AwsProtocol.S3, "AccessDenied", 403, "Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters");
+            return;
+        }
+
+        if (!SigV2.TryParseExpires(expiresText, out var expires))
+        {
+            await RefuseAsync(context, AwsProtocol.S3, "AccessDenied", 403, $"Invalid date (should be seconds since epoch): {expiresText}");
+            return;
+        }
+
+        var (_, key) = S3Api.Target(request);
+        if (key is null || !(HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method)))
+        {
+            await RefuseAsync(context, AwsProtocol.S3, "InvalidRequest", 400, "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.");
+            return;
+        }
+
+        var credential = options.Credentials.FirstOrDefault(k => k.AccessKeyId == accessKeyId);
+        if (credential is null)
+        {
+            await RefuseAsync(context, AwsProtocol.S3, "InvalidAccessKeyId", 403, "The AWS Access Key Id you provided does not exist in our records.");
+            return;
+        }
+
+        if (time.GetUtcNow() > expires)
+        {
+            await RefuseAsync(context, AwsProtocol.S3, "AccessDenied", 403, "Request has expired");
+            return;
+        }
+
+        var raw = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget ?? request.Path.Value + request.QueryString;
+        var question = raw.IndexOf('?');
+        var headers = request.Headers.Select(h => new KeyValuePair<string, string>(h.Key, string.Join(",", h.Value.ToArray())));
+        var stringToSign = SigV2.StringToSign(request.Method, request.Headers["Content-MD5"].FirstOrDefault(), request.ContentType, expiresText, headers,
+            S3Api.VirtualBucket(request), question < 0 ? raw : raw[..question], question < 0 ? string.Empty : raw[(question + 1)..]);
+        var expected = SigV2.Signature(credential.SecretAccessKey, stringToSign);
+        if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(expected), Encoding.ASCII.GetBytes(signature)))
+        {
+            LogSignatureMismatch(logger, accessKeyId, request.Method, request.Path.Value ?? "/");
+            await RefuseAsync(context, AwsProtocol.S3, "SignatureDoesNotMatch", 403,
+                $"The request signature we calculated does not match the signature you provided. Check your key and signing method. The String-to-Sign should have been\n'{stringToSign}'");
+            return;
+        }
+
+        await S3Api.HandleAsync(context, blobs, options.AccountId);
     }
 
     /// <summary>Before the scope is known: Lambda's paths, the Query root, or S3 for everything else.</summary>

@@ -39,8 +39,22 @@ internal static class S3Api
             return;
         }
 
+        if (key is null && request.Query.ContainsKey("policy"))
+        {
+            await PolicyAsync(context, store, bucket, ct);
+            return;
+        }
+
         if (key is null)
         {
+            // The JavaScript SDK adds x-id (the operation's name) to every request; it names no subresource.
+            if (HttpMethods.IsPut(method) && request.Query.Keys.Any(k => k != "x-id"))
+            {
+                // PutBucketAcl, PutBucketNotificationConfiguration, …: not creating the bucket again.
+                await Fail(context, 501, "NotImplemented", "A header you provided implies functionality that is not implemented", bucket);
+                return;
+            }
+
             if (HttpMethods.IsPut(method))
             {
                 if (ReceiptValidation.CheckBucketName(bucket) is not null || bucket.Length > 63)
@@ -135,17 +149,19 @@ internal static class S3Api
         }
     }
 
+    /// <summary>The bucket named by a virtual host (<c>bucket.example.test</c>); null for path-style requests.</summary>
+    internal static string? VirtualBucket(HttpRequest request)
+    {
+        var host = request.Host.Host;
+        return !IPAddress.TryParse(host, out _) && host != "localhost" && host.Contains('.') ? host[..host.IndexOf('.')] : null;
+    }
+
     /// <summary>The bucket and key of a request: from a virtual host (<c>bucket.localhost</c>) or the path.</summary>
     internal static (string? Bucket, string? Key) Target(HttpRequest request)
     {
         var raw = request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget ?? request.Path.Value ?? "/";
         var path = raw.Split('?')[0];
-        var host = request.Host.Host;
-        string? bucket = null;
-        if (!IPAddress.TryParse(host, out _) && host != "localhost" && host.Contains('.'))
-        {
-            bucket = host[..host.IndexOf('.')];
-        }
+        var bucket = VirtualBucket(request);
 
         var segments = path.TrimStart('/');
         if (bucket is null)
@@ -171,10 +187,10 @@ internal static class S3Api
 
     private static async Task ListBucketsAsync(HttpContext context, IBlobStore store, string account, CancellationToken ct)
     {
-        var names = new List<string>();
-        await foreach (var name in store.ListContainersAsync(ct))
+        var buckets = new List<ContainerInfo>();
+        await foreach (var bucket in store.ListContainersAsync(ct))
         {
-            names.Add(name);
+            buckets.Add(bucket);
         }
 
         await WriteXmlAsync(context, w =>
@@ -185,17 +201,167 @@ internal static class S3Api
             w.WriteElementString("DisplayName", "inlet");
             w.WriteEndElement();
             w.WriteStartElement("Buckets");
-            foreach (var name in names)
+            foreach (var bucket in buckets)
             {
                 w.WriteStartElement("Bucket");
-                w.WriteElementString("Name", name);
-                w.WriteElementString("CreationDate", QueryXml.Timestamp(DateTimeOffset.UnixEpoch));
+                w.WriteElementString("Name", bucket.Name);
+                w.WriteElementString("CreationDate", QueryXml.Timestamp(new DateTimeOffset(bucket.CreatedUtc, TimeSpan.Zero)));
                 w.WriteEndElement();
             }
 
             w.WriteEndElement();
             w.WriteEndElement();
         });
+    }
+
+    /// <summary>S3's limit on a bucket policy (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-policies.html).</summary>
+    private const int MaxPolicySize = 20 * 1024;
+
+    /// <summary>
+    /// PutBucketPolicy, GetBucketPolicy and DeleteBucketPolicy. The document is checked as S3 checks its shape and
+    /// kept as it was sent; it is not enforced — every request with valid credentials is allowed, as before.
+    /// </summary>
+    private static async Task PolicyAsync(HttpContext context, IBlobStore store, string bucket, CancellationToken ct)
+    {
+        var method = context.Request.Method;
+        if (!await store.ContainerExistsAsync(bucket, ct))
+        {
+            await Fail(context, 404, "NoSuchBucket", "The specified bucket does not exist", bucket);
+            return;
+        }
+
+        try
+        {
+            if (HttpMethods.IsGet(method))
+            {
+                if (await store.GetPolicyAsync(bucket, ct) is not { } policy)
+                {
+                    await Fail(context, 404, "NoSuchBucketPolicy", "The bucket policy does not exist", bucket);
+                    return;
+                }
+
+                context.Response.ContentType = "application/json";
+                await context.Response.WriteAsync(policy, ct);
+            }
+            else if (HttpMethods.IsPut(method))
+            {
+                using var reader = new StreamReader(context.Request.Body, Encoding.UTF8);
+                var buffer = new char[MaxPolicySize + 1];
+                var length = await reader.ReadBlockAsync(buffer, ct);
+                var policy = new string(buffer, 0, length);
+                if (CheckPolicy(policy, bucket) is { } problem)
+                {
+                    await Fail(context, 400, "MalformedPolicy", problem, bucket);
+                    return;
+                }
+
+                await store.PutPolicyAsync(bucket, policy, ct);
+                context.Response.StatusCode = 204;
+            }
+            else if (HttpMethods.IsDelete(method))
+            {
+                await store.DeletePolicyAsync(bucket, ct);
+                context.Response.StatusCode = 204;
+            }
+            else
+            {
+                await Fail(context, 405, "MethodNotAllowed", "The specified method is not allowed against this resource.", bucket);
+            }
+        }
+        catch (Amazon.S3.AmazonS3Exception e) when (e.ErrorCode is not null)
+        {
+            // A bucket store on a real S3 service judged the policy itself.
+            await Fail(context, (int)e.StatusCode, e.ErrorCode, e.Message, bucket);
+        }
+    }
+
+    /// <summary>
+    /// The checks S3 makes of a policy's shape before it stores it: JSON, an object, a Statement whose entries each
+    /// have an Allow or Deny Effect, a Principal, an Action, and Resources in this bucket. Null when it passes.
+    /// </summary>
+    internal static string? CheckPolicy(string policy, string bucket)
+    {
+        if (Encoding.UTF8.GetByteCount(policy) > MaxPolicySize)
+        {
+            return "Policy exceeds the maximum allowed document size.";
+        }
+
+        if (!policy.TrimStart().StartsWith('{'))
+        {
+            return "Policies must be valid JSON and the first byte must be '{'";
+        }
+
+        System.Text.Json.JsonDocument document;
+        try
+        {
+            document = System.Text.Json.JsonDocument.Parse(policy);
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return "This policy contains invalid Json";
+        }
+
+        using (document)
+        {
+            if (!document.RootElement.TryGetProperty("Statement", out var statement))
+            {
+                return "Missing required field Statement";
+            }
+
+            var statements = statement.ValueKind == System.Text.Json.JsonValueKind.Array ? [.. statement.EnumerateArray()] : new[] { statement };
+            foreach (var entry in statements)
+            {
+                if (entry.ValueKind != System.Text.Json.JsonValueKind.Object)
+                {
+                    return "This policy contains invalid Json";
+                }
+
+                foreach (var field in new[] { "Effect", "Principal", "Action", "Resource" })
+                {
+                    var alternative = field switch { "Principal" => "NotPrincipal", "Action" => "NotAction", "Resource" => "NotResource", _ => field };
+                    if (!entry.TryGetProperty(field, out _) && !entry.TryGetProperty(alternative, out _))
+                    {
+                        return $"Missing required field {field}";
+                    }
+                }
+
+                var effect = entry.GetProperty("Effect");
+                if (effect.ValueKind != System.Text.Json.JsonValueKind.String || effect.GetString() is not ("Allow" or "Deny"))
+                {
+                    return $"Invalid effect: {effect}";
+                }
+
+                if (entry.TryGetProperty("Resource", out var resource))
+                {
+                    var resources = resource.ValueKind == System.Text.Json.JsonValueKind.Array ? resource.EnumerateArray().Select(r => r.ToString()) : [resource.ToString()];
+                    if (resources.Any(r => !InBucket(r, bucket)))
+                    {
+                        return "Policy has invalid resource";
+                    }
+                }
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Whether a policy's resource ARN is this bucket or in it; its bucket part may hold * and ? wildcards.</summary>
+    private static bool InBucket(string resource, string bucket)
+    {
+        const string Prefix = "arn:aws:s3:::";
+        if (resource == "*")
+        {
+            return true;
+        }
+
+        if (!resource.StartsWith(Prefix, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        var name = resource[Prefix.Length..].Split('/')[0];
+        var pattern = "^" + System.Text.RegularExpressions.Regex.Escape(name).Replace(@"\*", ".*", StringComparison.Ordinal).Replace(@"\?", ".", StringComparison.Ordinal) + "$";
+        return System.Text.RegularExpressions.Regex.IsMatch(bucket, pattern, System.Text.RegularExpressions.RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
     }
 
     private static async Task ListObjectsAsync(HttpContext context, IBlobStore store, string bucket, CancellationToken ct)

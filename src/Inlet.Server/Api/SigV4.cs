@@ -18,6 +18,9 @@ internal sealed record SigV4Credential(string AccessKeyId, string Date, string R
 internal static class SigV4
 {
     public const string Algorithm = "AWS4-HMAC-SHA256";
+
+    /// <summary>Seven days: the longest a SigV4 presigned URL may be valid.</summary>
+    public const int MaxPresignedExpires = 604800;
     public static readonly string EmptyHash = Hex(SHA256.HashData([]));
 
     public static string Hex(ReadOnlySpan<byte> bytes) => Convert.ToHexString(bytes).ToLowerInvariant();
@@ -71,8 +74,34 @@ internal static class SigV4
             return null;
         }
 
-        var expires = int.TryParse(Get("X-Amz-Expires"), NumberStyles.None, CultureInfo.InvariantCulture, out var e) ? e : 604800;
-        return Build(credential, signed, signature, date, presigned: true, expires, out error);
+        // S3's own checks and words (https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html:
+        // "The minimum value you can set is 1, and the maximum is 604800 (seven days)").
+        var text = Get("X-Amz-Expires");
+        if (text is null)
+        {
+            error = "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.";
+            return null;
+        }
+
+        if (!long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var expires))
+        {
+            error = "X-Amz-Expires should be a number";
+            return null;
+        }
+
+        if (expires < 0)
+        {
+            error = "X-Amz-Expires must be non-negative";
+            return null;
+        }
+
+        if (expires > MaxPresignedExpires)
+        {
+            error = $"X-Amz-Expires must be less than a week (in seconds) that is {MaxPresignedExpires}";
+            return null;
+        }
+
+        return Build(credential, signed, signature, date, presigned: true, (int)expires, out error);
     }
 
     private static SigV4Credential? Build(string credential, string signedHeaders, string signature, string amzDate, bool presigned, int expires, out string? error)

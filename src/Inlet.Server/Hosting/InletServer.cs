@@ -27,7 +27,8 @@ namespace Inlet.Hosting;
 /// </summary>
 internal sealed partial class InletServer : IAsyncDisposable
 {
-    private static IDisposable? s_meterAdapter;
+    /// <summary>One per process: the counters and Prometheus's default registry are process-wide.</summary>
+    private static readonly Lazy<PrometheusMeterBridge> s_meterBridge = new(() => new PrometheusMeterBridge(Metrics.DefaultRegistry, InletMetrics.MeterName));
 
     private readonly WebApplication _app;
     private readonly ListenOptions _smtpListen;
@@ -105,6 +106,7 @@ internal sealed partial class InletServer : IAsyncDisposable
         var tls = CreateTlsContext(options, server, authority);
         var signer = SnsSigner.LoadOrCreate(Path.Combine(dataDirectory, "tls"));
         var endpoints = new PublicEndpoints();
+        var listeners = new ServerEndpoints();
 
         FunctionSandbox sandbox;
         try
@@ -154,6 +156,7 @@ internal sealed partial class InletServer : IAsyncDisposable
         builder.Services.AddSingleton<SesSending>();
         builder.Services.AddSingleton(signer);
         builder.Services.AddSingleton(endpoints);
+        builder.Services.AddSingleton(listeners);
         builder.Services.AddSingleton(options.Notifications);
         builder.Services.AddSingleton(sp => new SnsService(sp.GetRequiredService<IStateStore>(), signer, endpoints, registry, TimeProvider.System, options.Region, options.AccountId));
         builder.Services.AddSingleton<INotificationPublisher>(sp => sp.GetRequiredService<SnsService>());
@@ -222,9 +225,9 @@ internal sealed partial class InletServer : IAsyncDisposable
         LambdaEndpoints.Map(app);
         LambdaManagementEndpoints.Map(app);
         SesV2Endpoints.Map(app);
-        // Prometheus text exposition of Inlet's Meter (and the runtime's), published by prometheus-net.
+        // Prometheus text exposition of Inlet's Meter (and the process's metrics), served by prometheus-net.
         app.MapMetrics("/metrics");
-        s_meterAdapter ??= MeterAdapter.StartListening(new MeterAdapterOptions { InstrumentFilterPredicate = instrument => instrument.Meter.Name == InletMetrics.MeterName });
+        _ = s_meterBridge.Value;
         NotificationEndpoints.Map(app);
         QueryEndpoint.Map(app, signer);
 
@@ -250,29 +253,32 @@ internal sealed partial class InletServer : IAsyncDisposable
         }
 
         WarnAboutConfiguration(logger, receipt);
-        var listeners = new List<(string Setting, string Flag, IPEndPoint EndPoint)> { ("Smtp.Listen", "--smtp", smtpEndPoint!), ("Http.Listen", "--http", httpEndPoint!) };
+        var bindings = new List<(string Setting, string Flag, IPEndPoint EndPoint)> { ("Smtp.Listen", "--smtp", smtpEndPoint!), ("Http.Listen", "--http", httpEndPoint!) };
         if (options.Http.HttpsListen != "off" && ConfigurationLoader.TryParseEndPoint(options.Http.HttpsListen, out var httpsAddress))
         {
-            listeners.Add(("Http.HttpsListen", "--https", httpsAddress));
+            bindings.Add(("Http.HttpsListen", "--https", httpsAddress));
         }
 
         try
         {
             // Kestrel names every listener "http" in its bind error and logs a stack trace; a port taken by another
             // program is the user's to fix, so it is found first and named by its setting.
-            CheckPortsFree(listeners);
+            CheckPortsFree(bindings);
             await app.StartAsync(cancellationToken);
         }
         catch (Exception e) when (e is IOException or ConfigurationException)
         {
             await app.DisposeAsync();
             await state.DisposeAsync();
-            throw e as ConfigurationException ?? new ConfigurationException($"cannot listen: {e.Message} ({string.Join(", ", listeners.Select(l => $"{l.Setting} {l.EndPoint}"))})");
+            throw e as ConfigurationException ?? new ConfigurationException($"cannot listen: {e.Message} ({string.Join(", ", bindings.Select(l => $"{l.Setting} {l.EndPoint}"))})");
         }
 
         var inlet = new InletServer(app, smtpListen!, httpListen!, httpsListen, options);
         ProtectDataFolder(sandbox, dataDirectory, options.SourceFile, logger);
         app.Services.GetRequiredService<FunctionHost>().EndpointUrl = $"http://{Reachable(inlet.HttpEndPoint)}";
+        listeners.Smtp = inlet.SmtpEndPoint.ToString();
+        listeners.Http = inlet.HttpEndPoint.ToString();
+        listeners.Https = inlet.HttpsEndPoint?.ToString();
         endpoints.BaseUrl = options.Notifications.BaseUrl ?? (inlet.HttpsEndPoint is { } https ? $"https://{https}" : $"http://{inlet.HttpEndPoint}");
         try
         {

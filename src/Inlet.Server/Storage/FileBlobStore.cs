@@ -8,11 +8,17 @@ namespace Inlet.Storage;
 /// into one file name (<c>/</c> becomes <c>%2F</c>), so keys such as <c>a</c> and <c>a/b</c> can both exist, and no
 /// key can reach outside its folder. An object is written to a temporary file and renamed on commit after an fsync
 /// of the file and of its folder, so a committed object survives a power loss and a half-written one is never
-/// visible.
+/// visible. A container's own facts live beside its objects in files whose names start with <c>!</c>, which no
+/// escaped key can produce: <c>!created</c> (its time is the container's creation time) and <c>!policy</c>.
 /// </summary>
 internal sealed partial class FileBlobStore(string root) : IBlobStore
 {
     private const string TempPrefix = "#";
+
+    /// <summary>Uri.EscapeDataString escapes '!', so these names are out of reach of every key.</summary>
+    private const string MetaPrefix = "!";
+    private const string CreatedMarker = MetaPrefix + "created";
+    private const string PolicyFile = MetaPrefix + "policy";
 
     /// <summary>Longest file name the common file systems take.</summary>
     private const int MaxFileName = 255;
@@ -24,7 +30,20 @@ internal sealed partial class FileBlobStore(string root) : IBlobStore
 
     public Task CreateContainerAsync(string container, CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(ContainerPath(container));
+        var path = ContainerPath(container);
+        var existed = Directory.Exists(path);
+        Directory.CreateDirectory(path);
+        var marker = Path.Combine(path, CreatedMarker);
+        if (!File.Exists(marker))
+        {
+            File.WriteAllBytes(marker, []);
+            if (existed)
+            {
+                // A folder made before markers existed keeps its own creation time.
+                File.SetLastWriteTimeUtc(marker, Directory.GetCreationTimeUtc(path));
+            }
+        }
+
         return Task.CompletedTask;
     }
 
@@ -40,12 +59,40 @@ internal sealed partial class FileBlobStore(string root) : IBlobStore
         return Task.FromResult(true);
     }
 
-    public IAsyncEnumerable<string> ListContainersAsync(CancellationToken cancellationToken)
+    public IAsyncEnumerable<ContainerInfo> ListContainersAsync(CancellationToken cancellationToken)
     {
-        IEnumerable<string> names = Directory.Exists(Root)
-            ? Directory.EnumerateDirectories(Root).Select(d => Path.GetFileName(d)!).Where(n => !n.StartsWith('.')).Order(StringComparer.Ordinal)
+        IEnumerable<ContainerInfo> containers = Directory.Exists(Root)
+            ? Directory.EnumerateDirectories(Root).Select(d => Path.GetFileName(d)!).Where(n => !n.StartsWith('.')).Order(StringComparer.Ordinal).Select(n => new ContainerInfo(n, CreatedUtc(n)))
             : [];
-        return names.ToAsyncEnumerable();
+        return containers.ToAsyncEnumerable();
+    }
+
+    private DateTime CreatedUtc(string container)
+    {
+        var path = ContainerPath(container);
+        var marker = new FileInfo(Path.Combine(path, CreatedMarker));
+        return marker.Exists ? marker.LastWriteTimeUtc : Directory.GetCreationTimeUtc(path);
+    }
+
+    public async Task<string?> GetPolicyAsync(string container, CancellationToken cancellationToken)
+    {
+        var path = Path.Combine(ContainerPath(container), PolicyFile);
+        return File.Exists(path) ? await File.ReadAllTextAsync(path, cancellationToken) : null;
+    }
+
+    public async Task PutPolicyAsync(string container, string policy, CancellationToken cancellationToken)
+    {
+        var path = Path.Combine(ContainerPath(container), PolicyFile);
+        var temp = Path.Combine(ContainerPath(container), TempPrefix + Guid.NewGuid().ToString("N"));
+        await File.WriteAllTextAsync(temp, policy, cancellationToken);
+        File.Move(temp, path, overwrite: true);
+        SyncDirectory(ContainerPath(container));
+    }
+
+    public Task DeletePolicyAsync(string container, CancellationToken cancellationToken)
+    {
+        File.Delete(Path.Combine(ContainerPath(container), PolicyFile));
+        return Task.CompletedTask;
     }
 
     public Task<IBlobWriter> CreateAsync(string container, string key, CancellationToken cancellationToken)
@@ -94,7 +141,7 @@ internal sealed partial class FileBlobStore(string root) : IBlobStore
         var items = new List<BlobInfo>();
         foreach (var file in new DirectoryInfo(directory).EnumerateFiles())
         {
-            if (!file.Name.StartsWith(TempPrefix, StringComparison.Ordinal))
+            if (!file.Name.StartsWith(TempPrefix, StringComparison.Ordinal) && !file.Name.StartsWith(MetaPrefix, StringComparison.Ordinal))
             {
                 items.Add(new BlobInfo(Unescape(file.Name), file.Length, file.LastWriteTimeUtc));
             }

@@ -3,6 +3,9 @@ namespace Inlet.Storage;
 /// <summary>An object's key, size and last change.</summary>
 internal sealed record BlobInfo(string Key, long Size, DateTime LastModifiedUtc);
 
+/// <summary>A container's name and the time it was created (S3's bucket <c>CreationDate</c>).</summary>
+internal sealed record ContainerInfo(string Name, DateTime CreatedUtc);
+
 /// <summary>
 /// Named objects in containers: the spool of raw messages, and the S3 action's buckets. The embedded
 /// implementation is files in the data folder; any S3-compatible store can take its place.
@@ -15,7 +18,14 @@ internal interface IBlobStore
 
     Task<bool> DeleteContainerAsync(string container, CancellationToken cancellationToken);
 
-    IAsyncEnumerable<string> ListContainersAsync(CancellationToken cancellationToken);
+    IAsyncEnumerable<ContainerInfo> ListContainersAsync(CancellationToken cancellationToken);
+
+    /// <summary>The container's access policy document (S3's bucket policy) as it was put; null when it has none.</summary>
+    Task<string?> GetPolicyAsync(string container, CancellationToken cancellationToken);
+
+    Task PutPolicyAsync(string container, string policy, CancellationToken cancellationToken);
+
+    Task DeletePolicyAsync(string container, CancellationToken cancellationToken);
 
     /// <summary>Opens a new object for writing; nothing is visible until it is committed.</summary>
     Task<IBlobWriter> CreateAsync(string container, string key, CancellationToken cancellationToken);

@@ -77,14 +77,34 @@ internal sealed class S3BlobStore : IBlobStore, IDisposable
         return true;
     }
 
-    public async IAsyncEnumerable<string> ListContainersAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<ContainerInfo> ListContainersAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var response = await _client.ListBucketsAsync(cancellationToken);
         foreach (var bucket in response.Buckets ?? [])
         {
-            yield return bucket.BucketName;
+            yield return new ContainerInfo(bucket.BucketName, bucket.CreationDate?.ToUniversalTime() ?? DateTime.UnixEpoch);
         }
     }
+
+    public async Task<string?> GetPolicyAsync(string container, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var response = await _client.GetBucketPolicyAsync(container, cancellationToken);
+            // AWSSDK.S3 does not throw for NoSuchBucketPolicy: it hands over the error document as the policy.
+            return response.HttpStatusCode != HttpStatusCode.OK || string.IsNullOrEmpty(response.Policy) ? null : response.Policy;
+        }
+        catch (AmazonS3Exception e) when (e.ErrorCode == "NoSuchBucketPolicy")
+        {
+            return null;
+        }
+    }
+
+    public Task PutPolicyAsync(string container, string policy, CancellationToken cancellationToken) =>
+        _client.PutBucketPolicyAsync(new PutBucketPolicyRequest { BucketName = container, Policy = policy }, cancellationToken);
+
+    public Task DeletePolicyAsync(string container, CancellationToken cancellationToken) =>
+        _client.DeleteBucketPolicyAsync(container, cancellationToken);
 
     public Task<IBlobWriter> CreateAsync(string container, string key, CancellationToken cancellationToken)
     {
