@@ -262,7 +262,7 @@ public class ReceiptRuleTests
             Buckets: [waits]
             """,
             o => o with { Processing = o.Processing with { RetryInitialDelay = TimeSpan.FromMilliseconds(300), RetryMaxDelay = TimeSpan.FromMilliseconds(300) } });
-        Directory.Delete(Path.Combine(server.Directory, "buckets", "made-later"));
+        Directory.Delete(Path.Combine(server.Directory, "buckets", "made-later"), recursive: true);
         var id = await SendAsync(server, NewMessage(["a@example.com"]));
         var retrying = await server.WaitForMessageAsync(id, "retrying");
         Assert.True(retrying.TryGetProperty("nextAttemptAt", out _));
@@ -292,7 +292,7 @@ public class ReceiptRuleTests
                       - S3Action: { BucketName: still-runs }
             """,
             o => o with { Processing = o.Processing with { RetryInitialDelay = TimeSpan.FromMilliseconds(100), RetryMaxDelay = TimeSpan.FromMilliseconds(200), RetryMaxAge = TimeSpan.FromSeconds(1) } });
-        Directory.Delete(Path.Combine(server.Directory, "buckets", "missing"));
+        Directory.Delete(Path.Combine(server.Directory, "buckets", "missing"), recursive: true);
         var id = await SendAsync(server, NewMessage(["a@example.com"]));
         await server.WaitForMessageAsync(id, "failed");
         Assert.NotNull(ReadObject(server, "still-runs", id));
@@ -388,7 +388,7 @@ public class ReceiptRuleTests
                     Actions: [{ S3Action: { BucketName: vanishing } }]
             """,
             o => o with { Smtp = o.Smtp with { Mode = Inlet.Smtp.ProcessingMode.Inline } });
-        Directory.Delete(Path.Combine(server.Directory, "buckets", "vanishing"));
+        Directory.Delete(Path.Combine(server.Directory, "buckets", "vanishing"), recursive: true);
         var e = await Assert.ThrowsAsync<SmtpCommandException>(() => SendAsync(server, NewMessage(["a@example.com"])));
         Assert.Equal((SmtpStatusCode)451, e.StatusCode);
         var message = (await server.GetJsonAsync("/api/messages")).GetProperty("messages")[0];
@@ -452,7 +452,8 @@ public class ReceiptRuleTests
         Assert.Equal(["z@elsewhere.test"], result.GetProperty("unmatched").EnumerateArray().Select(e => e.GetString()));
         Assert.Contains("Stop", result.GetProperty("outcome").GetString());
         Assert.Equal("café", result.GetProperty("mail").GetProperty("commonHeaders").GetProperty("subject").GetString());
-        Assert.Empty(Directory.GetFiles(Path.Combine(server.Directory, "buckets", "dry")));
+        // Nothing but the bucket's own creation marker.
+        Assert.DoesNotContain(Directory.GetFiles(Path.Combine(server.Directory, "buckets", "dry")), f => !Path.GetFileName(f).StartsWith('!'));
         Assert.Equal(0, (await server.GetJsonAsync("/api/messages")).GetProperty("messages").GetArrayLength());
     }
 }

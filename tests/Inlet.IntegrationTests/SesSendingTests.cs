@@ -411,7 +411,7 @@ public partial class SesSendingTests
                     Recipients: [retry.test]
                     Actions: [{ S3Action: { BucketName: made-later } }]
             """, o => o with { Smtp = o.Smtp with { Mode = Inlet.Smtp.ProcessingMode.Inline } });
-        Directory.Delete(Path.Combine(sink.Directory, "buckets", "made-later"));
+        Directory.Delete(Path.Combine(sink.Directory, "buckets", "made-later"), recursive: true);
         await using var server = await TestServer.StartAsync(Rules, o => o with { Outbound = o.Outbound with { Host = "127.0.0.1", Port = sink.SmtpPort, Security = "None", RetryDelay = TimeSpan.FromMilliseconds(200) } });
 
         await OkAsync(server, "ses", "send-raw-email", "--raw-message", RawMessageFile(Raw("me@example.com", "x@retry.test")));

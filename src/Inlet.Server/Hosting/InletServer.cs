@@ -28,7 +28,13 @@ namespace Inlet.Hosting;
 internal sealed partial class InletServer : IAsyncDisposable
 {
     /// <summary>One per process: the counters and Prometheus's default registry are process-wide.</summary>
-    private static readonly Lazy<PrometheusMeterBridge> s_meterBridge = new(() => new PrometheusMeterBridge(Metrics.DefaultRegistry, InletMetrics.MeterName));
+    private static readonly Lazy<PrometheusMeterBridge> s_meterBridge = new(() =>
+    {
+        // prometheus-net would publish every .NET Meter itself, Inlet's as inlet_inlet_… gauges and the framework's
+        // histograms too; Inlet's counters go through the bridge, and the process metrics stay.
+        Metrics.SuppressDefaultMetrics(new SuppressDefaultMetricOptions { SuppressMeters = true, SuppressEventCounters = true, SuppressDebugMetrics = true });
+        return new PrometheusMeterBridge(Metrics.DefaultRegistry, InletMetrics.MeterName);
+    });
 
     private readonly WebApplication _app;
     private readonly ListenOptions _smtpListen;
@@ -226,8 +232,8 @@ internal sealed partial class InletServer : IAsyncDisposable
         LambdaManagementEndpoints.Map(app);
         SesV2Endpoints.Map(app);
         // Prometheus text exposition of Inlet's Meter (and the process's metrics), served by prometheus-net.
-        app.MapMetrics("/metrics");
         _ = s_meterBridge.Value;
+        app.MapMetrics("/metrics");
         NotificationEndpoints.Map(app);
         QueryEndpoint.Map(app, signer);
 
