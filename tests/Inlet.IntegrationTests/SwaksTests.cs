@@ -3,14 +3,11 @@ using System.Diagnostics;
 namespace Inlet.IntegrationTests;
 
 /// <summary>A fact that runs only where swaks is installed (CI installs it).</summary>
-public sealed class SwaksFactAttribute : FactAttribute
+public sealed class SwaksFactAttribute : InstalledFactAttribute
 {
     public SwaksFactAttribute()
+        : base("swaks")
     {
-        if (!File.Exists("/usr/bin/swaks") && !File.Exists("/usr/local/bin/swaks"))
-        {
-            Skip = "swaks is not installed";
-        }
     }
 }
 

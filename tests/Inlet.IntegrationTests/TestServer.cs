@@ -9,6 +9,8 @@ namespace Inlet.IntegrationTests;
 /// <summary>A real Inlet server in this process, on port 0, with its own data folder.</summary>
 internal sealed class TestServer : IAsyncDisposable
 {
+    private static readonly Lazy<LoopbackDnsServer> s_emptyDns = new(() => new LoopbackDnsServer());
+
     private readonly bool _ownsDirectory;
 
     private TestServer(InletServer server, string directory, bool ownsDirectory)
@@ -53,6 +55,12 @@ internal sealed class TestServer : IAsyncDisposable
             Smtp = options.Smtp with { Listen = "127.0.0.1:0" },
             Http = options.Http with { Listen = "127.0.0.1:0", HttpsListen = "127.0.0.1:0" },
         };
+        if (options.Authentication.DnsServers.IsEmpty)
+        {
+            // Hermetic verdicts: unless a test brings its own zone, DNS is a loopback server that knows no names.
+            options = options with { Authentication = options.Authentication with { DnsServers = [s_emptyDns.Value.EndPoint] } };
+        }
+
         if (adjust is not null)
         {
             options = adjust(options);

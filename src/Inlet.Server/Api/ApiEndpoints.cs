@@ -61,8 +61,8 @@ internal static class ApiEndpoints
         try
         {
             var progress = ProcessingJsonContext.ReadProgress(message.Progress);
-            var content = await pipeline.LoadContentAsync(message, progress.AddedHeaders, cancellationToken);
-            (mail, _) = await MessagePipeline.DescribeAsync(content, message, cancellationToken);
+            var content = await pipeline.LoadContentAsync(message, progress, cancellationToken);
+            mail = await MessagePipeline.DescribeAsync(content, message, cancellationToken);
         }
         catch (FileNotFoundException)
         {
@@ -172,7 +172,7 @@ internal static class ApiEndpoints
             ConfigVersion = current.Version,
         };
         var content = await MessageContent.LoadAsync(_ => Task.FromResult<Stream?>(new MemoryStream(bytes)), pipeline.SesHeaders(record), [], cancellationToken);
-        var (mail, _) = await MessagePipeline.DescribeAsync(content, record, cancellationToken);
+        var mail = await MessagePipeline.DescribeAsync(content, record, cancellationToken);
 
         var ruleSet = current.ActiveRuleSet;
         var accepted = to.Where(r => RecipientAcceptance.Decide(ruleSet, r, tls) == RecipientDecision.Accept).ToList();

@@ -53,6 +53,21 @@ internal sealed class ConfigurationDocument
 
     /// <summary>SES sending identities: domains and email addresses.</summary>
     public List<string>? Identities { get; set; }
+    public AuthenticationDocument? Authentication { get; set; }
+}
+
+internal sealed class AuthenticationDocument
+{
+    /// <summary><c>address[:port]</c> of each resolver; the port defaults to 53.</summary>
+    public List<string>? DnsServers { get; set; }
+
+    public string? Spamd { get; set; }
+
+    public double? SpamThreshold { get; set; }
+
+    public string? Clamd { get; set; }
+
+    public string? PublicSuffixList { get; set; }
 }
 
 internal sealed class SmtpDocument

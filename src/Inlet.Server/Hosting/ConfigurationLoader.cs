@@ -196,6 +196,7 @@ internal static partial class ConfigurationLoader
         CheckFunctionReferences(receipt, functions, region, account, errors);
         var processing = BuildProcessing(d.Processing, errors);
         var outbound = BuildOutbound(d.Outbound, errors);
+        var authentication = BuildAuthentication(d.Authentication, baseDirectory, errors);
         var buckets = new List<string>();
         foreach (var (bucket, i) in (d.Buckets ?? []).Select((b, i) => (b, i)))
         {
@@ -275,6 +276,69 @@ internal static partial class ConfigurationLoader
             Topics = [.. topics],
             Notifications = notifications,
             Identities = [.. identities],
+            Authentication = authentication,
+        };
+    }
+
+    private static Inlet.Authentication.AuthenticationOptions BuildAuthentication(AuthenticationDocument? d, string baseDirectory, List<string> errors)
+    {
+        var o = new Inlet.Authentication.AuthenticationOptions();
+        if (d is null)
+        {
+            return o;
+        }
+
+        var servers = new List<IPEndPoint>();
+        foreach (var (server, i) in (d.DnsServers ?? []).Select((s, i) => (s, i)))
+        {
+            // A bare address means port 53.
+            if (IPAddress.TryParse(server, out var address) && !server.Contains(']'))
+            {
+                servers.Add(new IPEndPoint(address, 53));
+            }
+            else if (TryParseEndPoint(server ?? string.Empty, out var endPoint) && endPoint.Port > 0)
+            {
+                servers.Add(endPoint);
+            }
+            else
+            {
+                errors.Add($"Authentication.DnsServers[{i}]: '{server}' is not a resolver address (for example 127.0.0.1, 127.0.0.1:5353 or [::1]:53)");
+            }
+        }
+
+        foreach (var (name, value) in new[] { ("Spamd", d.Spamd), ("Clamd", d.Clamd) })
+        {
+            if (value is not null && !Inlet.Authentication.ScannerEndPoint.TryParse(value, out _))
+            {
+                errors.Add($"Authentication.{name}: '{value}' is neither host:port (for example 127.0.0.1:{(name == "Spamd" ? 783 : 3310)}) nor the path of a unix socket (starting with /)");
+            }
+        }
+
+        var threshold = d.SpamThreshold ?? o.SpamThreshold;
+        if (!double.IsFinite(threshold) || threshold < -1000 || threshold > 1000)
+        {
+            errors.Add($"Authentication.SpamThreshold: {threshold.ToString(CultureInfo.InvariantCulture)} is out of range (-1000 to 1000; SpamAssassin's own default is 5.0)");
+            threshold = o.SpamThreshold;
+        }
+
+        var suffixList = o.PublicSuffixList;
+        if (d.PublicSuffixList is { } path)
+        {
+            // Named on purpose, it must be there; only the default path may be missing (then a built-in list serves).
+            suffixList = Path.GetFullPath(path, baseDirectory);
+            if (!File.Exists(suffixList))
+            {
+                errors.Add($"Authentication.PublicSuffixList: {suffixList} does not exist (leave the setting out to use {Inlet.Authentication.PublicSuffixList.DefaultPath}, or Inlet's small built-in list when that is missing too)");
+            }
+        }
+
+        return o with
+        {
+            DnsServers = [.. servers],
+            Spamd = d.Spamd,
+            SpamThreshold = threshold,
+            Clamd = d.Clamd,
+            PublicSuffixList = suffixList,
         };
     }
 

@@ -50,6 +50,9 @@ internal sealed record InletOptions
 
     public SnsOptions Notifications { get; init; } = new();
 
+    /// <summary>DNS resolvers, scanners and the Public Suffix List behind the verdicts.</summary>
+    public Inlet.Authentication.AuthenticationOptions Authentication { get; init; } = new();
+
     /// <summary>The file these options were read from, if any; <c>inlet serve</c> watches it and applies changes.</summary>
     public string? SourceFile { get; init; }
 

@@ -154,6 +154,15 @@ internal sealed partial class InletServer : IAsyncDisposable
         builder.Services.AddSingleton<MessageQueue>();
         builder.Services.AddSingleton<MessagePipeline>();
         builder.Services.AddSingleton<StoredEventBuilder>();
+        // Verdicts: one resolver (and its cache) for the server, the Public Suffix List read once.
+        builder.Services.AddSingleton(options.Authentication);
+        builder.Services.AddSingleton<Inlet.Authentication.IDnsResolver>(new Inlet.Authentication.DnsResolver(options.Authentication.DnsServers, options.Authentication.DnsTimeout));
+        builder.Services.AddSingleton(sp => new Inlet.Authentication.MessageAuthenticator(
+            options.Authentication,
+            sp.GetRequiredService<Inlet.Authentication.IDnsResolver>(),
+            Inlet.Authentication.PublicSuffixList.Load(options.Authentication.PublicSuffixList),
+            options.Smtp.Hostname,
+            sp.GetRequiredService<ILogger<Inlet.Authentication.MessageAuthenticator>>()));
         builder.Services.AddSingleton<BounceSender>();
         // SES sending: identities, the durable outbound queue (relay or outbox) and the sending operations.
         builder.Services.AddSingleton<OutboundQueue>();

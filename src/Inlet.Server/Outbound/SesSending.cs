@@ -161,7 +161,7 @@ internal sealed class SesSending(SendingIdentities identities, OutboundQueue out
         try
         {
             var progress = ProcessingJsonContext.ReadProgress(original.Progress);
-            var content = await pipeline.LoadContentAsync(original, progress.AddedHeaders, cancellationToken);
+            var content = await pipeline.LoadContentAsync(original, progress, cancellationToken);
             headers = await content.ReadHeaderSectionAsync(cancellationToken);
         }
         catch (FileNotFoundException)

@@ -30,6 +30,7 @@ internal sealed partial class MessagePipeline(
     IEnumerable<ActionRegistration> handlers,
     INotificationPublisher notifications,
     BounceSender bounces,
+    MessageAuthenticator authenticator,
     ProcessingOptions options,
     SmtpOptions smtp,
     TimeProvider time,
@@ -39,22 +40,29 @@ internal sealed partial class MessagePipeline(
 
     public static string SpoolKey(string messageId) => messageId + ".eml";
 
-    /// <summary>The headers SES prepends: Return-Path and Received.</summary>
-    public IReadOnlyList<AddedHeader> SesHeaders(MessageRecord message) =>
+    /// <summary>
+    /// The headers SES prepends: Return-Path and Received, then, once verdicts are known, X-SES-Spam-Verdict and
+    /// X-SES-Virus-Verdict (when scanning ran), Received-SPF, Authentication-Results and X-SES-RECEIPT.
+    /// </summary>
+    public IReadOnlyList<AddedHeader> SesHeaders(MessageRecord message, AuthenticationRecord? authentication = null) =>
     [
         new AddedHeader("Return-Path", $"<{message.MailFrom}>"),
         MessageContent.ReceivedHeader(message.ClientName ?? "unknown", message.RemoteAddress, smtp.Hostname, message.Id, message.Recipients.FirstOrDefault() ?? string.Empty, message.ReceivedAt),
+        .. authentication?.Headers ?? [],
     ];
 
-    public Task<MessageContent> LoadContentAsync(MessageRecord message, IReadOnlyList<AddedHeader> appended, CancellationToken cancellationToken) =>
-        MessageContent.LoadAsync(ct => blobs.Spool.OpenReadAsync(SmtpBackend.SpoolContainer, SpoolKey(message.Id), ct), SesHeaders(message), appended, cancellationToken);
+    public Task<MessageContent> LoadContentAsync(MessageRecord message, ProcessingProgress progress, CancellationToken cancellationToken) =>
+        MessageContent.LoadAsync(ct => OpenReceivedAsync(message, ct), SesHeaders(message, progress.Authentication), progress.AddedHeaders, cancellationToken);
 
-    /// <summary>The mail object and verdicts of the message as it stands.</summary>
-    public static async Task<(SesMail Mail, Verdicts Verdicts)> DescribeAsync(MessageContent content, MessageRecord message, CancellationToken cancellationToken)
+    /// <summary>The message exactly as received, without anything SES or an action added.</summary>
+    private Task<Stream?> OpenReceivedAsync(MessageRecord message, CancellationToken cancellationToken) =>
+        blobs.Spool.OpenReadAsync(SmtpBackend.SpoolContainer, SpoolKey(message.Id), cancellationToken);
+
+    /// <summary>The mail object of the message as it stands.</summary>
+    public static async Task<SesMail> DescribeAsync(MessageContent content, MessageRecord message, CancellationToken cancellationToken)
     {
-        // One parse of the header section serves both the mail object and the verdicts.
         var headers = SesMailBuilder.Parse(await content.ReadHeaderSectionAsync(cancellationToken));
-        return (SesMailBuilder.Build(headers, message.Id, message.MailFrom, message.ReceivedAt), Verdicts.Compute(headers));
+        return SesMailBuilder.Build(headers, message.Id, message.MailFrom, message.ReceivedAt);
     }
 
     public async Task<PipelineResult> RunAsync(MessageRecord message, ProcessingMode mode, CancellationToken cancellationToken)
@@ -77,8 +85,20 @@ internal sealed partial class MessagePipeline(
             });
         }
 
-        var content = await LoadContentAsync(message, progress.AddedHeaders, cancellationToken);
-        var (mail, verdicts) = await DescribeAsync(content, message, cancellationToken);
+        if (progress.Authentication is null)
+        {
+            // Once per message, from the message as received: a retry or a restart reads the saved verdicts back, and
+            // headers added by actions never change them.
+            var scan = plan.Any(p => p.Rule.ScanEnabled);
+            var envelope = new Envelope(message.Id, message.MailFrom, message.RemoteAddress, message.ClientName);
+            var authentication = await authenticator.AuthenticateAsync(envelope, ct => OpenReceivedAsync(message, ct), scan, cancellationToken);
+            progress = progress with { Authentication = authentication };
+            trace.Add(new TraceEntry { At = time.GetUtcNow(), Kind = "verdicts", Detail = string.Join("; ", authentication.Notes) });
+        }
+
+        var verdicts = progress.Authentication.Verdicts;
+        var content = await LoadContentAsync(message, progress, cancellationToken);
+        var mail = await DescribeAsync(content, message, cancellationToken);
         var subject = mail.CommonHeaders.Subject;
         // Nothing is saved before the first action: a message that stops here starts again from the beginning.
         // Every save is an fsync, so saves are made where resuming needs them and no more.
@@ -102,7 +122,8 @@ internal sealed partial class MessagePipeline(
                     Message = message,
                     Content = content,
                     Mail = mail,
-                    Verdicts = verdicts,
+                    // SES reports spam and virus DISABLED for a rule that does not have ScanEnabled.
+                    Verdicts = planned.Rule.ScanEnabled ? verdicts : verdicts.WithoutScan(),
                     Rule = planned,
                     ActionIndex = a,
                     Mode = mode,
@@ -163,7 +184,7 @@ internal sealed partial class MessagePipeline(
                 {
                     progress = progress with { AddedHeaders = [.. progress.AddedHeaders, header] };
                     content = content.WithAppended(progress.AddedHeaders);
-                    (mail, verdicts) = await DescribeAsync(content, message, cancellationToken);
+                    mail = await DescribeAsync(content, message, cancellationToken);
                 }
 
                 if (result.Bounce is { } bounce && mode == ProcessingMode.Inline && progress.BounceReply is null)

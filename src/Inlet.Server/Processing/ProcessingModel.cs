@@ -9,7 +9,7 @@ internal sealed record TraceEntry
 {
     public required DateTimeOffset At { get; init; }
 
-    /// <summary><c>received</c>, <c>rule</c>, <c>action</c>, <c>aws-call</c> (a function's call to an AWS API), <c>notification</c>, <c>bounce</c>, <c>end</c> or <c>note</c>.</summary>
+    /// <summary><c>received</c>, <c>verdicts</c>, <c>rule</c>, <c>action</c>, <c>aws-call</c> (a function's call to an AWS API), <c>notification</c>, <c>bounce</c>, <c>end</c> or <c>note</c>.</summary>
     public required string Kind { get; init; }
 
     public string? Rule { get; init; }
@@ -41,6 +41,9 @@ internal sealed record ProcessingProgress
     public int Action { get; init; }
 
     public IReadOnlyList<AddedHeader> AddedHeaders { get; init; } = [];
+
+    /// <summary>The verdicts and SES's headers for them, computed once from the message as received.</summary>
+    public Inlet.Authentication.AuthenticationRecord? Authentication { get; init; }
 
     /// <summary>Failed attempts of the current action.</summary>
     public int Attempts { get; init; }

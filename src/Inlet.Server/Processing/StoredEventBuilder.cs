@@ -52,7 +52,7 @@ internal sealed class StoredEventBuilder(MessagePipeline pipeline, ReceiptConfig
             }
 
             var started = entry.At - TimeSpan.FromMilliseconds(entry.DurationMs ?? 0);
-            var context = await ContextAsync(message, progress.AddedHeaders.Take(addedBefore).ToList(), planned, index, started, cancellationToken);
+            var context = await ContextAsync(message, progress with { AddedHeaders = [.. progress.AddedHeaders.Take(addedBefore)] }, planned, index, started, cancellationToken);
             return new StoredEvent(
                 LambdaActionHandler.CreateEvent(ReceiptActionFields.For(lambda, message.Id, functions), context),
                 $"the event of Lambda action {index + 1} of rule {planned.Rule.Name} ({lambda.FunctionArn}), as it ran");
@@ -64,7 +64,7 @@ internal sealed class StoredEventBuilder(MessagePipeline pipeline, ReceiptConfig
         var name = function ?? PlaceholderFunction;
         var arn = name.StartsWith("arn:", StringComparison.Ordinal) ? name : FunctionDefinition.ArnFor(options.Region, options.AccountId, name);
         var now = run.Count > 0 ? run[^1].At : message.ReceivedAt;
-        var synthetic = await ContextAsync(message, progress.AddedHeaders, rule, 0, now, cancellationToken);
+        var synthetic = await ContextAsync(message, progress, rule, 0, now, cancellationToken);
         var receipt = ReceiptActionFields.For(new LambdaReceiptAction(arn), message.Id);
         return new StoredEvent(
             LambdaActionHandler.CreateEvent(receipt, synthetic),
@@ -73,10 +73,13 @@ internal sealed class StoredEventBuilder(MessagePipeline pipeline, ReceiptConfig
                 : $"no Lambda action of {function} ran for this message: the receipt is that of a Lambda action of {arn}");
     }
 
-    private async Task<ActionContext> ContextAsync(MessageRecord message, IReadOnlyList<AddedHeader> added, PlannedRule rule, int index, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <param name="progress">The saved progress, with the added headers the action saw.</param>
+    private async Task<ActionContext> ContextAsync(MessageRecord message, ProcessingProgress progress, PlannedRule rule, int index, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var content = await pipeline.LoadContentAsync(message, added, cancellationToken);
-        var (mail, verdicts) = await MessagePipeline.DescribeAsync(content, message, cancellationToken);
+        var content = await pipeline.LoadContentAsync(message, progress, cancellationToken);
+        var mail = await MessagePipeline.DescribeAsync(content, message, cancellationToken);
+        // The verdicts the message got, saved once; a message not yet processed has none to report.
+        var verdicts = progress.Authentication?.Verdicts ?? Inlet.Authentication.Verdicts.NotComputed;
         return new ActionContext
         {
             Message = message,
