@@ -151,7 +151,7 @@ internal sealed partial class InletServer : IAsyncDisposable
         builder.Services.AddSingleton(functionStore);
         builder.Services.AddSingleton(registry);
         builder.Services.AddSingleton(options.FunctionSettings);
-        builder.Services.AddSingleton(new FunctionLogs(Path.Combine(dataDirectory, "logs")));
+        builder.Services.AddSingleton(_ => new FunctionLogs(Path.Combine(dataDirectory, "logs")));
         builder.Services.AddSingleton<FunctionInvoker>();
         builder.Services.AddSingleton<AsyncInvocationQueue>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<AsyncInvocationQueue>());
