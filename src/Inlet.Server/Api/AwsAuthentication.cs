@@ -17,6 +17,9 @@ internal enum AwsProtocol
 
     /// <summary>S3: REST-XML, <c>&lt;Error&gt;</c> documents.</summary>
     S3,
+
+    /// <summary>CloudWatch Logs: AWS JSON 1.1 (<c>X-Amz-Target</c>), errors as <c>{"__type", "message"}</c>.</summary>
+    Json,
 }
 
 /// <summary>
@@ -63,6 +66,7 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
         {
             "s3" => AwsProtocol.S3,
             "lambda" => AwsProtocol.Lambda,
+            "logs" => AwsProtocol.Json,
             _ => AwsProtocol.Query,
         };
         var key = options.Credentials.FirstOrDefault(k => k.AccessKeyId == credential.AccessKeyId);
@@ -142,6 +146,11 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
             return AwsProtocol.S3;
         }
 
+        if (authorization.Contains("/logs/aws4_request", StringComparison.Ordinal))
+        {
+            return AwsProtocol.Json;
+        }
+
         return path.StartsWith("/2015-03-31/", StringComparison.Ordinal) ? AwsProtocol.Lambda
             : path == "/" && !query.ContainsKey("list-type") ? AwsProtocol.Query
             : AwsProtocol.S3;
@@ -191,6 +200,16 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
                 }
 
                 return S3Errors.WriteAsync(context, s3Code, message);
+            case AwsProtocol.Json:
+                var jsonCode = code switch
+                {
+                    "InvalidClientTokenId" => "UnrecognizedClientException",
+                    "SignatureDoesNotMatch" or "RequestExpired" => "InvalidSignatureException",
+                    "IncompleteSignature" => "IncompleteSignatureException",
+                    "MissingAuthenticationToken" => "MissingAuthenticationTokenException",
+                    _ => code,
+                };
+                return LogsApi.Error(jsonCode, message, status).ExecuteAsync(context);
             default:
                 response.ContentType = "text/xml";
                 return response.WriteAsync(QueryXml.ErrorXml(SesQueryNamespace(context), code, message));
