@@ -1,6 +1,6 @@
 namespace Inlet.IntegrationTests;
 
-/// <summary>Function code written into a test's folder: real Node handlers and a Python bootstrap.</summary>
+/// <summary>Function code written into a test's folder: real Node and Python handlers and a Python bootstrap.</summary>
 internal static class FunctionFixtures
 {
     /// <summary>The handler of the SES documentation, exactly as written there.</summary>
@@ -65,6 +65,52 @@ internal static class FunctionFixtures
 
         return folder;
     }
+    /// <summary>A Python handler answering the disposition named in the subject, as SES's Python examples do.</summary>
+    public const string PythonSubjectDisposition = """
+        def lambda_handler(event, context):
+            subject = event["Records"][0]["ses"]["mail"]["commonHeaders"].get("subject", "")
+            print("subject", subject)
+            if subject == "raise":
+                raise ValueError("bad subject")
+            return {"disposition": subject}
+        """;
+
+    /// <summary>A Python handler in a package, reporting what it sees of its context and environment.</summary>
+    public const string PythonContext = """
+        import importlib.util
+        import logging
+        import os
+        import sys
+
+        logger = logging.getLogger()
+        logger.setLevel(logging.INFO)
+        print("module loaded")
+
+
+        def handler(event, context):
+            print("python says", event.get("hello"))
+            logger.info("through logging")
+            if event.get("fail"):
+                raise KeyError("asked to fail")
+            if event.get("unserialisable"):
+                return {1, 2}
+            return {
+                "function_name": context.function_name,
+                "function_version": context.function_version,
+                "invoked_function_arn": context.invoked_function_arn,
+                "memory_limit_in_mb": context.memory_limit_in_mb,
+                "aws_request_id": context.aws_request_id,
+                "log_group_name": context.log_group_name,
+                "log_stream_name": context.log_stream_name,
+                "remaining": context.get_remaining_time_in_millis(),
+                "identity_id": context.identity.cognito_identity_id,
+                "client_context": context.client_context,
+                "first_path": sys.path[0],
+                "boto3": importlib.util.find_spec("boto3") is not None,
+                "execution_env": os.environ.get("AWS_EXECUTION_ENV"),
+                "mark_visible": any(k.startswith("_INLET") for k in os.environ),
+            }
+        """;
 
     public static string Write(string directory, string name, string file, string code)
     {

@@ -703,3 +703,52 @@ test('events queued before the process asks are served one at a time', async (t)
   assert.deepEqual(posts.map((p) => p.body), [1, 2, 3]);
   assert.ok(posts[1].at >= posts[0].at && posts[2].at >= posts[1].at);
 });
+
+// ------------------------------------------------------------------------------------------------------------
+// The log mark Inlet waits for before it frames an invocation with END
+// ------------------------------------------------------------------------------------------------------------
+
+test('with _INLET_LOG_MARK, the mark follows the init output and each answer\'s output on both streams', async (t) => {
+  const MARK = '\u001eMARK123 ';
+  const fn = await startFunction(t, {
+    handler: 'index.handler',
+    env: { _INLET_LOG_MARK: MARK },
+    files: {
+      'index.js': `
+console.log('loading');
+exports.handler = async (event) => {
+  console.log('printed ' + event.n);
+  console.error('complained ' + event.n);
+  // A handler that takes over stdout does not swallow the mark.
+  if (event.n === 2) process.stdout.write = () => true;
+  return { sawMark: process.env._INLET_LOG_MARK !== undefined };
+};
+`,
+    },
+  });
+  const first = fn.api.invoke({ n: 1 });
+  const second = fn.api.invoke({ n: 2 });
+  assert.deepEqual((await fn.api.resultFor(first)).body, { sawMark: false });
+  await fn.api.resultFor(second);
+  await eventually(() => fn.output.stdout.includes(`${MARK}${second}\n`) && fn.output.stderr.includes(`${MARK}${second}\n`));
+  const out = fn.output.stdout;
+  assert.ok(out.indexOf('loading') < out.indexOf(`${MARK}init\n`));
+  assert.ok(out.indexOf(`${MARK}init\n`) < out.indexOf('printed 1'));
+  assert.ok(out.indexOf('printed 1') < out.indexOf(`${MARK}${first}\n`));
+  assert.ok(fn.output.stderr.indexOf('complained 2') < fn.output.stderr.indexOf(`${MARK}${second}\n`));
+});
+
+test('with _INLET_LOG_MARK, an init error is written, then marked, then posted', async (t) => {
+  const MARK = '\u001eMARK456 ';
+  const fn = await startFunction(t, {
+    handler: 'index.handler',
+    env: { _INLET_LOG_MARK: MARK },
+    files: { 'index.js': "throw new Error('broken at import');\n" },
+  });
+  const post = await fn.api.waitForPost((p) => p.kind === 'init-error');
+  assert.equal(post.body.errorMessage, 'broken at import');
+  await fn.exited;
+  const err = fn.output.stderr;
+  assert.ok(err.indexOf('broken at import') >= 0 && err.indexOf('broken at import') < err.indexOf(`${MARK}init\n`));
+  assert.ok(fn.output.stdout.includes(`${MARK}init\n`));
+});

@@ -21,6 +21,8 @@ internal enum AwsProtocol
 
     /// <summary>SESv2: REST-JSON under <c>/v2/email/</c>, the error code in <c>x-amzn-ErrorType</c>.</summary>
     SesV2,
+    /// <summary>CloudWatch Logs: AWS JSON 1.1 (<c>X-Amz-Target</c>), errors as <c>{"__type", "message"}</c>.</summary>
+    Json,
 }
 
 /// <summary>
@@ -90,6 +92,7 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
             "s3" => AwsProtocol.S3,
             "lambda" => AwsProtocol.Lambda,
             "ses" when path.StartsWith("/v2/email/", StringComparison.Ordinal) => AwsProtocol.SesV2,
+            "logs" => AwsProtocol.Json,
             _ => AwsProtocol.Query,
         };
         var secret = options.Credentials.FirstOrDefault(k => k.AccessKeyId == credential.AccessKeyId)?.SecretAccessKey;
@@ -283,6 +286,11 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
             return AwsProtocol.S3;
         }
 
+        if (authorization.Contains("/logs/aws4_request", StringComparison.Ordinal))
+        {
+            return AwsProtocol.Json;
+        }
+
         return path.StartsWith("/2015-03-31/", StringComparison.Ordinal) ? AwsProtocol.Lambda
             : path.StartsWith("/v2/email/", StringComparison.Ordinal) ? AwsProtocol.SesV2
             : path == "/" && !query.ContainsKey("list-type") ? AwsProtocol.Query
@@ -345,6 +353,16 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
                 }
 
                 return S3Errors.WriteAsync(context, s3Code, message);
+            case AwsProtocol.Json:
+                var jsonCode = code switch
+                {
+                    "InvalidClientTokenId" => "UnrecognizedClientException",
+                    "SignatureDoesNotMatch" or "RequestExpired" => "InvalidSignatureException",
+                    "IncompleteSignature" => "IncompleteSignatureException",
+                    "MissingAuthenticationToken" => "MissingAuthenticationTokenException",
+                    _ => code,
+                };
+                return LogsApi.Error(jsonCode, message, status).ExecuteAsync(context);
             default:
                 response.ContentType = "text/xml";
                 return response.WriteAsync(QueryXml.ErrorXml(SesQueryNamespace(context), code, message));

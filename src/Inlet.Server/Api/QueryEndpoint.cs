@@ -7,7 +7,8 @@ namespace Inlet.Api;
 
 /// <summary>
 /// <c>/</c> takes the AWS Query protocol: a request is routed to SNS or SES by its <c>Version</c> (and, failing
-/// that, by its action's name). The SNS signing certificate is served next to it.
+/// that, by its action's name). It also takes the JSON protocol of CloudWatch Logs, which names its operation in
+/// <c>X-Amz-Target</c>. The SNS signing certificate is served next to it.
 /// </summary>
 internal static class QueryEndpoint
 {
@@ -19,6 +20,12 @@ internal static class QueryEndpoint
 
     private static async Task<IResult> HandleAsync(HttpContext context, SnsService sns, Inlet.Processing.ReceiptRulesService rules, Inlet.Outbound.SesSending sending, Inlet.Hosting.InletOptions options, CancellationToken cancellationToken)
     {
+        var target = context.Request.Headers["X-Amz-Target"].ToString();
+        if (target.StartsWith(LogsApi.TargetPrefix, StringComparison.Ordinal) && HttpMethods.IsPost(context.Request.Method))
+        {
+            return await LogsApi.HandleAsync(context, target[LogsApi.TargetPrefix.Length..], cancellationToken);
+        }
+
         var query = await QueryRequest.ReadAsync(context.Request, cancellationToken);
         var action = query.Action;
         if (action is null)

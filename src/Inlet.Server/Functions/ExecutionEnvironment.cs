@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
@@ -27,6 +28,7 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
     private readonly long _started = Stopwatch.GetTimestamp();
     private RuntimeApiServer? _api;
     private Process? _process;
+    private RuntimeOutput? _output;
     private volatile Invocation? _current;
     private volatile string? _lastRequestId;
     private volatile bool _dead;
@@ -44,6 +46,7 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
         _logs = logs;
         _logger = logger;
         Id = Guid.NewGuid().ToString("N")[..16];
+        LogStreamName = $"{DateTime.UtcNow:yyyy/MM/dd}/[$LATEST]{Id}";
     }
 
     public FunctionDefinition Function { get; }
@@ -61,16 +64,24 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
 
     public bool InitReported { get; set; }
 
-    public string LogStreamName => $"{DateTime.UtcNow:yyyy/MM/dd}/[$LATEST]{Id}";
+    /// <summary>Lambda's name for the environment's log stream: the day it started, the version, and its id.</summary>
+    public string LogStreamName { get; }
 
-    public async Task StartAsync(ILoggerFactory loggerFactory, string runtimeDirectory, CancellationToken cancellationToken)
+    /// <param name="initRequestId">The invocation the environment is started for: its log tail includes the init's output.</param>
+    public async Task StartAsync(ILoggerFactory loggerFactory, string runtimeDirectory, string initRequestId, CancellationToken cancellationToken)
     {
+        _lastRequestId = initRequestId;
         _api = await RuntimeApiServer.StartAsync(HandleAsync, loggerFactory, cancellationToken);
         var sandbox = _host.Sandbox;
         var codePath = Function.CodePath is null ? null : sandbox.Readable(Function.CodePath, $"code-{Function.FunctionName}-{Convert.ToHexString(Convert.FromBase64String(Function.CodeSha256.Length > 0 ? Function.CodeSha256 : "AA=="))[..16]}");
         var (fileName, arguments) = Function.IsNode
             ? (_options.NodePath, new[] { Path.Combine(runtimeDirectory, "nodejs", "bootstrap.js") })
-            : (Path.Combine(codePath!, "bootstrap"), Array.Empty<string>());
+            : Function.IsPython
+                ? (_options.PythonPath, new[] { "-u", Path.Combine(runtimeDirectory, "python", "bootstrap.py") })
+                : (Path.Combine(codePath!, "bootstrap"), Array.Empty<string>());
+        // Inlet's own bootstraps mark the end of each answer's output (see RuntimeOutput); other runtimes do not.
+        var mark = Function.IsProvided ? null : "\u001e" + Convert.ToHexString(RandomNumberGenerator.GetBytes(12)) + " ";
+        _output = new RuntimeOutput(mark, line => _logs.Append(Function.FunctionName, LogStreamName, _current?.RequestId ?? _lastRequestId, line));
         if (Function.IsProvided && !File.Exists(fileName))
         {
             _init.TrySetResult(InvocationOutcome.Error("Runtime.InvalidEntrypoint", $"Couldn't find valid bootstrap(s): [{fileName}]"));
@@ -100,14 +111,20 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
             info.Environment[key] = value;
         }
 
+        if (mark is not null)
+        {
+            // Read and removed by the bootstrap at start: the handler never sees it.
+            info.Environment["_INLET_LOG_MARK"] = mark;
+        }
+
         sandbox.Apply(info);
 
         try
         {
             _process = new Process { StartInfo = info, EnableRaisingEvents = true };
-            _process.OutputDataReceived += (_, e) => OnOutput(e.Data);
-            _process.ErrorDataReceived += (_, e) => OnOutput(e.Data);
-            _process.Exited += (_, _) => OnExited();
+            _process.OutputDataReceived += (_, e) => _output.OnLine(RuntimeOutput.StandardOutput, e.Data);
+            _process.ErrorDataReceived += (_, e) => _output.OnLine(RuntimeOutput.StandardError, e.Data);
+            _process.Exited += (_, _) => _ = OnExitedAsync();
             _process.Start();
             _process.StandardInput.Close();
             _process.BeginOutputReadLine();
@@ -169,6 +186,14 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
             var sdk = _host.NodeSdkPath is { } provided ? _host.Sandbox.Readable(provided, "node-sdk-" + SdkVersion(provided)) : null;
             env["NODE_PATH"] = string.Join(Path.PathSeparator, new[] { codePath, Path.Combine(codePath ?? ".", "node_modules"), sdk }.Where(p => p is not null));
         }
+        else if (Function.IsPython)
+        {
+            // The task root comes first on the module path; the machine's own packages (boto3, if installed)
+            // stay importable through the interpreter's site-packages.
+            env["AWS_EXECUTION_ENV"] = $"AWS_Lambda_{Function.Runtime}";
+            env["LAMBDA_RUNTIME_DIR"] = Path.Combine(runtimeDirectory, "python");
+            env["PYTHONPATH"] = Function.CodePath ?? string.Empty;
+        }
 
         return env;
     }
@@ -217,9 +242,10 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
             // Lambda stops a function at its deadline and replaces its environment.
             _peakMemoryMb = MaxMemoryUsedMb();
             await KillAsync();
+            await _output!.WaitClosedAsync(TimeSpan.FromSeconds(1));
             var seconds = (double)Function.Timeout;
             var message = string.Create(CultureInfo.InvariantCulture, $"{DateTimeOffset.UtcNow:yyyy-MM-dd'T'HH:mm:ss.fff'Z'} {invocation.RequestId} Task timed out after {seconds:F2} seconds");
-            _logs.Append(Function.FunctionName, invocation.RequestId, message);
+            _logs.Append(Function.FunctionName, LogStreamName, invocation.RequestId, message);
             return InvocationOutcome.Error("Sandbox.Timedout", message);
         }
         finally
@@ -229,17 +255,11 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
         }
     }
 
-    private void OnOutput(string? line)
-    {
-        if (line is not null)
-        {
-            _logs.Append(Function.FunctionName, _current?.RequestId ?? _lastRequestId, line);
-        }
-    }
-
-    private void OnExited()
+    private async Task OnExitedAsync()
     {
         _dead = true;
+        // What the process wrote before it went is logged before its invocation is failed and framed with END.
+        await _output!.WaitClosedAsync(TimeSpan.FromSeconds(1));
         var code = 0;
         try
         {
@@ -281,6 +301,7 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
         {
             var body = await ReadBodyAsync(context, MaxResponse);
             var type = context.Request.Headers["Lambda-Runtime-Function-Error-Type"].FirstOrDefault() ?? "Runtime.Unknown";
+            await _output!.DrainAsync("init", context.RequestAborted);
             _init.TrySetResult(ErrorOutcome(body, type));
             await WriteJsonAsync(context, StatusCodes.Status202Accepted, """{"status":"OK"}""");
         }
@@ -306,6 +327,8 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
         if (!_init.Task.IsCompleted)
         {
             InitDuration = Stopwatch.GetElapsedTime(_started);
+            // The init's output goes before the first invocation's START line.
+            await _output!.DrainAsync("init", context.RequestAborted);
             _init.TrySetResult(null);
         }
 
@@ -365,6 +388,7 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
             ? ErrorOutcome(body, context.Request.Headers["Lambda-Runtime-Function-Error-Type"].FirstOrDefault())
             : new InvocationOutcome(false, body);
         current.AnsweredAt = answeredAt;
+        await _output!.DrainAsync(requestId, context.RequestAborted);
         current.Answer(outcome);
         await WriteJsonAsync(context, StatusCodes.Status202Accepted, """{"status":"OK"}""");
     }

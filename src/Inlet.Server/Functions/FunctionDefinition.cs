@@ -16,7 +16,7 @@ internal sealed record FunctionDefinition
 
     public required string FunctionArn { get; init; }
 
-    /// <summary><c>nodejs20.x</c>, <c>nodejs22.x</c>, <c>provided.al2023</c>, <c>provided.al2</c> or <c>http</c>.</summary>
+    /// <summary><c>nodejs20.x</c>, <c>nodejs22.x</c>, <c>python3.9</c> to <c>python3.13</c>, <c>provided.al2023</c>, <c>provided.al2</c> or <c>http</c>.</summary>
     public required string Runtime { get; init; }
 
     /// <summary>The handler string; for <c>provided</c> runtimes it is passed on as <c>_HANDLER</c> and otherwise unused.</summary>
@@ -64,9 +64,11 @@ internal sealed record FunctionDefinition
 
     public bool IsProvided => Runtime.StartsWith("provided", StringComparison.Ordinal);
 
+    public bool IsPython => Runtime.StartsWith("python", StringComparison.Ordinal);
+
     public bool IsHttp => Runtime == "http";
 
-    public static readonly ImmutableArray<string> SupportedRuntimes = ["nodejs18.x", "nodejs20.x", "nodejs22.x", "provided.al2023", "provided.al2", "provided", "http"];
+    public static readonly ImmutableArray<string> SupportedRuntimes = ["nodejs18.x", "nodejs20.x", "nodejs22.x", "python3.9", "python3.10", "python3.11", "python3.12", "python3.13", "provided.al2023", "provided.al2", "provided", "http"];
 
     /// <summary>The role shown for a function declared without one.</summary>
     public static string DefaultRoleFor(string account) => $"arn:aws:iam::{account}:role/inlet-function";

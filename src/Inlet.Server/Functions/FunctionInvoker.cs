@@ -37,6 +37,7 @@ internal sealed partial class FunctionInvoker : IAsyncDisposable
     private readonly Lazy<string> _runtimeDirectory;
     private readonly HttpClient _http;
     private readonly Timer _reaper;
+    private readonly string _httpStreamId = Guid.NewGuid().ToString("N")[..16];
 
     public FunctionInvoker(FunctionRegistry registry, FunctionsOptions options, FunctionHost host, FunctionLogs logs, ILoggerFactory loggerFactory, HttpClient? http = null)
     {
@@ -56,7 +57,8 @@ internal sealed partial class FunctionInvoker : IAsyncDisposable
     {
         var requestId = Guid.NewGuid().ToString();
         var started = Stopwatch.GetTimestamp();
-        _logs.Append(function.FunctionName, requestId, $"START RequestId: {requestId} Version: $LATEST");
+        // START goes into the stream of the environment that takes the invocation, after that environment's init.
+        var log = new InvocationLog(_logs, function.FunctionName, requestId);
         InvocationOutcome outcome;
         TimeSpan? initDuration = null;
         var overhead = TimeSpan.Zero;
@@ -72,11 +74,13 @@ internal sealed partial class FunctionInvoker : IAsyncDisposable
         {
             if (function.IsHttp)
             {
-                outcome = await InvokeHttpAsync(function, payload, requestId, caller.Token);
+                // No environment: one stream per server run (and day) holds the http function's lines.
+                log.Start($"{DateTime.UtcNow:yyyy/MM/dd}/[$LATEST]{_httpStreamId}");
+                outcome = await InvokeHttpAsync(function, payload, log, caller.Token);
             }
             else
             {
-                (outcome, initDuration, overhead, memory) = await InvokeInEnvironmentAsync(function, payload, requestId, options, calls, caller.Token);
+                (outcome, initDuration, overhead, memory) = await InvokeInEnvironmentAsync(function, payload, log, options, calls, caller.Token);
             }
         }
         catch (OperationCanceledException) when (caller.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
@@ -85,7 +89,7 @@ internal sealed partial class FunctionInvoker : IAsyncDisposable
         }
 
         var duration = Stopwatch.GetElapsedTime(started);
-        _logs.Append(function.FunctionName, requestId, $"END RequestId: {requestId}");
+        log.Append($"END RequestId: {requestId}");
         var report = new StringBuilder(string.Create(CultureInfo.InvariantCulture, $"REPORT RequestId: {requestId}\tDuration: {duration.TotalMilliseconds:F2} ms\tBilled Duration: {Math.Ceiling(duration.TotalMilliseconds):F0} ms\tMemory Size: {function.MemorySize} MB\tMax Memory Used: {memory} MB"));
         if (initDuration is { } init)
         {
@@ -97,7 +101,7 @@ internal sealed partial class FunctionInvoker : IAsyncDisposable
             report.Append("\tStatus: timeout");
         }
 
-        _logs.Append(function.FunctionName, requestId, report.ToString());
+        log.Append(report.ToString());
         return new InvocationResult
         {
             RequestId = requestId,
@@ -113,8 +117,9 @@ internal sealed partial class FunctionInvoker : IAsyncDisposable
         };
     }
 
-    private async Task<(InvocationOutcome Outcome, TimeSpan? Init, TimeSpan Overhead, int Memory)> InvokeInEnvironmentAsync(FunctionDefinition function, byte[] payload, string requestId, InvokeOptions options, ConcurrentQueue<string> calls, CancellationToken cancellationToken)
+    private async Task<(InvocationOutcome Outcome, TimeSpan? Init, TimeSpan Overhead, int Memory)> InvokeInEnvironmentAsync(FunctionDefinition function, byte[] payload, InvocationLog log, InvokeOptions options, ConcurrentQueue<string> calls, CancellationToken cancellationToken)
     {
+        var requestId = log.RequestId;
         var pool = _pools.GetOrAdd(function.FunctionName, _ => new Pool());
         var concurrency = function.ReservedConcurrentExecutions ?? _options.DefaultConcurrency;
         if (concurrency == 0)
@@ -132,14 +137,17 @@ internal sealed partial class FunctionInvoker : IAsyncDisposable
             if (environment is null)
             {
                 environment = new ExecutionEnvironment(function, _options, _host, _logs, _logger);
-                await environment.StartAsync(_loggerFactory, _runtimeDirectory.Value, cancellationToken);
+                await environment.StartAsync(_loggerFactory, _runtimeDirectory.Value, requestId, cancellationToken);
                 var initError = await environment.WaitReadyAsync(deadline - DateTimeOffset.UtcNow, cancellationToken);
                 if (initError is not null)
                 {
                     LogInitFailed(_logger, function.FunctionName, initError.ErrorType);
+                    log.Start(environment.LogStreamName);
                     return (initError, environment.InitDuration, TimeSpan.Zero, 0);
                 }
             }
+
+            log.Start(environment.LogStreamName);
 
             TimeSpan? init = null;
             if (!environment.InitReported)
@@ -190,8 +198,9 @@ internal sealed partial class FunctionInvoker : IAsyncDisposable
     }
 
     /// <summary>The <c>http</c> runtime: the event is POSTed as JSON; a 2xx JSON body is the result, anything else a function error.</summary>
-    private async Task<InvocationOutcome> InvokeHttpAsync(FunctionDefinition function, byte[] payload, string requestId, CancellationToken cancellationToken)
+    private async Task<InvocationOutcome> InvokeHttpAsync(FunctionDefinition function, byte[] payload, InvocationLog log, CancellationToken cancellationToken)
     {
+        var requestId = log.RequestId;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(function.Timeout));
         using var request = new HttpRequestMessage(HttpMethod.Post, function.Url) { Content = new ByteArrayContent(payload) };
@@ -202,7 +211,7 @@ internal sealed partial class FunctionInvoker : IAsyncDisposable
         {
             using var response = await _http.SendAsync(request, timeout.Token);
             var body = await response.Content.ReadAsByteArrayAsync(timeout.Token);
-            _logs.Append(function.FunctionName, requestId, $"POST {function.Url} answered {(int)response.StatusCode} with {body.Length} bytes");
+            log.Append($"POST {function.Url} answered {(int)response.StatusCode} with {body.Length} bytes");
             if (!response.IsSuccessStatusCode)
             {
                 return InvocationOutcome.Error("Function.HttpError", $"POST {function.Url} answered {(int)response.StatusCode} {response.ReasonPhrase}");
@@ -293,6 +302,29 @@ internal sealed partial class FunctionInvoker : IAsyncDisposable
             foreach (var environment in pool.RetireAll())
             {
                 await environment.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>The platform lines of one invocation, in the stream of the environment that runs it.</summary>
+    private sealed class InvocationLog(FunctionLogs logs, string function, string requestId)
+    {
+        private string? _stream;
+
+        public string RequestId { get; } = requestId;
+
+        public void Start(string stream)
+        {
+            _stream = stream;
+            Append($"START RequestId: {RequestId} Version: $LATEST");
+        }
+
+        /// <summary>Appends a line; nothing is written for an invocation that never reached an environment (a caller that gave up waiting).</summary>
+        public void Append(string text)
+        {
+            if (_stream is not null)
+            {
+                logs.Append(function, _stream, RequestId, text);
             }
         }
     }

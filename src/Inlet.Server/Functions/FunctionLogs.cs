@@ -1,65 +1,168 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Text;
 using System.Threading.Channels;
 
 namespace Inlet.Functions;
 
-/// <summary>One line of a function's log, with the invocation it belongs to.</summary>
-internal sealed record LogLine(DateTimeOffset At, string? RequestId, string Text);
+/// <summary>
+/// One line of a function's log: when it was written, the invocation it belongs to (known only while the server
+/// that wrote it runs), the log stream (execution environment) it came from, and its place in the log file, which
+/// is unique and grows with every line, so it serves as the line's event id and as a paging position.
+/// </summary>
+internal sealed record LogLine(DateTimeOffset At, string? RequestId, string Stream, string Text, long Position)
+{
+    public long Timestamp => At.ToUnixTimeMilliseconds();
+}
+
+/// <summary>A log stream: one execution environment's lines.</summary>
+internal sealed record LogStreamInfo(string Name, DateTimeOffset First, DateTimeOffset Last, long FirstPosition);
+
+/// <summary>Which lines of a function's log to read (the CloudWatch Logs reads).</summary>
+internal sealed record LogQuery
+{
+    /// <summary>Only these streams; all when null.</summary>
+    public IReadOnlySet<string>? Streams { get; init; }
+
+    public string? StreamPrefix { get; init; }
+
+    /// <summary>Epoch milliseconds; lines at or after it.</summary>
+    public long? StartTime { get; init; }
+
+    /// <summary>Epoch milliseconds; lines before it.</summary>
+    public long? EndTime { get; init; }
+
+    /// <summary>Lines at or after this position.</summary>
+    public long From { get; init; }
+
+    /// <summary>Lines before this position.</summary>
+    public long Before { get; init; } = long.MaxValue;
+
+    public Func<string, bool>? Match { get; init; }
+
+    public int Limit { get; init; } = 10_000;
+
+    /// <summary>The newest <see cref="Limit"/> lines of the range rather than the oldest.</summary>
+    public bool Latest { get; init; }
+}
+
+/// <summary>Lines of one read, oldest first, and where the next read goes on when the limit cut it short.</summary>
+internal sealed record LogPage(IReadOnlyList<LogLine> Lines, long? Next);
 
 /// <summary>
 /// Every function's output, as Lambda keeps it in CloudWatch Logs: the runtime's stdout and stderr, framed by
-/// <c>START</c>, <c>END</c> and <c>REPORT</c> lines. The newest lines are kept in memory for tails and followers;
-/// all lines are appended to <c>logs/&lt;function&gt;.log</c> in the data folder.
+/// <c>START</c>, <c>END</c> and <c>REPORT</c> lines, each line in the log stream of the environment that wrote it.
+/// All lines are appended to <c>logs/&lt;function&gt;.log</c> in the data folder as
+/// <c>&lt;UTC time&gt; &lt;stream&gt; &lt;text&gt;</c>, and kept there across restarts; the newest lines are also kept in
+/// memory for tails and followers. Reads that reach further back than memory read the file.
 /// </summary>
-internal sealed class FunctionLogs(string directory)
+internal sealed class FunctionLogs(string directory) : IDisposable
 {
     private const int KeptLines = 5000;
 
     private readonly ConcurrentDictionary<string, Log> _logs = new(StringComparer.Ordinal);
 
-    public void Append(string function, string? requestId, string text)
-    {
-        var log = _logs.GetOrAdd(function, name => new Log(Path.Combine(directory, name + ".log")));
-        log.Append(new LogLine(DateTimeOffset.UtcNow, requestId, text));
-    }
+    public void Append(string function, string stream, string? requestId, string text) => Get(function).Append(stream, requestId, text);
 
     /// <summary>The newest lines, oldest first.</summary>
-    public IReadOnlyList<LogLine> Tail(string function, int count) =>
-        _logs.TryGetValue(function, out var log) ? log.Tail(count) : [];
+    public IReadOnlyList<LogLine> Tail(string function, int count) => Get(function).Tail(count);
 
-    /// <summary>The lines of one invocation, within its last 4 KB (what <c>X-Amz-Log-Type: Tail</c> returns).</summary>
+    /// <summary>
+    /// The lines of one invocation (its environment's init output, when the invocation started it, then
+    /// <c>START</c> to <c>REPORT</c>), within their last 4 KB: what <c>X-Amz-Log-Type: Tail</c> returns.
+    /// </summary>
     public string InvocationTail(string function, string requestId)
     {
-        var lines = _logs.TryGetValue(function, out var log) ? log.Tail(KeptLines).Where(l => l.RequestId == requestId).Select(l => l.Text) : [];
+        var lines = Get(function).Tail(KeptLines).Where(l => l.RequestId == requestId).Select(l => l.Text);
         var text = string.Join('\n', lines) + "\n";
         var bytes = Encoding.UTF8.GetBytes(text);
         return bytes.Length <= 4096 ? text : Encoding.UTF8.GetString(bytes, bytes.Length - 4096, 4096);
     }
 
     /// <summary>Lines as they are written, until cancelled.</summary>
-    public ChannelReader<LogLine> Follow(string function, CancellationToken cancellationToken)
+    public ChannelReader<LogLine> Follow(string function, CancellationToken cancellationToken) => Get(function).Subscribe(cancellationToken);
+
+    /// <summary>The functions that have a log: those written to since start, and those with a file in the data folder.</summary>
+    public IReadOnlyCollection<string> Functions
     {
-        var log = _logs.GetOrAdd(function, name => new Log(Path.Combine(directory, name + ".log")));
-        return log.Subscribe(cancellationToken);
+        get
+        {
+            var names = new HashSet<string>(_logs.Keys, StringComparer.Ordinal);
+            if (Directory.Exists(directory))
+            {
+                foreach (var file in Directory.EnumerateFiles(directory, "*.log"))
+                {
+                    names.Add(Path.GetFileNameWithoutExtension(file));
+                }
+            }
+
+            return names;
+        }
     }
 
-    private sealed class Log(string path)
+    public bool Exists(string function) => _logs.ContainsKey(function) || File.Exists(PathOf(function));
+
+    public IReadOnlyList<LogStreamInfo> Streams(string function) => Get(function).Streams();
+
+    /// <summary>Bytes of the function's log file.</summary>
+    public long StoredBytes(string function) => Get(function).Length;
+
+    public LogPage Read(string function, LogQuery query) => Get(function).Read(query);
+
+    public void Dispose()
     {
+        foreach (var log in _logs.Values)
+        {
+            log.Dispose();
+        }
+    }
+
+    private string PathOf(string function) => Path.Combine(directory, function + ".log");
+
+    private Log Get(string function) => _logs.GetOrAdd(function, name => new Log(PathOf(name)));
+
+    private sealed class Log(string path) : IDisposable
+    {
+        private const string TimeFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z'";
+
         private readonly Queue<LogLine> _lines = new();
+        private readonly Dictionary<string, LogStreamInfo> _streams = new(StringComparer.Ordinal);
         private readonly List<Channel<LogLine>> _followers = [];
         private readonly object _gate = new();
+        private bool _loaded;
+        private long _length;
+        private FileStream? _file;
+        private DateTimeOffset _lastAt;
 
-        public void Append(LogLine line)
+        public long Length
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    Load();
+                    return _length;
+                }
+            }
+        }
+
+        public void Append(string stream, string? requestId, string text)
         {
             lock (_gate)
             {
-                _lines.Enqueue(line);
-                while (_lines.Count > KeptLines)
+                Load();
+                // Taken under the lock so that the file is in time order, which reads by time rely on.
+                var at = DateTimeOffset.UtcNow;
+                if (at < _lastAt)
                 {
-                    _lines.Dequeue();
+                    at = _lastAt;
                 }
 
+                _lastAt = at;
+                var line = new LogLine(at, requestId, stream, text, _length);
+                var bytes = Encoding.UTF8.GetBytes($"{at.UtcDateTime.ToString(TimeFormat, CultureInfo.InvariantCulture)} {stream} {text}\n");
+                _length += bytes.Length;
+                Keep(line);
                 foreach (var follower in _followers)
                 {
                     follower.Writer.TryWrite(line);
@@ -67,12 +170,20 @@ internal sealed class FunctionLogs(string directory)
 
                 try
                 {
-                    Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-                    File.AppendAllText(path, line.Text + "\n");
+                    if (_file is null)
+                    {
+                        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                        _file = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+                    }
+
+                    _file.Write(bytes);
+                    _file.Flush();
                 }
-                catch (IOException)
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
-                    // The log file is a convenience; the in-memory log and followers still have the line.
+                    // The memory log and followers still have the line; the file is tried again with the next one.
+                    _file?.Dispose();
+                    _file = null;
                 }
             }
         }
@@ -81,8 +192,211 @@ internal sealed class FunctionLogs(string directory)
         {
             lock (_gate)
             {
+                Load();
                 return _lines.Skip(Math.Max(0, _lines.Count - count)).ToList();
             }
+        }
+
+        public IReadOnlyList<LogStreamInfo> Streams()
+        {
+            lock (_gate)
+            {
+                Load();
+                return _streams.Values.ToList();
+            }
+        }
+
+        public LogPage Read(LogQuery query)
+        {
+            LogLine[] memory;
+            long end;
+            bool fromMemory;
+            lock (_gate)
+            {
+                Load();
+                memory = [.. _lines];
+                end = _length;
+                fromMemory = memory.Length > 0 && CoveredByMemory(query, memory[0]);
+            }
+
+            var source = fromMemory ? memory.Where(l => l.Position >= query.From) : ReadFile(query.From, end);
+            var matches = source
+                .TakeWhile(l => l.Position < query.Before && (query.EndTime is not { } endTime || l.Timestamp < endTime))
+                .Where(l => Matches(query, l));
+            if (query.Latest)
+            {
+                var newest = new Queue<LogLine>(Math.Min(query.Limit, 1024));
+                foreach (var line in matches)
+                {
+                    newest.Enqueue(line);
+                    if (newest.Count > query.Limit)
+                    {
+                        newest.Dequeue();
+                    }
+                }
+
+                return new LogPage([.. newest], null);
+            }
+
+            var page = new List<LogLine>();
+            foreach (var line in matches)
+            {
+                if (page.Count == query.Limit)
+                {
+                    return new LogPage(page, line.Position);
+                }
+
+                page.Add(line);
+            }
+
+            return new LogPage(page, null);
+        }
+
+        /// <summary>Memory holds every line from its oldest on; a read that starts there needs no file.</summary>
+        private bool CoveredByMemory(LogQuery query, LogLine oldest)
+        {
+            if (query.From >= oldest.Position)
+            {
+                return true;
+            }
+
+            // Lines before the oldest one in memory are no later than it, so a start strictly after it is safe.
+            if (query.StartTime is { } start && start > oldest.Timestamp)
+            {
+                return true;
+            }
+
+            return query.Streams is { Count: > 0 } streams
+                && streams.All(s => !_streams.TryGetValue(s, out var info) || info.FirstPosition >= oldest.Position);
+        }
+
+        private static bool Matches(LogQuery query, LogLine line) =>
+            (query.Streams is null || query.Streams.Contains(line.Stream))
+            && (query.StreamPrefix is null || line.Stream.StartsWith(query.StreamPrefix, StringComparison.Ordinal))
+            && (query.StartTime is not { } start || line.Timestamp >= start)
+            && (query.Match is null || query.Match(line.Text));
+
+        private void Keep(LogLine line)
+        {
+            _lines.Enqueue(line);
+            while (_lines.Count > KeptLines)
+            {
+                _lines.Dequeue();
+            }
+
+            _streams[line.Stream] = _streams.TryGetValue(line.Stream, out var info)
+                ? info with { Last = line.At }
+                : new LogStreamInfo(line.Stream, line.At, line.At, line.Position);
+        }
+
+        /// <summary>On first use after a start: the streams, the newest lines and the length, from the file.</summary>
+        private void Load()
+        {
+            if (_loaded)
+            {
+                return;
+            }
+
+            _loaded = true;
+            if (!File.Exists(path))
+            {
+                return;
+            }
+
+            try
+            {
+                var length = new FileInfo(path).Length;
+                foreach (var line in ReadFile(0, length))
+                {
+                    Keep(line);
+                    _lastAt = line.At;
+                }
+
+                _length = length;
+                if (length > 0 && !EndsWithNewline(length))
+                {
+                    // A line cut short by a crash: end it, so that the next line starts on its own.
+                    File.AppendAllText(path, "\n");
+                    _length++;
+                }
+            }
+            catch (IOException)
+            {
+                // Unreadable: the log starts afresh in memory, and the file is appended to when it can be.
+            }
+        }
+
+        private bool EndsWithNewline(long length)
+        {
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            file.Position = length - 1;
+            return file.ReadByte() == '\n';
+        }
+
+        /// <summary>The file's lines from <paramref name="from"/> up to <paramref name="end"/>, with their positions.</summary>
+        private IEnumerable<LogLine> ReadFile(long from, long end)
+        {
+            FileStream file;
+            try
+            {
+                file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16);
+            }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+            {
+                yield break;
+            }
+
+            using (file)
+            {
+                file.Position = Math.Min(from, end);
+                var position = file.Position;
+                var buffer = new byte[1 << 16];
+                var pending = new MemoryStream();
+                while (position + pending.Length < end)
+                {
+                    var read = file.Read(buffer, 0, (int)Math.Min(buffer.Length, end - position - pending.Length));
+                    if (read == 0)
+                    {
+                        break;
+                    }
+
+                    var start = 0;
+                    for (var i = 0; i < read; i++)
+                    {
+                        if (buffer[i] != '\n')
+                        {
+                            continue;
+                        }
+
+                        pending.Write(buffer, start, i - start);
+                        var lineLength = pending.Length + 1;
+                        if (Parse(pending.GetBuffer().AsSpan(0, (int)pending.Length), position) is { } line)
+                        {
+                            yield return line;
+                        }
+
+                        position += lineLength;
+                        pending.SetLength(0);
+                        start = i + 1;
+                    }
+
+                    pending.Write(buffer, start, read - start);
+                }
+            }
+        }
+
+        /// <summary>One file line; lines in another shape (the plain lines of earlier versions) are skipped.</summary>
+        private static LogLine? Parse(ReadOnlySpan<byte> bytes, long position)
+        {
+            var text = Encoding.UTF8.GetString(bytes);
+            var first = text.IndexOf(' ');
+            var second = first < 0 ? -1 : text.IndexOf(' ', first + 1);
+            if (second < 0 || !DateTimeOffset.TryParseExact(text.AsSpan(0, first), TimeFormat, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at))
+            {
+                return null;
+            }
+
+            return new LogLine(at, null, text[(first + 1)..second], text[(second + 1)..], position);
         }
 
         public ChannelReader<LogLine> Subscribe(CancellationToken cancellationToken)
@@ -103,6 +417,15 @@ internal sealed class FunctionLogs(string directory)
                 channel.Writer.TryComplete();
             });
             return channel.Reader;
+        }
+
+        public void Dispose()
+        {
+            lock (_gate)
+            {
+                _file?.Dispose();
+                _file = null;
+            }
         }
     }
 }

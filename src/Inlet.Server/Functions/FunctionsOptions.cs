@@ -20,6 +20,8 @@ internal sealed record FunctionsOptions
 
     /// <summary>What a function's temporary credentials may do with Inlet's AWS APIs.</summary>
     public CredentialScope CredentialScope { get; init; } = CredentialScope.DataPlane;
+    /// <summary>The Python interpreter for every <c>python3.x</c> runtime (found on PATH by default).</summary>
+    public string PythonPath { get; init; } = "python3";
 
     /// <summary>Lambda waits 1 minute before the first retry of a failed asynchronous invocation and 2 before the second.</summary>
     public TimeSpan AsyncRetryDelay { get; init; } = TimeSpan.FromMinutes(1);

@@ -282,6 +282,9 @@ internal sealed class FunctionsDocument
     /// <summary>The node executable for nodejs runtimes.</summary>
     public string? NodePath { get; set; }
 
+    /// <summary>The Python interpreter for python3.x runtimes.</summary>
+    public string? PythonPath { get; set; }
+
     /// <summary>Seconds before the first retry of a failed asynchronous invocation (Lambda: 60; the second waits twice as long).</summary>
     public double? AsyncRetryDelay { get; set; }
 

@@ -551,6 +551,7 @@ internal static partial class ConfigurationLoader
             DefaultConcurrency = (int)Range("FunctionSettings.DefaultConcurrency", d.DefaultConcurrency, o.DefaultConcurrency, 1, 1000, errors),
             IdleTimeout = Seconds("FunctionSettings.IdleTimeout", d.IdleTimeout, o.IdleTimeout, errors),
             NodePath = d.NodePath ?? o.NodePath,
+            PythonPath = d.PythonPath ?? o.PythonPath,
             AsyncRetryDelay = Seconds("FunctionSettings.AsyncRetryDelay", d.AsyncRetryDelay, o.AsyncRetryDelay, errors),
         };
     }

@@ -186,7 +186,7 @@ internal sealed partial class InletServer : IAsyncDisposable
         builder.Services.AddSingleton(functionStore);
         builder.Services.AddSingleton(registry);
         builder.Services.AddSingleton(options.FunctionSettings);
-        builder.Services.AddSingleton(new FunctionLogs(Path.Combine(dataDirectory, "logs")));
+        builder.Services.AddSingleton(_ => new FunctionLogs(Path.Combine(dataDirectory, "logs")));
         builder.Services.AddSingleton(new FunctionCredentials(TimeProvider.System));
         builder.Services.AddSingleton(sp => new FunctionHost(sp.GetRequiredService<FunctionCredentials>(), options.AccountId, sandbox));
         builder.Services.AddSingleton<FunctionInvoker>();
