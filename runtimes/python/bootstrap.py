@@ -12,6 +12,7 @@ Written for Inlet from the public Runtime API description; no code is taken from
 import decimal
 import http.client
 import importlib
+import importlib.util
 import json
 import logging
 import os
@@ -391,8 +392,55 @@ def run_invocation(api, handler, headers, body):
         api.post_response(request_id, result, content_type)
 
 
+class _BotocoreEndpointFinder(object):
+    """boto3 reads AWS_ENDPOINT_URL from 1.28 (botocore 1.31) on; older copies, such as Debian's python3-boto3, do
+    not. When a function imports such a botocore, its clients are given the endpoint, unless the function names one
+    itself. Newer copies are left alone: they also honour the per-service AWS_ENDPOINT_URL_<SERVICE> variables."""
+
+    def __init__(self, endpoint):
+        self.endpoint = endpoint
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "botocore.session":
+            return None
+        sys.meta_path.remove(self)
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            sys.meta_path.insert(0, self)
+        if spec is None or spec.loader is None:
+            return spec
+        load = spec.loader.exec_module
+        endpoint = self.endpoint
+
+        def exec_module(module):
+            load(module)
+            import botocore
+            version = tuple(int(p) for p in botocore.__version__.split(".")[:2] if p.isdigit())
+            if version >= (1, 31):
+                return
+            create_client = module.Session.create_client
+
+            def create_client_with_endpoint(session, service_name, *args, **kwargs):
+                if len(args) < 5 and kwargs.get("endpoint_url") is None:
+                    kwargs["endpoint_url"] = endpoint
+                return create_client(session, service_name, *args, **kwargs)
+
+            module.Session.create_client = create_client_with_endpoint
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+def redirect_old_botocore():
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        sys.meta_path.insert(0, _BotocoreEndpointFinder(endpoint))
+
+
 def main():
     setup_logging()
+    redirect_old_botocore()
     api = RuntimeApi(os.environ.get("AWS_LAMBDA_RUNTIME_API"))
     task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
     # The task root comes first, as on Lambda; this file's own folder is not the function's business.

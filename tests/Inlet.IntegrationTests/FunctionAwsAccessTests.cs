@@ -134,6 +134,76 @@ public class FunctionAwsAccessTests
         Assert.DoesNotContain(trace, t => t.TryGetProperty("actionType", out var type) && type.GetString() == "AddHeader");
     }
 
+    /// <summary>Runs where the python3 that functions get has boto3 (CI installs Debian's python3-boto3).</summary>
+    public sealed class FunctionBoto3FactAttribute : FactAttribute
+    {
+        public FunctionBoto3FactAttribute()
+        {
+            var python = Inlet.Functions.FunctionSandbox.Create(null).ResolveProgram("python3");
+            try
+            {
+                using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(python, ["-c", "import boto3"]) { RedirectStandardError = true })!;
+                process.WaitForExit();
+                if (process.ExitCode != 0)
+                {
+                    Skip = $"boto3 is not installed for {python}, the python3 functions run with";
+                }
+            }
+            catch (System.ComponentModel.Win32Exception)
+            {
+                Skip = "python3 is not installed";
+            }
+        }
+    }
+
+    [FunctionBoto3Fact]
+    public async Task PythonFunction_Boto3_ReadsTheMessageFromS3AndKnowsItsRole()
+    {
+        var directory = TestServer.NewDirectory();
+        var folder = FunctionFixtures.Write(directory, "pyreader", "lambda_function.py", """
+            import boto3
+
+            s3 = boto3.client("s3")
+
+            def lambda_handler(event, context):
+                mail = event["Records"][0]["ses"]["mail"]
+                body = s3.get_object(Bucket="mail", Key="inbox/" + mail["messageId"])["Body"].read().decode()
+                identity = boto3.client("sts").get_caller_identity()
+                print("caller", identity["Arn"])
+                return {"disposition": "STOP_RULE_SET" if "drop me" in body else "CONTINUE"}
+            """);
+        await using var server = await TestServer.StartAsync($$"""
+            Functions:
+              - FunctionName: pyreader
+                Runtime: python3.12
+                Handler: lambda_function.lambda_handler
+                Role: arn:aws:iam::000000000000:role/py-reader
+                Code: {{folder}}
+                MemorySize: 256
+                Timeout: 20
+            ReceiptRuleSets:
+              - RuleSetName: main
+                Rules:
+                  - Name: store-then-read
+                    Enabled: true
+                    Recipients: [example.com]
+                    Actions:
+                      - S3Action: { BucketName: mail, ObjectKeyPrefix: inbox/ }
+                      - LambdaAction: { FunctionArn: pyreader, InvocationType: RequestResponse }
+            """, directory: directory);
+
+        var id = await SendAsync(server, "please drop me");
+        await server.WaitForMessageAsync(id);
+        var trace = (await server.GetDetailAsync(id)).GetProperty("trace").EnumerateArray().ToList();
+
+        Assert.Equal(
+            [$"GetObject mail/inbox/{id} 200", "GetCallerIdentity 200"],
+            trace.Where(t => t.GetProperty("kind").GetString() == "aws-call").Select(t => t.GetProperty("detail").GetString()));
+        Assert.Contains(trace, t => t.GetProperty("kind").GetString() == "action" && t.GetProperty("outcome").GetString() == "stop-rule-set");
+        var logs = await server.Http.GetStringAsync("/api/functions/pyreader/logs");
+        Assert.Contains("caller arn:aws:sts::000000000000:assumed-role/py-reader/pyreader", logs);
+    }
+
     [Fact]
     public async Task Function_OverItsMemorySize_IsStoppedAsLambdaStopsIt()
     {

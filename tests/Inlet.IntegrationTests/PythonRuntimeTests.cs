@@ -161,7 +161,8 @@ public class PythonRuntimeTests
 
     private static async Task<bool> MachinePythonHasBoto3Async()
     {
-        using var process = Process.Start(new ProcessStartInfo("python3", ["-c", "import boto3"]) { RedirectStandardError = true })!;
+        // The interpreter functions get: when the tests run as root, the first python3 the unprivileged user can run.
+        using var process = Process.Start(new ProcessStartInfo(Inlet.Functions.FunctionSandbox.Create(null).ResolveProgram("python3"), ["-c", "import boto3"]) { RedirectStandardError = true })!;
         await process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync();
         return process.ExitCode == 0;

@@ -75,9 +75,9 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
         var sandbox = _host.Sandbox;
         var codePath = Function.CodePath is null ? null : sandbox.Readable(Function.CodePath, $"code-{Function.FunctionName}-{Convert.ToHexString(Convert.FromBase64String(Function.CodeSha256.Length > 0 ? Function.CodeSha256 : "AA=="))[..16]}");
         var (fileName, arguments) = Function.IsNode
-            ? (_options.NodePath, new[] { Path.Combine(runtimeDirectory, "nodejs", "bootstrap.js") })
+            ? (sandbox.ResolveProgram(_options.NodePath), new[] { Path.Combine(runtimeDirectory, "nodejs", "bootstrap.js") })
             : Function.IsPython
-                ? (_options.PythonPath, new[] { "-u", Path.Combine(runtimeDirectory, "python", "bootstrap.py") })
+                ? (sandbox.ResolveProgram(_options.PythonPath), new[] { "-u", Path.Combine(runtimeDirectory, "python", "bootstrap.py") })
                 : (Path.Combine(codePath!, "bootstrap"), Array.Empty<string>());
         // Inlet's own bootstraps mark the end of each answer's output (see RuntimeOutput); other runtimes do not.
         var mark = Function.IsProvided ? null : "\u001e" + Convert.ToHexString(RandomNumberGenerator.GetBytes(12)) + " ";

@@ -80,6 +80,51 @@ internal sealed partial class FunctionSandbox
         }
     }
 
+    /// <summary>
+    /// The program to start for a bare name such as <c>node</c> or <c>python3</c>: the first one on the PATH that the
+    /// sandbox user can run. Inlet's own PATH may list folders it alone can enter (pyenv under <c>/root</c>, say),
+    /// whose programs the function's user could not start.
+    /// </summary>
+    public string ResolveProgram(string program)
+    {
+        if (User is null || OperatingSystem.IsWindows() || program.Contains('/'))
+        {
+            return program;
+        }
+
+        foreach (var folder in (Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin:/bin").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
+        {
+            var candidate = Path.Combine(folder, program);
+            if (!File.Exists(candidate))
+            {
+                continue;
+            }
+
+            var target = File.ResolveLinkTarget(candidate, returnFinalTarget: true)?.FullName ?? candidate;
+            var directory = Path.GetDirectoryName(Path.GetFullPath(candidate))!;
+            if (CanEnter(directory) && CanEnter(Path.GetDirectoryName(target)!) && File.GetUnixFileMode(target).HasFlag(UnixFileMode.OtherExecute))
+            {
+                return candidate;
+            }
+        }
+
+        return program;
+    }
+
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    private static bool CanEnter(string folder)
+    {
+        for (var current = Path.GetFullPath(folder); current is not null; current = Path.GetDirectoryName(current))
+        {
+            if (!File.GetUnixFileMode(current).HasFlag(UnixFileMode.OtherExecute))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>A private, writable temporary folder for one environment (Lambda's <c>/tmp</c>).</summary>
     public string CreateTempDirectory(string environmentId)
     {
