@@ -1,11 +1,17 @@
 using BenchmarkDotNet.Running;
 using Inlet.Benchmarks;
 
-// `lambda` runs the function round-trip measurement (it needs node on PATH), `sns` the delivery rate to a local
+// `lambda` runs the function round-trip measurement (it needs node on PATH), `aws-calls` what a function's S3 and SES
+// calls cost from inside it, `sns` the delivery rate to a local
 // HTTP subscriber; anything else goes to BenchmarkDotNet.
 if (args.Length > 0 && args[0] == "lambda")
 {
     return await LambdaRoundTrip.RunAsync(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "aws-calls")
+{
+    return await FunctionAwsCalls.RunAsync(args[1..]);
 }
 
 if (args.Length > 0 && args[0] == "sns")
