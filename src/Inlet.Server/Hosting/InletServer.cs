@@ -305,7 +305,7 @@ internal sealed partial class InletServer : IAsyncDisposable
             throw new ConfigurationException($"Topics: {e.Message}");
         }
 
-        LogListening(logger, inlet.SmtpEndPoint, inlet.HttpEndPoint, inlet.HttpsEndPoint?.ToString() ?? "off", dataDirectory);
+        LogListening(logger, inlet.SmtpEndPoint, inlet.HttpEndPoint, inlet.HttpsEndPoint is { } secure ? $"on https://{secure}" : "off (Http.HttpsListen)", dataDirectory);
         return inlet;
     }
 
@@ -445,7 +445,7 @@ internal sealed partial class InletServer : IAsyncDisposable
         await state.DisposeAsync();
     }
 
-    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Inlet is listening: SMTP on {Smtp}, HTTP on http://{Http}, HTTPS on {Https}; data in {DataDirectory}")]
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Inlet is listening: SMTP on {Smtp}, HTTP on http://{Http}, HTTPS {Https}; data in {DataDirectory}")]
     private static partial void LogListening(ILogger logger, IPEndPoint smtp, IPEndPoint http, string https, string dataDirectory);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "No receipt rule set is active: every recipient will be refused with 550 5.1.1")]
