@@ -180,7 +180,10 @@ class Process:
 def start_sink(postfix, scratch):
     port = free_port()
     env = dict(os.environ, LD_LIBRARY_PATH=os.path.join(postfix, "usr/lib/postfix"))
-    return Process("smtp-sink", [os.path.join(postfix, "usr/sbin/smtp-sink"), f"127.0.0.1:{port}", "1024"], env=env, cwd=scratch, port=port)
+    command = [os.path.join(postfix, "usr/sbin/smtp-sink")]
+    if os.geteuid() == 0:
+        command += ["-u", "nobody"]  # smtp-sink refuses to run as root
+    return Process("smtp-sink", command + [f"127.0.0.1:{port}", "1024"], env=env, cwd=scratch, port=port)
 
 
 def start_haraka(haraka, scratch):
