@@ -36,7 +36,7 @@ function ruleSet(set) {
           rule.scanEnabled ? badge('scan', 'muted') : null,
           h('span', { class: 'recipients' }, rule.recipients.length ? rule.recipients.map(r => h('code', { class: 'chip' }, r)) : h('span', { class: 'muted' }, 'every recipient'))),
         h('ol', { class: 'rule-actions' }, rule.actions.map(a => h('li', {}, h('span', { class: 'type' }, a.type), h('span', { class: 'muted' }, a.effect),
-          a.receipt.functionArn ? h('a', { href: `/functions/${encodeURIComponent(a.receipt.functionArn.split(':').pop())}` }, ' function') : null)))))));
+          a.receipt.functionArn ? h('a', { class: 'fn-link', href: `/functions/${encodeURIComponent(a.receipt.functionArn.split(':').pop())}` }, a.receipt.functionArn.split(':').pop()) : null)))))));
 }
 
 function dryRun() {
@@ -65,7 +65,8 @@ function dryRun() {
       h('label', {}, 'Recipients', to),
       h('label', {}, 'Envelope sender', from),
       h('label', { class: 'inline' }, tls, ' received over TLS'),
-      h('label', { class: 'wide' }, 'Message ', h('span', { class: 'muted small' }, '(paste it, or upload a file: '), file, h('span', { class: 'muted small' }, ')'), message),
+      h('label', { class: 'wide' }, 'Message (RFC 5322 source)', message),
+      h('label', { class: 'inline wide' }, 'or upload a file:', file),
       h('div', {}, h('button', { type: 'submit' }, 'Run the rules'))),
     result);
 }
