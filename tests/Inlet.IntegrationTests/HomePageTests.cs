@@ -2,11 +2,11 @@ using System.Net;
 
 namespace Inlet.IntegrationTests;
 
-/// <summary>What a browser sees at /, and that signed requests to / still reach the AWS APIs.</summary>
+/// <summary>What a browser sees at / (the console), and that signed requests to / still reach the AWS APIs.</summary>
 public class HomePageTests
 {
     [Fact]
-    public async Task Root_UnsignedBrowserGet_IsAnHtmlPageLinkingTheEndpointsAndDocs()
+    public async Task Root_UnsignedBrowserGet_IsTheConsoleWithTheVersionListenersAndDocs()
     {
         await using var server = await TestServer.StartAsync("Buckets: [listed]");
         using var browser = new HttpClient { BaseAddress = server.Http.BaseAddress };
@@ -14,14 +14,13 @@ public class HomePageTests
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/html", response.Content.Headers.ContentType!.MediaType);
         var html = await response.Content.ReadAsStringAsync();
-        Assert.Contains("<h1>Inlet</h1>", html);
-        Assert.Contains("Amazon SES email receiving", html);
-        Assert.Matches(@"Version \d+\.\d+\.\d+", html);
-        Assert.Contains($"SMTP: {server.Server.SmtpEndPoint}", html);
-        Assert.Contains($"HTTP: {server.Server.HttpEndPoint}", html);
-        Assert.Contains("href=\"/api/messages\"", html);
-        Assert.Contains("href=\"/metrics\"", html);
-        Assert.Contains("href=\"/docs/compatibility.md\"", html);
+        Assert.Contains("<title>Inlet</title>", html);
+        Assert.Contains("src=\"/console/app.js\"", html);
+        var info = System.Text.Json.JsonDocument.Parse(System.Text.RegularExpressions.Regex.Match(html, "<script type=\"application/json\" id=\"inlet-info\">(.*?)</script>").Groups[1].Value).RootElement;
+        Assert.Matches(@"^\d+\.\d+\.\d+", info.GetProperty("version").GetString());
+        Assert.Equal(server.Server.SmtpEndPoint.ToString(), info.GetProperty("smtp").GetString());
+        Assert.Equal(server.Server.HttpEndPoint.ToString(), info.GetProperty("http").GetString());
+        Assert.Contains("compatibility.md", info.GetProperty("documents").EnumerateArray().Select(d => d.GetString()));
 
         var document = await browser.GetAsync("/docs/compatibility.md");
         Assert.Equal(HttpStatusCode.OK, document.StatusCode);

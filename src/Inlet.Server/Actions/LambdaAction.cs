@@ -34,7 +34,7 @@ internal sealed class LambdaActionHandler(FunctionRegistry registry, FunctionInv
         InvocationResult result;
         try
         {
-            result = await invoker.InvokeAsync(function, payload, new InvokeOptions { CallerTimeout = FunctionsOptions.SesRequestResponseLimit }, cancellationToken);
+            result = await invoker.InvokeAsync(function, payload, new InvokeOptions { CallerTimeout = FunctionsOptions.SesRequestResponseLimit, Source = $"ses:{context.Message.Id}" }, cancellationToken);
         }
         catch (FunctionThrottledException e)
         {

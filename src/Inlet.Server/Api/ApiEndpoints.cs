@@ -32,7 +32,11 @@ internal static class ApiEndpoints
         api.MapGet("/outbox/{id}/raw", GetOutboxRawAsync);
     }
 
-    private static async Task<IResult> ListMessagesAsync(IStateStore state, int? limit, string? nextToken, CancellationToken cancellationToken)
+    /// <summary>
+    /// Newest first, a page at a time; <c>q</c> (sender, recipient, subject or id), <c>from</c>, <c>to</c>,
+    /// <c>subject</c> (substrings) and <c>status</c> narrow the list.
+    /// </summary>
+    private static async Task<IResult> ListMessagesAsync(IStateStore state, int? limit, string? nextToken, string? q, string? from, string? to, string? subject, string? status, CancellationToken cancellationToken)
     {
         var size = limit ?? DefaultPageSize;
         if (size is < 1 or > MaxPageSize)
@@ -45,9 +49,14 @@ internal static class ApiEndpoints
             return Problem(StatusCodes.Status400BadRequest, "InvalidParameterValue", "nextToken is not a token returned by this API");
         }
 
-        var page = await state.ListMessagesAsync(size, nextToken, cancellationToken);
+        var filter = new MessageFilter { Text = Blank(q), From = Blank(from), To = Blank(to), Subject = Blank(subject), Status = Blank(status) };
+        var page = filter == new MessageFilter()
+            ? await state.ListMessagesAsync(size, nextToken, cancellationToken)
+            : await state.SearchMessagesAsync(filter, size, nextToken, cancellationToken);
         return Results.Json(new MessageListResponse(page.Messages.Select(MessageSummary.From).ToList(), page.NextToken), ApiJsonContext.Default.MessageListResponse);
     }
+
+    private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 
     private static async Task<IResult> GetMessageAsync(IStateStore state, MessagePipeline pipeline, string id, CancellationToken cancellationToken)
     {
@@ -208,7 +217,7 @@ internal static class ApiEndpoints
         return Results.Json(response, ApiJsonContext.Default.RuleTestResponse);
     }
 
-    private static (SesReceiptAction Receipt, string Effect) Describe(ReceiptAction action, string messageId, FunctionRegistry functions) => (ReceiptActionFields.For(action, messageId, functions), action switch
+    internal static (SesReceiptAction Receipt, string Effect) Describe(ReceiptAction action, string messageId, FunctionRegistry functions) => (ReceiptActionFields.For(action, messageId, functions), action switch
     {
         S3ReceiptAction s3 => $"store the message in bucket {s3.BucketName}",
         BounceReceiptAction b => $"bounce with {b.SmtpReplyCode} {b.StatusCode} {b.Message}",

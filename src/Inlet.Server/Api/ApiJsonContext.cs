@@ -11,7 +11,7 @@ internal sealed record ErrorResponse(string Code, string Message);
 
 internal sealed record EnvelopeView(string MailFrom, IReadOnlyList<string> Recipients, string? RemoteAddress, string? ClientName, bool Tls, string? TlsProtocol);
 
-/// <summary>A message as the API lists it.</summary>
+/// <summary>A message as the API lists it; <c>ending</c> says how the evaluation of a finished message ended.</summary>
 internal sealed record MessageSummary(
     string MessageId,
     DateTimeOffset ReceivedAt,
@@ -20,7 +20,8 @@ internal sealed record MessageSummary(
     long Size,
     EnvelopeView Envelope,
     long RuleSetVersion,
-    DateTimeOffset? NextAttemptAt)
+    DateTimeOffset? NextAttemptAt,
+    MessageEnding? Ending)
 {
     public static MessageSummary From(MessageRecord m) => new(
         m.Id,
@@ -30,7 +31,8 @@ internal sealed record MessageSummary(
         m.Size,
         new EnvelopeView(m.MailFrom, m.Recipients, m.RemoteAddress, m.ClientName, m.IsSecure, m.TlsProtocol),
         m.ConfigVersion,
-        m.NextAttemptAt);
+        m.NextAttemptAt,
+        MessageStatus.IsUnfinished(m.Status) ? null : MessageEnding.From(ProcessingJsonContext.ReadTrace(m.Trace)));
 }
 
 /// <summary>One message in full: its record, the SES mail object as actions see it now, and its trace.</summary>

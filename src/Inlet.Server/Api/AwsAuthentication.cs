@@ -31,7 +31,7 @@ internal enum AwsProtocol
 /// AWS's codes in each protocol's error shape. Inlet's own endpoints (<c>/api</c>, <c>/health</c>, the SNS signing
 /// certificate, <c>/metrics</c>) and the two unsigned SNS URLs (SubscribeURL, UnsubscribeURL) are not AWS requests.
 /// </summary>
-internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, InletOptions options, Inlet.Storage.BlobStores blobs, FunctionCredentials functionCredentials, ServerEndpoints endpoints, TimeProvider time, ILogger<AwsAuthenticationMiddleware> logger)
+internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, InletOptions options, Inlet.Storage.BlobStores blobs, FunctionCredentials functionCredentials, TimeProvider time, ILogger<AwsAuthenticationMiddleware> logger)
 {
     /// <summary>The function whose temporary credentials signed the request, when one did.</summary>
     public const string PrincipalItem = "Inlet.FunctionPrincipal";
@@ -42,13 +42,6 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
     {
         var request = context.Request;
         var path = request.Path.Value ?? "/";
-        // A browser at / gets Inlet's page; on AWS the same unsigned GET is an S3 AccessDenied, which helps nobody here.
-        if (HomePage.IsFor(request))
-        {
-            await HomePage.WriteAsync(context, endpoints);
-            return;
-        }
-
         if (HomePage.IsDocument(request))
         {
             await HomePage.WriteDocumentAsync(context);

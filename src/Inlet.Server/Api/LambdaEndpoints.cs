@@ -93,7 +93,7 @@ internal static class LambdaEndpoints
         try
         {
             var invokedArn = qualifier is null ? function.FunctionArn : $"{function.FunctionArn}:{qualifier}";
-            result = await invoker.InvokeAsync(function, payload, new InvokeOptions { ClientContext = request.Headers["X-Amz-Client-Context"].FirstOrDefault(), InvokedArn = invokedArn }, cancellationToken);
+            result = await invoker.InvokeAsync(function, payload, new InvokeOptions { ClientContext = request.Headers["X-Amz-Client-Context"].FirstOrDefault(), InvokedArn = invokedArn, Source = "invoke" }, cancellationToken);
         }
         catch (FunctionThrottledException e)
         {

@@ -83,7 +83,7 @@ internal sealed partial class AsyncInvocationQueue(
             InvocationResult result;
             try
             {
-                result = await invoker.InvokeAsync(function, invocation.Payload, new InvokeOptions(), stoppingToken);
+                result = await invoker.InvokeAsync(function, invocation.Payload, new InvokeOptions { Source = invocation.Source }, stoppingToken);
             }
             catch (FunctionThrottledException e)
             {

@@ -19,6 +19,9 @@ internal sealed record InvokeOptions
 
     /// <summary>The ARN the function was invoked by (with its qualifier).</summary>
     public string? InvokedArn { get; init; }
+
+    /// <summary>Who asks, for the invocation history: <c>ses:&lt;message id&gt;</c>, <c>invoke</c>, <c>async:&lt;id&gt;</c>.</summary>
+    public string? Source { get; init; }
 }
 
 /// <summary>
@@ -53,9 +56,13 @@ internal sealed partial class FunctionInvoker : IAsyncDisposable
         _reaper = new Timer(_ => _ = ReapIdleAsync(), null, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10));
     }
 
+    /// <summary>The newest invocations of each function, for the console.</summary>
+    public InvocationHistory History { get; } = new();
+
     public async Task<InvocationResult> InvokeAsync(FunctionDefinition function, byte[] payload, InvokeOptions options, CancellationToken cancellationToken)
     {
         var requestId = Guid.NewGuid().ToString();
+        var startedAt = DateTimeOffset.UtcNow;
         var started = Stopwatch.GetTimestamp();
         // START goes into the stream of the environment that takes the invocation, after that environment's init.
         var log = new InvocationLog(_logs, function.FunctionName, requestId);
@@ -102,7 +109,7 @@ internal sealed partial class FunctionInvoker : IAsyncDisposable
         }
 
         log.Append(report.ToString());
-        return new InvocationResult
+        var result = new InvocationResult
         {
             RequestId = requestId,
             Payload = outcome.Payload,
@@ -115,6 +122,21 @@ internal sealed partial class FunctionInvoker : IAsyncDisposable
             InitDuration = initDuration,
             Overhead = overhead,
         };
+        History.Record(new InvocationRecord
+        {
+            FunctionName = function.FunctionName,
+            RequestId = requestId,
+            StartedAt = startedAt,
+            DurationMs = Math.Round(duration.TotalMilliseconds, 3),
+            InitDurationMs = initDuration is { } initial ? Math.Round(initial.TotalMilliseconds, 3) : null,
+            Source = options.Source,
+            Event = InvocationHistory.Cut(payload),
+            Result = InvocationHistory.Cut(outcome.Payload),
+            ErrorType = result.ErrorType,
+            ErrorMessage = result.ErrorMessage,
+            AwsCalls = result.AwsCalls,
+        });
+        return result;
     }
 
     private async Task<(InvocationOutcome Outcome, TimeSpan? Init, TimeSpan Overhead, int Memory)> InvokeInEnvironmentAsync(FunctionDefinition function, byte[] payload, InvocationLog log, InvokeOptions options, ConcurrentQueue<string> calls, CancellationToken cancellationToken)

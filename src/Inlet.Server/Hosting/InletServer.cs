@@ -196,6 +196,8 @@ internal sealed partial class InletServer : IAsyncDisposable
         builder.Services.AddSingleton(tls);
         builder.Services.AddSingleton<SmtpConnectionLimiter>();
         builder.Services.AddSingleton<SmtpConnectionHandler>();
+        builder.Services.AddSingleton<Inlet.WebConsole.MessageFeed>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<Inlet.WebConsole.MessageFeed>());
         builder.Services.AddSingleton<MessageProcessor>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<MessageProcessor>());
         if (options.SourceFile is { } sourceFile)
@@ -235,8 +237,12 @@ internal sealed partial class InletServer : IAsyncDisposable
         });
 
         var app = builder.Build();
+        // A browser gets the console at / and its views' URLs; on AWS the same unsigned GETs are S3 AccessDenied,
+        // which helps nobody here. Signed requests pass on to the AWS APIs.
+        app.UseMiddleware<Inlet.WebConsole.ConsoleMiddleware>();
         app.UseMiddleware<AwsAuthenticationMiddleware>();
         ApiEndpoints.Map(app);
+        Inlet.WebConsole.ConsoleEndpoints.Map(app);
         LambdaEndpoints.Map(app);
         LambdaManagementEndpoints.Map(app);
         SesV2Endpoints.Map(app);

@@ -218,6 +218,24 @@ internal sealed record OutboxRecord
 /// <summary>A sending identity created through the API (an email address, or a domain with its verification token).</summary>
 internal sealed record IdentityRecord(string Identity, string Type, string? VerificationToken, DateTimeOffset CreatedAt);
 
+/// <summary>
+/// Which messages a search keeps: each field given is a substring to find (case-insensitive) in the envelope sender,
+/// the envelope recipients or the subject; <see cref="Text"/> is found in any of them, or is the message id.
+/// </summary>
+internal sealed record MessageFilter
+{
+    public string? From { get; init; }
+
+    public string? To { get; init; }
+
+    public string? Subject { get; init; }
+
+    public string? Text { get; init; }
+
+    /// <summary>Exactly this status.</summary>
+    public string? Status { get; init; }
+}
+
 internal sealed record MessagePage(IReadOnlyList<MessageRecord> Messages, string? NextToken);
 
 /// <summary>
@@ -237,6 +255,12 @@ internal interface IStateStore : IAsyncDisposable
 
     /// <summary>Newest first; <paramref name="before"/> is the NextToken of the previous page.</summary>
     Task<MessagePage> ListMessagesAsync(int limit, string? before, CancellationToken cancellationToken);
+
+    /// <summary>The messages the filter keeps, newest first; <paramref name="before"/> is the NextToken of the previous page.</summary>
+    Task<MessagePage> SearchMessagesAsync(MessageFilter filter, int limit, string? before, CancellationToken cancellationToken);
+
+    /// <summary>Messages inserted or changed at or after <paramref name="since"/>, in the order they changed.</summary>
+    Task<IReadOnlyList<MessageRecord>> ListUpdatedSinceAsync(DateTimeOffset since, int limit, CancellationToken cancellationToken);
 
     /// <summary>Every message whose processing has not finished, oldest first.</summary>
     Task<IReadOnlyList<MessageRecord>> ListUnfinishedAsync(CancellationToken cancellationToken);

@@ -12,7 +12,7 @@ namespace Inlet.Storage;
 /// </summary>
 internal sealed class SqliteStateStore : IStateStore
 {
-    private const int SchemaVersion = 6;
+    private const int SchemaVersion = 7;
     private const int MaxBatch = 256;
 
     private readonly string _connectionString;
@@ -139,6 +139,16 @@ internal sealed class SqliteStateStore : IStateStore
                 ALTER TABLE outbox ADD COLUMN sent_at TEXT;
                 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(next_attempt_at) WHERE status = 'pending';
                 CREATE TABLE IF NOT EXISTS identities (identity TEXT PRIMARY KEY, type TEXT NOT NULL, token TEXT, created_at TEXT NOT NULL);
+                """, cancellationToken);
+        }
+
+        if (version < 7)
+        {
+            // The console: what changed since its last look (the live list), and the list filtered by status, both
+            // without a scan of every message.
+            await ExecuteAsync(connection, """
+                CREATE INDEX IF NOT EXISTS messages_updated ON messages(updated_at);
+                CREATE INDEX IF NOT EXISTS messages_status ON messages(status, id);
                 """, cancellationToken);
         }
 
@@ -586,6 +596,52 @@ internal sealed class SqliteStateStore : IStateStore
             ? new MessagePage(list.Take(limit).ToList(), list[limit - 1].Id)
             : new MessagePage(list, null);
     }
+
+    public async Task<MessagePage> SearchMessagesAsync(MessageFilter filter, int limit, string? before, CancellationToken cancellationToken)
+    {
+        var conditions = new List<string>();
+        var parameters = new List<(string Name, object Value)> { ("$limit", limit + 1) };
+        if (before is not null)
+        {
+            conditions.Add("id < $before");
+            parameters.Add(("$before", before));
+        }
+
+        if (filter.Status is { } status)
+        {
+            conditions.Add("status = $status");
+            parameters.Add(("$status", status));
+        }
+
+        void Like(string? value, string name, string sql)
+        {
+            if (!string.IsNullOrEmpty(value))
+            {
+                conditions.Add(sql);
+                parameters.Add((name, "%" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal) + "%"));
+            }
+        }
+
+        // Substrings, case-insensitive for ASCII (SQLite's LIKE); newest first along the primary key, so a page
+        // costs as many rows as it takes to find it, and stops there.
+        Like(filter.From, "$from", "mail_from LIKE $from ESCAPE '\\'");
+        Like(filter.To, "$to", "recipients LIKE $to ESCAPE '\\'");
+        Like(filter.Subject, "$subject", "subject LIKE $subject ESCAPE '\\'");
+        Like(filter.Text, "$text", "(mail_from LIKE $text ESCAPE '\\' OR recipients LIKE $text ESCAPE '\\' OR subject LIKE $text ESCAPE '\\' OR id = $exact)");
+        if (!string.IsNullOrEmpty(filter.Text))
+        {
+            parameters.Add(("$exact", filter.Text));
+        }
+
+        var where = conditions.Count == 0 ? string.Empty : "WHERE " + string.Join(" AND ", conditions);
+        var list = await QueryMessagesAsync($"{where} ORDER BY id DESC LIMIT $limit", [.. parameters], cancellationToken);
+        return list.Count > limit
+            ? new MessagePage(list.Take(limit).ToList(), list[limit - 1].Id)
+            : new MessagePage(list, null);
+    }
+
+    public Task<IReadOnlyList<MessageRecord>> ListUpdatedSinceAsync(DateTimeOffset since, int limit, CancellationToken cancellationToken) =>
+        QueryMessagesAsync("WHERE updated_at >= $since ORDER BY updated_at LIMIT $limit", [("$since", Format(since)), ("$limit", limit)], cancellationToken);
 
     public Task<IReadOnlyList<MessageRecord>> ListUnfinishedAsync(CancellationToken cancellationToken) =>
         QueryMessagesAsync("WHERE status IN ('queued', 'processing', 'retrying', 'inline') ORDER BY id", [], cancellationToken);
