@@ -215,9 +215,9 @@ def start_inlet(inlet_dll, scratch, inline):
         f.write(INLINE_FUNCTION)
     port, http = free_port(), free_port()
     actions = """
-          Actions:
-            - LambdaAction: { FunctionArn: cont, InvocationType: RequestResponse }
-            - S3Action: { BucketName: mail }""" if inline else ""
+        Actions:
+          - LambdaAction: { FunctionArn: cont, InvocationType: RequestResponse }
+          - S3Action: { BucketName: mail }""" if inline else ""
     config = f"""
 Smtp:
   Mode: {"inline" if inline else "async"}
