@@ -274,6 +274,25 @@ public class NotificationTests
         Assert.Equal(0, cli.ExitCode);
         Assert.Contains("failed", cli.Output);
         Assert.Contains("gave up after 4 attempt(s)", cli.Output);
+
+        // Re-driven once the endpoint is back: the same delivery goes out again and arrives.
+        subscriber.FailNext = 0;
+        var id = failed.GetProperty("id").GetString();
+        using (var redrive = await server.Http.PostAsync($"/api/deliveries/{id}/redrive", null))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.Accepted, redrive.StatusCode);
+        }
+
+        var delivered = false;
+        for (var i = 0; i < 150 && !delivered; i++)
+        {
+            delivered = (await server.GetJsonAsync("/api/deliveries?status=delivered")).GetProperty("deliveries").EnumerateArray().Any(d => d.GetProperty("id").GetString() == id);
+            await Task.Delay(50);
+        }
+
+        Assert.True(delivered, "the re-driven delivery did not arrive");
+        using var again = await server.Http.PostAsync($"/api/deliveries/{id}/redrive", null);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, again.StatusCode);
     }
 
     [Fact]

@@ -42,5 +42,9 @@ internal static class NotificationEndpoints
                 new DeliveryListResponse(list.Select(d => new DeliveryView(d.Id, d.SubscriptionArn, d.TopicArn, d.MessageType, d.MessageId, d.Status, d.Attempts, d.CreatedAt, d.NextAttemptAt, d.DeliveredAt, d.LastError)).ToList()),
                 ApiJsonContext.Default.DeliveryListResponse);
         });
+        api.MapPost("/deliveries/{id}/redrive", async (DeliveryDispatcher dispatcher, string id, CancellationToken ct) =>
+            await dispatcher.RedriveAsync(id, ct)
+                ? Results.Accepted()
+                : ApiEndpoints.Problem(StatusCodes.Status404NotFound, "ResourceNotFound", $"No failed or rejected delivery {id}: only deliveries that gave up can be re-driven"));
     }
 }

@@ -54,6 +54,27 @@ internal sealed partial class DeliveryDispatcher : BackgroundService
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => _loop.RunAsync(stoppingToken);
 
+    /// <summary>
+    /// Puts a delivery that gave up (failed, or rejected by its endpoint) back in the queue with a fresh retry policy,
+    /// the same signed document as before. False when there is no such delivery among the ended ones.
+    /// </summary>
+    public async Task<bool> RedriveAsync(string id, CancellationToken cancellationToken)
+    {
+        foreach (var status in new[] { Failed, Rejected })
+        {
+            // The newest thousand of each: re-drive is for what an operator sees in the list.
+            var ended = (await _state.ListDeliveriesAsync(status, 1000, cancellationToken)).FirstOrDefault(d => d.Id == id);
+            if (ended is not null)
+            {
+                await _state.UpdateDeliveryAsync(ended with { Status = Pending, Attempts = 0, NextAttemptAt = _time.GetUtcNow(), LastError = null }, cancellationToken);
+                _loop.Wake();
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private async Task DeliverAsync(DeliveryRecord delivery, CancellationToken stoppingToken)
     {
         try

@@ -33,11 +33,22 @@ export async function deliveriesView(context) {
   fill(context.main,
     h('header', { class: 'page-head' }, h('h1', {}, 'Deliveries'), filterBar('/deliveries', status, ['pending', 'delivered', 'failed', 'rejected'])),
     deliveries.length === 0 ? empty('No deliveries.') :
-      table(['Created', 'Status', 'Topic', 'Subscription', 'Type', 'Attempts', 'Delivered', 'Last error'], deliveries.map(d => h('tr', { class: d.status === 'failed' || d.status === 'rejected' ? 'bad-row' : '' },
+      table(['Created', 'Status', 'Topic', 'Subscription', 'Type', 'Attempts', 'Delivered', 'Last error', ''], deliveries.map(d => h('tr', { class: d.status === 'failed' || d.status === 'rejected' ? 'bad-row' : '' },
         h('td', { class: 'nowrap' }, when(d.createdAt)), h('td', {}, badge(d.status)), h('td', {}, d.topicArn.split(':').pop()),
         h('td', { class: 'ellipsis' }, h('code', { title: d.subscriptionArn }, d.subscriptionArn.split(':').pop().slice(0, 8))),
         h('td', {}, d.messageType), h('td', { class: 'num' }, d.attempts), h('td', { class: 'nowrap' }, when(d.deliveredAt)),
-        h('td', { class: 'ellipsis error-text', title: d.lastError ?? '' }, d.lastError ?? '')))));
+        h('td', { class: 'ellipsis error-text', title: d.lastError ?? '' }, d.lastError ?? ''),
+        h('td', {}, d.status === 'failed' || d.status === 'rejected' ? h('button', { type: 'button', class: 'small', onclick: async event => {
+          event.target.disabled = true;
+          try {
+            await post(`/api/deliveries/${encodeURIComponent(d.id)}/redrive`);
+            toast('Delivery queued again');
+            navigate(location.pathname + location.search, { replace: true });
+          } catch (error) {
+            toast(error.message, 'bad');
+            event.target.disabled = false;
+          }
+        } }, 'Re-drive') : '')))));
 }
 
 export async function invocationsView(context) {
