@@ -360,7 +360,7 @@ internal static class LambdaManagementEndpoints
         f.Description,
         f.Timeout,
         f.MemorySize,
-        f.LastModified.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'+0000'", CultureInfo.InvariantCulture),
+        f.LastModified.UtcDateTime.ToString(WireTime.LambdaFormat, CultureInfo.InvariantCulture),
         f.CodeSha256,
         "$LATEST",
         new FunctionEnvironmentView(f.Environment),

@@ -788,7 +788,7 @@ internal sealed class SqliteStateStore : IStateStore
         return await command.ExecuteScalarAsync(cancellationToken);
     }
 
-    private static string Format(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+    private static string Format(DateTimeOffset time) => WireTime.IsoMilliseconds(time);
 
     private static DateTimeOffset Parse(string text) => DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
 
