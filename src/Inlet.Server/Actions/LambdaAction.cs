@@ -50,8 +50,8 @@ internal sealed class LambdaActionHandler(FunctionRegistry registry, FunctionInv
         var detail = $"{function.FunctionName} answered disposition {disposition} in {result.Duration.TotalMilliseconds:F0} ms (request {result.RequestId})";
         return disposition switch
         {
-            "STOP_RULE" => new ActionResult(ActionOutcome.StopRule) { Detail = detail, Receipt = receipt, Calls = result.AwsCalls },
-            "STOP_RULE_SET" => new ActionResult(ActionOutcome.StopRuleSet) { Detail = detail, Receipt = receipt, Calls = result.AwsCalls },
+            Disposition.StopRule => new ActionResult(ActionOutcome.StopRule) { Detail = detail, Receipt = receipt, Calls = result.AwsCalls },
+            Disposition.StopRuleSet => new ActionResult(ActionOutcome.StopRuleSet) { Detail = detail, Receipt = receipt, Calls = result.AwsCalls },
             _ => ActionResult.Ok(detail, receipt) with { Calls = result.AwsCalls },
         };
     }
@@ -78,7 +78,7 @@ internal sealed class LambdaActionHandler(FunctionRegistry registry, FunctionInv
                 && value.ValueKind == JsonValueKind.String)
             {
                 var disposition = value.GetString()!.Trim().ToUpperInvariant();
-                return disposition is "STOP_RULE" or "STOP_RULE_SET" ? disposition : "CONTINUE";
+                return disposition is Disposition.StopRule or Disposition.StopRuleSet ? disposition : Disposition.Continue;
             }
         }
         catch (JsonException)
@@ -86,6 +86,6 @@ internal sealed class LambdaActionHandler(FunctionRegistry registry, FunctionInv
             // Not JSON: no valid disposition.
         }
 
-        return "CONTINUE";
+        return Disposition.Continue;
     }
 }

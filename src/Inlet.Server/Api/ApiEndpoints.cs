@@ -69,7 +69,7 @@ internal static class ApiEndpoints
             // The record outlived its spool file; show what is known.
         }
 
-        var detail = new MessageDetail(MessageSummary.From(message), mail, ProcessingJsonContext.ReadTrace(message.Trace));
+        var detail = new MessageDetail(MessageSummary.From(message), mail, MessageTrace.Read(message.Trace));
         return Results.Json(detail, ApiJsonContext.Default.MessageDetail);
     }
 
@@ -130,9 +130,9 @@ internal static class ApiEndpoints
         }
 
         var version = configuration.Current.Configuration.Version;
-        var trace = ProcessingJsonContext.ReadTrace(message.Trace);
-        trace.Add(new TraceEntry { At = time.GetUtcNow(), Kind = "note", Detail = $"replayed under configuration version {version} (it arrived under {message.ConfigVersion}); the entries after this one are the replay's" });
-        await state.UpdateMessageAsync(new MessageUpdate(id, MessageStatus.Queued) { Trace = ProcessingJsonContext.WriteTrace(trace), ConfigVersion = version }, cancellationToken);
+        var trace = MessageTrace.Read(message.Trace);
+        trace.Add(new TraceEntry { At = time.GetUtcNow(), Kind = TraceKind.Note, Detail = $"replayed under configuration version {version} (it arrived under {message.ConfigVersion}); the entries after this one are the replay's" });
+        await state.UpdateMessageAsync(new MessageUpdate(id, MessageStatus.Queued) { Trace = MessageTrace.Write(trace), ConfigVersion = version }, cancellationToken);
         queue.Enqueue(id);
         return Results.Json(new ReplayResponse(id, MessageStatus.Queued, version), ApiJsonContext.Default.ReplayResponse, statusCode: StatusCodes.Status202Accepted);
     }

@@ -20,8 +20,8 @@ internal sealed partial class AsyncInvocationQueue(
     TimeProvider time,
     ILogger<AsyncInvocationQueue> logger) : BackgroundService
 {
-    public const string Pending = "pending";
-    public const string Dead = "dead";
+    public const string Pending = InvocationStatus.Pending;
+    public const string Dead = InvocationStatus.Dead;
     private const int Parallelism = 8;
 
     private DueWorkLoop<AsyncInvocationRecord>? _dueLoop;

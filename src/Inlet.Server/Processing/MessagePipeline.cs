@@ -68,16 +68,16 @@ internal sealed partial class MessagePipeline(
     public async Task<PipelineResult> RunAsync(MessageRecord message, ProcessingMode mode, CancellationToken cancellationToken)
     {
         var progress = ProcessingJsonContext.ReadProgress(message.Progress);
-        var trace = ProcessingJsonContext.ReadTrace(message.Trace);
+        var trace = MessageTrace.Read(message.Trace);
         var configuration = await configurations.GetAsync(message.ConfigVersion, cancellationToken);
         var ruleSet = configuration.ActiveRuleSet;
         var plan = RuleEvaluator.Plan(ruleSet, message.Recipients, message.IsSecure);
-        if (progress is { Rule: 0, Action: 0, Attempts: 0 } && !trace.Any(t => t.Kind == "received"))
+        if (progress is { Rule: 0, Action: 0, Attempts: 0 } && !trace.Any(t => t.Kind == TraceKind.Received))
         {
             trace.Add(new TraceEntry
             {
                 At = time.GetUtcNow(),
-                Kind = "received",
+                Kind = TraceKind.Received,
                 Recipients = message.Recipients,
                 Detail = ruleSet is null
                     ? $"no rule set was active (configuration version {configuration.Version})"
@@ -93,7 +93,7 @@ internal sealed partial class MessagePipeline(
             var envelope = new Envelope(message.Id, message.MailFrom, message.RemoteAddress, message.ClientName);
             var authentication = await authenticator.AuthenticateAsync(envelope, ct => OpenReceivedAsync(message, ct), scan, cancellationToken);
             progress = progress with { Authentication = authentication };
-            trace.Add(new TraceEntry { At = time.GetUtcNow(), Kind = "verdicts", Detail = string.Join("; ", authentication.Notes) });
+            trace.Add(new TraceEntry { At = time.GetUtcNow(), Kind = TraceKind.Verdicts, Detail = string.Join("; ", authentication.Notes) });
         }
 
         var verdicts = progress.Authentication.Verdicts;
@@ -110,7 +110,7 @@ internal sealed partial class MessagePipeline(
             var planned = plan[r];
             if (progress.Action == 0 && progress.Attempts == 0)
             {
-                trace.Add(new TraceEntry { At = time.GetUtcNow(), Kind = "rule", Rule = planned.Rule.Name, Recipients = planned.Recipients });
+                trace.Add(new TraceEntry { At = time.GetUtcNow(), Kind = TraceKind.Rule, Rule = planned.Rule.Name, Recipients = planned.Recipients });
             }
 
             for (var a = progress.Action; a < planned.Rule.Actions.Length; a++)
@@ -140,8 +140,8 @@ internal sealed partial class MessagePipeline(
                     InletMetrics.ActionsFailed.Add(1, new KeyValuePair<string, object?>("type", action.Type));
                     if (mode == ProcessingMode.Inline)
                     {
-                        trace.Add(ActionEntry(planned, a, action, "failed", duration, result));
-                        trace.Add(new TraceEntry { At = time.GetUtcNow(), Kind = "end", Detail = "inline processing stopped: an action failed; the client was told to try again (451)" });
+                        trace.Add(ActionEntry(planned, a, action, TraceOutcome.Failed, duration, result));
+                        trace.Add(new TraceEntry { At = time.GetUtcNow(), Kind = TraceKind.End, Detail = "inline processing stopped: an action failed; the client was told to try again (451)" });
                         await SaveAsync(message.Id, MessageStatus.Rejected, subject, progress with { Rule = r, Action = a }, trace, null, cancellationToken);
                         return new PipelineResult(MessageStatus.Rejected, InlineReply: new SmtpReply(451, "4.3.0", $"Action {a + 1} ({action.Type}) of rule {planned.Rule.Name} failed; try again later"));
                     }
@@ -151,7 +151,7 @@ internal sealed partial class MessagePipeline(
                     if (now - firstFailure >= options.RetryMaxAge)
                     {
                         InletMetrics.ActionsExpired.Add(1, new KeyValuePair<string, object?>("type", action.Type));
-                        trace.Add(ActionEntry(planned, a, action, "expired", duration, result) with
+                        trace.Add(ActionEntry(planned, a, action, TraceOutcome.Expired, duration, result) with
                         {
                             Detail = $"gave up after {attempts} attempts over {(now - firstFailure).TotalMinutes:F0} minutes; evaluation goes on",
                         });
@@ -162,7 +162,7 @@ internal sealed partial class MessagePipeline(
                     }
 
                     var retryAt = now + options.DelayFor(attempts);
-                    trace.Add(ActionEntry(planned, a, action, "retrying", duration, result) with
+                    trace.Add(ActionEntry(planned, a, action, TraceOutcome.Retrying, duration, result) with
                     {
                         Detail = $"attempt {attempts} failed; next attempt at {SesMailBuilder.FormatTimestamp(retryAt)}",
                     });
@@ -174,10 +174,10 @@ internal sealed partial class MessagePipeline(
 
                 var outcome = result.Outcome switch
                 {
-                    ActionOutcome.StopRule => "stop-rule",
-                    ActionOutcome.StopRuleSet => "stop-rule-set",
-                    ActionOutcome.Unsupported => "unsupported",
-                    _ => "ok",
+                    ActionOutcome.StopRule => TraceOutcome.StopRule,
+                    ActionOutcome.StopRuleSet => TraceOutcome.StopRuleSet,
+                    ActionOutcome.Unsupported => TraceOutcome.Unsupported,
+                    _ => TraceOutcome.Ok,
                 };
                 trace.Add(ActionEntry(planned, a, action, outcome, duration, result));
                 if (result.AddHeader is { } header)
@@ -219,7 +219,7 @@ internal sealed partial class MessagePipeline(
         trace.Add(new TraceEntry
         {
             At = time.GetUtcNow(),
-            Kind = "end",
+            Kind = TraceKind.End,
             Detail = endedBy is not null ? $"rule set evaluation ended by {endedBy}" : "every applicable rule ran",
         });
         var final = progress.BounceReply is not null && mode == ProcessingMode.Inline ? MessageStatus.Bounced
@@ -252,7 +252,7 @@ internal sealed partial class MessagePipeline(
             foreach (var call in result.Calls)
             {
                 // What a function did through the AWS APIs while the action ran, in the order it did it.
-                trace.Add(new TraceEntry { At = time.GetUtcNow(), Kind = "aws-call", Rule = context.Rule.Rule.Name, Action = context.ActionIndex, ActionType = action.Type, Detail = call });
+                trace.Add(new TraceEntry { At = time.GetUtcNow(), Kind = TraceKind.AwsCall, Rule = context.Rule.Rule.Name, Action = context.ActionIndex, ActionType = action.Type, Detail = call });
             }
 
             if (result.Outcome == ActionOutcome.Failed)
@@ -262,14 +262,14 @@ internal sealed partial class MessagePipeline(
 
             if (result.Bounce is { } bounce && context.Mode == ProcessingMode.Async)
             {
-                trace.Add(new TraceEntry { At = time.GetUtcNow(), Kind = "bounce", Rule = context.Rule.Rule.Name, Action = context.ActionIndex, Detail = await SendBounceAsync(bounce, context, cancellationToken) });
+                trace.Add(new TraceEntry { At = time.GetUtcNow(), Kind = TraceKind.Bounce, Rule = context.Rule.Rule.Name, Action = context.ActionIndex, Detail = await SendBounceAsync(bounce, context, cancellationToken) });
             }
 
             if (result.Receipt is { TopicArn: { } topic } receipt)
             {
                 var notification = new SesNotification { Mail = context.Mail, Receipt = context.CreateReceipt(receipt) };
                 var published = await notifications.PublishReceiptAsync(topic, notification, cancellationToken);
-                trace.Add(new TraceEntry { At = time.GetUtcNow(), Kind = "notification", Rule = context.Rule.Rule.Name, Action = context.ActionIndex, Outcome = published.Published ? "ok" : "not-sent", Detail = published.Detail });
+                trace.Add(new TraceEntry { At = time.GetUtcNow(), Kind = TraceKind.Notification, Rule = context.Rule.Rule.Name, Action = context.ActionIndex, Outcome = published.Published ? TraceOutcome.Ok : TraceOutcome.NotSent, Detail = published.Detail });
             }
 
             return result;
@@ -296,7 +296,7 @@ internal sealed partial class MessagePipeline(
     private TraceEntry ActionEntry(PlannedRule rule, int index, ReceiptAction action, string outcome, double duration, ActionResult result) => new()
     {
         At = time.GetUtcNow(),
-        Kind = "action",
+        Kind = TraceKind.Action,
         Rule = rule.Rule.Name,
         Action = index,
         ActionType = action.Type,
@@ -322,7 +322,7 @@ internal sealed partial class MessagePipeline(
             {
                 Subject = subject,
                 Progress = ProcessingJsonContext.WriteProgress(progress),
-                Trace = ProcessingJsonContext.WriteTrace(trace),
+                Trace = MessageTrace.Write(trace),
                 NextAttemptAt = nextAttempt,
             },
             cancellationToken);
@@ -331,9 +331,9 @@ internal sealed partial class MessagePipeline(
     public async Task RejectAsync(MessageRecord message, string reason, CancellationToken cancellationToken)
     {
         var current = await state.GetMessageAsync(message.Id, cancellationToken) ?? message;
-        var trace = ProcessingJsonContext.ReadTrace(current.Trace);
-        trace.Add(new TraceEntry { At = time.GetUtcNow(), Kind = "end", Detail = reason });
-        await state.UpdateMessageAsync(new MessageUpdate(message.Id, MessageStatus.Rejected) { Progress = current.Progress, Trace = ProcessingJsonContext.WriteTrace(trace) }, cancellationToken);
+        var trace = MessageTrace.Read(current.Trace);
+        trace.Add(new TraceEntry { At = time.GetUtcNow(), Kind = TraceKind.End, Detail = reason });
+        await state.UpdateMessageAsync(new MessageUpdate(message.Id, MessageStatus.Rejected) { Progress = current.Progress, Trace = MessageTrace.Write(trace) }, cancellationToken);
     }
 
     [LoggerMessage(EventId = 300, Level = LogLevel.Warning, Message = "Message {Id}: {Type} action of rule {Rule} failed (attempt {Attempt}): {Error}")]

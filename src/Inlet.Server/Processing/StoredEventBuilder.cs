@@ -28,15 +28,15 @@ internal sealed class StoredEventBuilder(MessagePipeline pipeline, ReceiptConfig
         var configuration = await configurations.GetAsync(message.ConfigVersion, cancellationToken);
         var plan = RuleEvaluator.Plan(configuration.ActiveRuleSet, message.Recipients, message.IsSecure);
         var progress = ProcessingJsonContext.ReadProgress(message.Progress);
-        var trace = ProcessingJsonContext.ReadTrace(message.Trace);
+        var trace = MessageTrace.Read(message.Trace);
         // A replay leaves a note and runs again; the entries after the last note are the latest run's, the one
         // the stored progress (and its added headers) belongs to.
-        var run = trace.Skip(trace.FindLastIndex(t => t.Kind == "note") + 1).ToList();
+        var run = trace.Skip(trace.FindLastIndex(t => t.Kind == TraceKind.Note) + 1).ToList();
 
         var addedBefore = 0;
-        foreach (var entry in run.Where(t => t.Kind == "action"))
+        foreach (var entry in run.Where(t => t.Kind == TraceKind.Action))
         {
-            if (entry.ActionType == "AddHeader" && entry.Outcome == "ok")
+            if (entry.ActionType == "AddHeader" && entry.Outcome == TraceOutcome.Ok)
             {
                 addedBefore++;
                 continue;

@@ -38,6 +38,8 @@ internal sealed class SqliteStateStore : IStateStore
         await using var connection = await OpenAsync(cancellationToken);
         await ExecuteAsync(connection, "PRAGMA journal_mode=WAL;", cancellationToken);
         var version = Convert.ToInt32(await ScalarAsync(connection, "PRAGMA user_version;", cancellationToken), CultureInfo.InvariantCulture);
+        // The migrations are history and keep their text; the status values in their partial indexes are those of
+        // Core/Statuses.cs, which the queries below use.
         if (version < 1)
         {
             await ExecuteAsync(connection, """
@@ -244,7 +246,7 @@ internal sealed class SqliteStateStore : IStateStore
         (await QueryOutboxAsync("WHERE id = $id", [("$id", id)], cancellationToken)).FirstOrDefault();
 
     public Task<IReadOnlyList<OutboxRecord>> ListDueOutboxAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken) =>
-        QueryOutboxAsync("WHERE status = 'pending' AND next_attempt_at <= $now ORDER BY next_attempt_at LIMIT $limit", [("$now", Format(now)), ("$limit", limit)], cancellationToken);
+        QueryOutboxAsync($"WHERE status = '{OutboxStatus.Pending}' AND next_attempt_at <= $now ORDER BY next_attempt_at LIMIT $limit", [("$now", Format(now)), ("$limit", limit)], cancellationToken);
 
     public Task<IReadOnlyList<OutboxRecord>> ListOutboxAsync(int limit, CancellationToken cancellationToken) =>
         QueryOutboxAsync("ORDER BY created_at DESC, id DESC LIMIT $limit", [("$limit", limit)], cancellationToken);
@@ -252,7 +254,7 @@ internal sealed class SqliteStateStore : IStateStore
     public async Task<DateTimeOffset?> NextOutboxDueAsync(CancellationToken cancellationToken)
     {
         DateTimeOffset? next = null;
-        await QueryAsync("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending';", [], reader => next = reader.IsDBNull(0) ? null : Parse(reader.GetString(0)), cancellationToken);
+        await QueryAsync($"SELECT MIN(next_attempt_at) FROM outbox WHERE status = '{OutboxStatus.Pending}';", [], reader => next = reader.IsDBNull(0) ? null : Parse(reader.GetString(0)), cancellationToken);
         return next;
     }
 
@@ -346,7 +348,7 @@ internal sealed class SqliteStateStore : IStateStore
         (await QueryInvocationsAsync("WHERE id = $id", [("$id", id)], cancellationToken)).FirstOrDefault();
 
     public Task<IReadOnlyList<AsyncInvocationRecord>> ListDueInvocationsAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken) =>
-        QueryInvocationsAsync("WHERE status = 'pending' AND next_attempt_at <= $now ORDER BY next_attempt_at LIMIT $limit", [("$now", Format(now)), ("$limit", limit)], cancellationToken);
+        QueryInvocationsAsync($"WHERE status = '{InvocationStatus.Pending}' AND next_attempt_at <= $now ORDER BY next_attempt_at LIMIT $limit", [("$now", Format(now)), ("$limit", limit)], cancellationToken);
 
     public Task<IReadOnlyList<AsyncInvocationRecord>> ListInvocationsAsync(string status, int limit, CancellationToken cancellationToken) =>
         QueryInvocationsAsync("WHERE status = $status ORDER BY created_at DESC LIMIT $limit", [("$status", status), ("$limit", limit)], cancellationToken);
@@ -355,7 +357,7 @@ internal sealed class SqliteStateStore : IStateStore
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT MIN(next_attempt_at) FROM invocations WHERE status = 'pending';";
+        command.CommandText = $"SELECT MIN(next_attempt_at) FROM invocations WHERE status = '{InvocationStatus.Pending}';";
         return await command.ExecuteScalarAsync(cancellationToken) is string text ? Parse(text) : null;
     }
 
@@ -485,7 +487,7 @@ internal sealed class SqliteStateStore : IStateStore
     }
 
     public Task<IReadOnlyList<DeliveryRecord>> ListDueDeliveriesAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken) =>
-        QueryDeliveriesAsync("WHERE status = 'pending' AND next_attempt_at <= $now ORDER BY next_attempt_at LIMIT $limit", [("$now", Format(now)), ("$limit", limit)], cancellationToken);
+        QueryDeliveriesAsync($"WHERE status = '{DeliveryStatus.Pending}' AND next_attempt_at <= $now ORDER BY next_attempt_at LIMIT $limit", [("$now", Format(now)), ("$limit", limit)], cancellationToken);
 
     public Task<IReadOnlyList<DeliveryRecord>> ListDeliveriesAsync(string? status, int limit, CancellationToken cancellationToken) =>
         status is null
@@ -496,7 +498,7 @@ internal sealed class SqliteStateStore : IStateStore
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending';";
+        command.CommandText = $"SELECT MIN(next_attempt_at) FROM deliveries WHERE status = '{DeliveryStatus.Pending}';";
         return await command.ExecuteScalarAsync(cancellationToken) is string text ? Parse(text) : null;
     }
 
@@ -588,7 +590,7 @@ internal sealed class SqliteStateStore : IStateStore
     }
 
     public Task<IReadOnlyList<MessageRecord>> ListUnfinishedAsync(CancellationToken cancellationToken) =>
-        QueryMessagesAsync("WHERE status IN ('queued', 'processing', 'retrying', 'inline') ORDER BY id", [], cancellationToken);
+        QueryMessagesAsync($"WHERE status IN ('{MessageStatus.Queued}', '{MessageStatus.Processing}', '{MessageStatus.Retrying}', '{MessageStatus.Inline}') ORDER BY id", [], cancellationToken);
 
     public async Task<long> SaveConfigurationAsync(string document, CancellationToken cancellationToken)
     {
