@@ -1,4 +1,3 @@
-using Inlet.Processing;
 using Inlet.Storage;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;

@@ -3,6 +3,7 @@ using System.Net.Security;
 using Inlet.Actions;
 using Inlet.Api;
 using Inlet.Functions;
+using Inlet.Management;
 using Inlet.Notifications;
 using Inlet.Outbound;
 using Inlet.Processing;
@@ -142,6 +143,7 @@ internal sealed partial class InletServer : IAsyncDisposable
         }
 
         builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(options.Account);
         builder.Services.AddSingleton(options.Smtp);
         builder.Services.AddSingleton<IStateStore>(state);
         builder.Services.AddSingleton(new BlobStores(spool, buckets));
@@ -153,7 +155,10 @@ internal sealed partial class InletServer : IAsyncDisposable
         builder.Services.AddSingleton(options.Outbound);
         builder.Services.AddSingleton<MessageQueue>();
         builder.Services.AddSingleton<MessagePipeline>();
+        builder.Services.AddSingleton<ReceivedMessages>();
+        builder.Services.AddSingleton<IOriginalMessages>(sp => sp.GetRequiredService<ReceivedMessages>());
         builder.Services.AddSingleton<StoredEventBuilder>();
+        builder.Services.AddSingleton<MessageService>();
         // Verdicts: one resolver (and its cache) for the server, the Public Suffix List read once.
         builder.Services.AddSingleton(options.Authentication);
         builder.Services.AddSingleton<Inlet.Authentication.IDnsResolver>(new Inlet.Authentication.DnsResolver(options.Authentication.DnsServers, options.Authentication.DnsTimeout));

@@ -1,6 +1,5 @@
 using System.Text;
 using Inlet.Functions;
-using Inlet.Processing;
 using Inlet.Storage;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;

@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using Inlet.Processing;
 using Inlet.Smtp;
 using Inlet.Storage;
 using MailKit;

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Inlet.Actions;
 using Inlet.Authentication;
-using Inlet.Hosting;
 using Inlet.Mail;
 using Inlet.Notifications;
 using Inlet.Outbound;
@@ -25,7 +24,7 @@ internal sealed record PipelineResult(string Status, DateTimeOffset? RetryAt = n
 /// </summary>
 internal sealed partial class MessagePipeline(
     IStateStore state,
-    BlobStores blobs,
+    ReceivedMessages messages,
     ReceiptConfigurationStore configurations,
     IEnumerable<ActionRegistration> handlers,
     INotificationPublisher notifications,
@@ -37,33 +36,6 @@ internal sealed partial class MessagePipeline(
     ILogger<MessagePipeline> logger)
 {
     private readonly Dictionary<Type, IActionHandler> _handlers = handlers.ToDictionary(h => h.ActionType, h => h.Handler);
-
-    public static string SpoolKey(string messageId) => messageId + ".eml";
-
-    /// <summary>
-    /// The headers SES prepends: Return-Path and Received, then, once verdicts are known, X-SES-Spam-Verdict and
-    /// X-SES-Virus-Verdict (when scanning ran), Received-SPF, Authentication-Results and X-SES-RECEIPT.
-    /// </summary>
-    public IReadOnlyList<AddedHeader> SesHeaders(MessageRecord message, AuthenticationRecord? authentication = null) =>
-    [
-        new AddedHeader("Return-Path", $"<{message.MailFrom}>"),
-        MessageContent.ReceivedHeader(message.ClientName ?? "unknown", message.RemoteAddress, smtp.Hostname, message.Id, message.Recipients.FirstOrDefault() ?? string.Empty, message.ReceivedAt),
-        .. authentication?.Headers ?? [],
-    ];
-
-    public Task<MessageContent> LoadContentAsync(MessageRecord message, ProcessingProgress progress, CancellationToken cancellationToken) =>
-        MessageContent.LoadAsync(ct => OpenReceivedAsync(message, ct), SesHeaders(message, progress.Authentication), progress.AddedHeaders, cancellationToken);
-
-    /// <summary>The message exactly as received, without anything SES or an action added.</summary>
-    private Task<Stream?> OpenReceivedAsync(MessageRecord message, CancellationToken cancellationToken) =>
-        blobs.Spool.OpenReadAsync(SmtpBackend.SpoolContainer, SpoolKey(message.Id), cancellationToken);
-
-    /// <summary>The mail object of the message as it stands.</summary>
-    public static async Task<SesMail> DescribeAsync(MessageContent content, MessageRecord message, CancellationToken cancellationToken)
-    {
-        var headers = SesMailBuilder.Parse(await content.ReadHeaderSectionAsync(cancellationToken));
-        return SesMailBuilder.Build(headers, message.Id, message.MailFrom, message.ReceivedAt);
-    }
 
     public async Task<PipelineResult> RunAsync(MessageRecord message, ProcessingMode mode, CancellationToken cancellationToken)
     {
@@ -91,14 +63,14 @@ internal sealed partial class MessagePipeline(
             // headers added by actions never change them.
             var scan = plan.Any(p => p.Rule.ScanEnabled);
             var envelope = new Envelope(message.Id, message.MailFrom, message.RemoteAddress, message.ClientName);
-            var authentication = await authenticator.AuthenticateAsync(envelope, ct => OpenReceivedAsync(message, ct), scan, cancellationToken);
+            var authentication = await authenticator.AuthenticateAsync(envelope, ct => messages.OpenReceivedAsync(message, ct), scan, cancellationToken);
             progress = progress with { Authentication = authentication };
             trace.Add(new TraceEntry { At = time.GetUtcNow(), Kind = TraceKind.Verdicts, Detail = string.Join("; ", authentication.Notes) });
         }
 
         var verdicts = progress.Authentication.Verdicts;
-        var content = await LoadContentAsync(message, progress, cancellationToken);
-        var mail = await DescribeAsync(content, message, cancellationToken);
+        var content = await messages.LoadContentAsync(message, progress, cancellationToken);
+        var mail = await ReceivedMessages.DescribeAsync(content, message, cancellationToken);
         var subject = mail.CommonHeaders.Subject;
         // Nothing is saved before the first action: a message that stops here starts again from the beginning.
         // Every save is an fsync, so saves are made where resuming needs them and no more.
@@ -184,7 +156,7 @@ internal sealed partial class MessagePipeline(
                 {
                     progress = progress with { AddedHeaders = [.. progress.AddedHeaders, header] };
                     content = content.WithAppended(progress.AddedHeaders);
-                    mail = await DescribeAsync(content, message, cancellationToken);
+                    mail = await ReceivedMessages.DescribeAsync(content, message, cancellationToken);
                 }
 
                 if (result.Bounce is { } bounce && mode == ProcessingMode.Inline && progress.BounceReply is null)

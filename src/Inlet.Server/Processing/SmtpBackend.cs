@@ -1,7 +1,6 @@
 using System.Net;
 using Inlet.Rules;
 using Inlet.Smtp;
-using Inlet.Hosting;
 using Inlet.Storage;
 using Microsoft.Extensions.Logging;
 

@@ -1,12 +1,11 @@
 using Inlet.Actions;
 using Inlet.Functions;
-using Inlet.Hosting;
 using Inlet.Mail;
+using Inlet.Processing;
 using Inlet.Rules;
-using Inlet.Smtp;
 using Inlet.Storage;
 
-namespace Inlet.Processing;
+namespace Inlet.Management;
 
 /// <summary>The Lambda event for a stored message, and which action of which rule it is the event of.</summary>
 internal sealed record StoredEvent(SesEvent Event, string Source);
@@ -19,7 +18,7 @@ internal sealed record StoredEvent(SesEvent Event, string Source);
 /// (or none of the named function), the receipt is that of a Lambda action of the named function — or of the
 /// placeholder <c>Example</c>, as <c>sam local generate-event</c> has it — with invocation type Event, SES's default.
 /// </summary>
-internal sealed class StoredEventBuilder(MessagePipeline pipeline, ReceiptConfigurationStore configurations, FunctionRegistry functions, InletOptions options)
+internal sealed class StoredEventBuilder(ReceivedMessages messages, ReceiptConfigurationStore configurations, FunctionRegistry functions, AwsAccount options)
 {
     public const string PlaceholderFunction = "Example";
 
@@ -76,8 +75,8 @@ internal sealed class StoredEventBuilder(MessagePipeline pipeline, ReceiptConfig
     /// <param name="progress">The saved progress, with the added headers the action saw.</param>
     private async Task<ActionContext> ContextAsync(MessageRecord message, ProcessingProgress progress, PlannedRule rule, int index, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var content = await pipeline.LoadContentAsync(message, progress, cancellationToken);
-        var mail = await MessagePipeline.DescribeAsync(content, message, cancellationToken);
+        var content = await messages.LoadContentAsync(message, progress, cancellationToken);
+        var mail = await ReceivedMessages.DescribeAsync(content, message, cancellationToken);
         // The verdicts the message got, saved once; a message not yet processed has none to report.
         var verdicts = progress.Authentication?.Verdicts ?? Inlet.Authentication.Verdicts.NotComputed;
         return new ActionContext
