@@ -64,6 +64,23 @@ public sealed partial class ArchitectureTests
         Assert.True(bad.Count == 0, "Folders that should stand on Core alone use more:\n" + string.Join("\n", bad));
     }
 
+    /// <summary>
+    /// Actions reach functions, notifications, outbound mail and storage through their interfaces, and answer with an
+    /// outcome value — never an SMTP reply, never the pipeline that runs them.
+    /// </summary>
+    [Theory]
+    [InlineData("Actions", "Smtp")]
+    [InlineData("Actions", "Processing")]
+    [InlineData("Processing", "Management")]
+    [InlineData("Outbound", "Processing")]
+    [InlineData("Functions", "Processing")]
+    [InlineData("Notifications", "Processing")]
+    public void Folder_DoesNotUse(string folder, string forbidden)
+    {
+        var edges = FolderGraph.Read(SourceRoot()).EdgesFrom(folder);
+        Assert.False(edges.ContainsKey(forbidden), $"{folder} -> {forbidden}: {(edges.TryGetValue(forbidden, out var files) ? string.Join(", ", files) : string.Empty)}");
+    }
+
     [Fact]
     public void LogEventIds_AreUniqueAndInTheirFolderRange()
     {

@@ -182,11 +182,14 @@ internal sealed partial class InletServer : IAsyncDisposable
         builder.Services.AddSingleton<INotificationPublisher>(sp => sp.GetRequiredService<SnsService>());
         builder.Services.AddSingleton<DeliveryDispatcher>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DeliveryDispatcher>());
-        builder.Services.AddSingleton(sp => new ActionRegistration(typeof(SnsReceiptAction), new SnsActionHandler(sp.GetRequiredService<INotificationPublisher>())));
-        builder.Services.AddSingleton(new ActionRegistration(typeof(StopReceiptAction), new StopActionHandler()));
+        // The actions, each with the side effects it owns: its notification, its DSN through the outbound queue.
+        builder.Services.AddSingleton<ReceiptNotifier>();
+        builder.Services.AddSingleton(sp => new BounceMessages(sp.GetRequiredService<BounceSender>(), options.Smtp.Hostname));
+        builder.Services.AddSingleton(sp => new ActionRegistration(typeof(SnsReceiptAction), ActivatorUtilities.CreateInstance<SnsActionHandler>(sp)));
+        builder.Services.AddSingleton(sp => new ActionRegistration(typeof(StopReceiptAction), ActivatorUtilities.CreateInstance<StopActionHandler>(sp)));
         builder.Services.AddSingleton(new ActionRegistration(typeof(AddHeaderReceiptAction), new AddHeaderActionHandler()));
-        builder.Services.AddSingleton(new ActionRegistration(typeof(BounceReceiptAction), new BounceActionHandler()));
-        builder.Services.AddSingleton(sp => new ActionRegistration(typeof(S3ReceiptAction), new S3ActionHandler(sp.GetRequiredService<BlobStores>())));
+        builder.Services.AddSingleton(sp => new ActionRegistration(typeof(BounceReceiptAction), ActivatorUtilities.CreateInstance<BounceActionHandler>(sp)));
+        builder.Services.AddSingleton(sp => new ActionRegistration(typeof(S3ReceiptAction), ActivatorUtilities.CreateInstance<S3ActionHandler>(sp)));
         builder.Services.AddSingleton(sp => new ActionRegistration(typeof(LambdaReceiptAction), ActivatorUtilities.CreateInstance<LambdaActionHandler>(sp)));
         builder.Services.AddSingleton(functionStore);
         builder.Services.AddSingleton(registry);

@@ -89,6 +89,8 @@ internal sealed class StoredEventBuilder(ReceivedMessages messages, ReceiptConfi
             ActionIndex = index,
             Mode = ProcessingMode.Async,
             Now = now,
+            // Only read, never run: no step completes here.
+            RecordStep = (_, _) => Task.CompletedTask,
         };
     }
 

@@ -18,6 +18,12 @@ internal sealed record ProcessingProgress
     /// <summary>The verdicts and SES's headers for them, computed once from the message as received.</summary>
     public Inlet.Authentication.AuthenticationRecord? Authentication { get; init; }
 
+    /// <summary>
+    /// The side effects of the current action that are done (its function invoked, its DSN sent, …): a retry of the
+    /// action resumes after them. Cleared when the action ends.
+    /// </summary>
+    public IReadOnlyList<Inlet.Actions.CompletedStep> Steps { get; init; } = [];
+
     /// <summary>Failed attempts of the current action.</summary>
     public int Attempts { get; init; }
 
