@@ -77,9 +77,10 @@ internal sealed class VerdictWorld : IAsyncDisposable
 
         var directory = TestServer.NewDirectory();
         var recorder = FunctionFixtures.Write(directory, "recorder", "index.js", Recorder);
-        var eventLog = Path.Combine(directory, "events.jsonl");
-        var notificationLog = Path.Combine(directory, "notifications.jsonl");
-        var failFirst = failFirstInvocation ? $", FAIL_FIRST: {Path.Combine(directory, "failed-once")}" : string.Empty;
+        var output = FunctionFixtures.OutputFolder(directory);
+        var eventLog = Path.Combine(output, "events.jsonl");
+        var notificationLog = Path.Combine(output, "notifications.jsonl");
+        var failFirst = failFirstInvocation ? $", FAIL_FIRST: {Path.Combine(output, "failed-once")}" : string.Empty;
         var server = await TestServer.StartAsync(
             $$"""
             Functions:

@@ -1,0 +1,365 @@
+#!/usr/bin/env python3
+"""Inlet beside other SMTP receivers, measured in one run on this machine.
+
+Installs what it needs into a scratch folder (Debian's postfix package, unpacked, for smtp-source and smtp-sink;
+Haraka from npm with a queue plugin of this project's that writes and fsyncs each message before its 250), starts
+every system on loopback ports, drives them with identical smtp-source runs alternated A B C A B C, stops them, and
+prints a table: messages per second (median and spread), CPU seconds per 1,000 messages, peak resident memory, and
+the ratios Inlet's acceptance is held to.
+
+  bench/compare.py                 # the headline cell: 1 KB messages, 10 sessions, connection reuse
+  bench/compare.py --matrix        # 1 KB and 100 KB; 1, 10 and 50 sessions; reuse and a connection per message
+  bench/compare.py --rounds 5 --messages 4000
+
+Systems:
+  smtp-sink      Postfix's smtp-sink: accepts and discards (the ceiling)
+  haraka-fsync   Haraka 3.3.4 with a queue plugin that fsyncs each message before next(OK) (the durable peer)
+  inlet          Inlet accepting into its durable spool (async mode, a rule for the recipient, no actions)
+  inlet-inline   Inlet in inline mode: a rule runs a synchronous Node function (CONTINUE) and an S3 action before the 250
+"""
+
+import argparse
+import glob
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+HARAKA_VERSION = "3.3.4"
+
+FSYNC_PLUGIN = r"""
+// A durable queue for the comparison: the message is written and fsynced before Haraka answers 250.
+const fs = require('fs');
+const path = require('path');
+
+exports.register = function () {
+  this.dir = process.env.HARAKA_QUEUE_DIR;
+  fs.mkdirSync(this.dir, { recursive: true });
+};
+
+exports.hook_rcpt = function (next) {
+  next(OK);
+};
+
+exports.hook_queue = function (next, connection) {
+  const file = path.join(this.dir, connection.transaction.uuid + '.eml');
+  connection.transaction.message_stream.get_data((data) => {
+    fs.open(file, 'w', (err, fd) => {
+      if (err) return next(DENYSOFT, err.message);
+      fs.write(fd, data, (err) => {
+        if (err) return next(DENYSOFT, err.message);
+        fs.fsync(fd, (err) => {
+          fs.close(fd, () => next(err ? DENYSOFT : OK));
+        });
+      });
+    });
+  });
+};
+"""
+
+INLINE_FUNCTION = "exports.handler = async () => ({ disposition: 'CONTINUE' });\n"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.recv(512)
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"nothing answered on port {port} within {timeout} s")
+
+
+def run(command, **kwargs):
+    print("+", " ".join(command), file=sys.stderr)
+    subprocess.run(command, check=True, **kwargs)
+
+
+def install_postfix(scratch):
+    folder = os.path.join(scratch, "postfix")
+    if os.path.exists(os.path.join(folder, "usr/sbin/smtp-source")):
+        return folder
+    os.makedirs(scratch, exist_ok=True)
+    for deb in glob.glob(os.path.join(scratch, "postfix_*.deb")):
+        os.remove(deb)
+    run(["apt-get", "download", "postfix"], cwd=scratch)
+    deb = glob.glob(os.path.join(scratch, "postfix_*.deb"))[0]
+    run(["dpkg", "-x", deb, folder])
+    return folder
+
+
+def install_haraka(scratch):
+    folder = os.path.join(scratch, "haraka")
+    haraka = os.path.join(folder, "node_modules/.bin/haraka")
+    if not os.path.exists(haraka):
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, "package.json"), "w") as f:
+            f.write('{"private": true}\n')
+        run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", f"Haraka@{HARAKA_VERSION}"], cwd=folder)
+    return haraka
+
+
+def build_inlet(scratch):
+    out = os.path.join(scratch, "inlet-bin")
+    run(["dotnet", "publish", os.path.join(ROOT, "src/Inlet"), "-c", "Release", "-o", out, "--nologo", "-v", "quiet"])
+    return os.path.join(out, "inlet.dll")
+
+
+class Process:
+    """A system under test: its process (and children) for CPU and memory readings."""
+
+    def __init__(self, name, command, env=None, cwd=None, port=None):
+        self.name = name
+        self.port = port
+        log = open(os.path.join(cwd or tempfile.gettempdir(), f"{name}.log"), "w")
+        self.proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for_port(port)
+
+    def tree(self):
+        pids, pending = [], [self.proc.pid]
+        while pending:
+            pid = pending.pop()
+            pids.append(pid)
+            for task in glob.glob(f"/proc/{pid}/task/*/children"):
+                try:
+                    pending.extend(int(c) for c in open(task).read().split())
+                except OSError:
+                    pass
+        return pids
+
+    def cpu_seconds(self):
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in self.tree():
+            try:
+                fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+            except (OSError, IndexError):
+                pass
+        return total / ticks
+
+    def rss_mb(self):
+        total = 0
+        for pid in self.tree():
+            try:
+                for line in open(f"/proc/{pid}/status"):
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+            except OSError:
+                pass
+        return total / 1024
+
+    def stop(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=20)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def start_sink(postfix, scratch):
+    port = free_port()
+    env = dict(os.environ, LD_LIBRARY_PATH=os.path.join(postfix, "usr/lib/postfix"))
+    command = [os.path.join(postfix, "usr/sbin/smtp-sink")]
+    if os.geteuid() == 0:
+        command += ["-u", "nobody"]  # smtp-sink refuses to run as root
+    return Process("smtp-sink", command + [f"127.0.0.1:{port}", "1024"], env=env, cwd=scratch, port=port)
+
+
+def start_haraka(haraka, scratch):
+    port = free_port()
+    home = os.path.join(scratch, "haraka-home")
+    shutil.rmtree(home, ignore_errors=True)
+    subprocess.run([haraka, "-i", home], check=True, stdout=subprocess.DEVNULL)
+    os.makedirs(os.path.join(home, "plugins"), exist_ok=True)
+    with open(os.path.join(home, "plugins/inlet_fsync_queue.js"), "w") as f:
+        f.write(FSYNC_PLUGIN)
+    with open(os.path.join(home, "config/plugins"), "w") as f:
+        f.write("inlet_fsync_queue\n")
+    with open(os.path.join(home, "config/smtp.ini"), "w") as f:
+        f.write(f"[main]\nlisten=127.0.0.1:{port}\n")
+    with open(os.path.join(home, "config/log.ini"), "w") as f:
+        f.write("[main]\nlevel=warn\n")
+    with open(os.path.join(home, "config/me"), "w") as f:
+        f.write("haraka.localhost\n")
+    env = dict(os.environ, HARAKA_QUEUE_DIR=os.path.join(scratch, "haraka-queue"))
+    return Process("haraka-fsync", [haraka, "-c", home], env=env, cwd=scratch, port=port)
+
+
+def start_inlet(inlet_dll, scratch, inline):
+    name = "inlet-inline" if inline else "inlet"
+    folder = os.path.join(scratch, name)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(os.path.join(folder, "fn"))
+    with open(os.path.join(folder, "fn/index.js"), "w") as f:
+        f.write(INLINE_FUNCTION)
+    port, http = free_port(), free_port()
+    actions = """
+          Actions:
+            - LambdaAction: { FunctionArn: cont, InvocationType: RequestResponse }
+            - S3Action: { BucketName: mail }""" if inline else ""
+    config = f"""
+Smtp:
+  Mode: {"inline" if inline else "async"}
+  MaxConnectionsPerClient: 200
+Authentication:
+  DnsServers: [127.0.0.1:9]   # nothing answers: verdicts fail fast instead of waiting on a resolver
+Functions:
+  - FunctionName: cont
+    Runtime: nodejs20.x
+    Handler: index.handler
+    Code: {folder}/fn
+    ReservedConcurrentExecutions: 50
+ReceiptRuleSets:
+  - RuleSetName: main
+    Rules:
+      - Name: accept
+        Enabled: true
+        Recipients: [example.com]{actions}
+ActiveReceiptRuleSet: main
+"""
+    with open(os.path.join(folder, "inlet.yaml"), "w") as f:
+        f.write(config)
+    command = ["dotnet", inlet_dll, "serve", "--config", os.path.join(folder, "inlet.yaml"), "--data-dir", os.path.join(folder, "data"),
+               "--smtp", f"127.0.0.1:{port}", "--http", f"127.0.0.1:{http}", "--https", "off"]
+    return Process(name, command, cwd=folder, port=port)
+
+
+def drive(postfix, system, messages, sessions, size, reuse):
+    """One smtp-source run against a system; returns messages per second, CPU seconds and peak RSS."""
+    env = dict(os.environ, LD_LIBRARY_PATH=os.path.join(postfix, "usr/lib/postfix"))
+    command = [os.path.join(postfix, "usr/sbin/smtp-source"), "-s", str(sessions), "-m", str(messages), "-l", str(size),
+               "-f", "load@sender.test", "-t", "user@example.com"]
+    if reuse:
+        command.append("-d")
+    command.append(f"127.0.0.1:{system.port}")
+    peak = [system.rss_mb()]
+    done = threading.Event()
+
+    def sample():
+        while not done.wait(0.2):
+            peak[0] = max(peak[0], system.rss_mb())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    cpu = system.cpu_seconds()
+    started = time.perf_counter()
+    result = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=900)
+    elapsed = time.perf_counter() - started
+    cpu = system.cpu_seconds() - cpu
+    done.set()
+    sampler.join()
+    if result.returncode != 0:
+        raise RuntimeError(f"smtp-source against {system.name} failed: {result.stderr.strip()[:400]}")
+    return messages / elapsed, cpu / messages * 1000, peak[0]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scratch", default=os.path.join(tempfile.gettempdir(), "inlet-compare"))
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--messages", type=int, default=2000, help="per run of 1 KB messages (100 KB runs send a quarter)")
+    parser.add_argument("--matrix", action="store_true")
+    parser.add_argument("--systems", default="smtp-sink,haraka-fsync,inlet,inlet-inline")
+    args = parser.parse_args()
+
+    postfix = install_postfix(args.scratch)
+    haraka = install_haraka(args.scratch)
+    inlet_dll = build_inlet(args.scratch)
+
+    cells = [(1024, 10, True)]
+    if args.matrix:
+        cells = [(size, sessions, reuse) for size in (1024, 100 * 1024) for sessions in (1, 10, 50) for reuse in (True, False)]
+
+    starters = {
+        "smtp-sink": lambda: start_sink(postfix, args.scratch),
+        "haraka-fsync": lambda: start_haraka(haraka, args.scratch),
+        "inlet": lambda: start_inlet(inlet_dll, args.scratch, inline=False),
+        "inlet-inline": lambda: start_inlet(inlet_dll, args.scratch, inline=True),
+    }
+    names = [n for n in args.systems.split(",") if n]
+    systems = {}
+    try:
+        for name in names:
+            systems[name] = starters[name]()
+        for system in systems.values():
+            # Warm up (JIT, the function's environments, Haraka's plugins) before anything is counted.
+            drive(postfix, system, 200, 10, 1024, True)
+
+        print(f"\n{time.strftime('%Y-%m-%d')} · {os.cpu_count()} cores · {machine()} · commit {commit()}")
+        print(f"{args.rounds} rounds per cell, systems alternated; msg/s is the median (min–max)\n")
+        header = f"{'size':>6} {'sess':>4} {'conn':>5}  {'system':<13} {'msg/s':>22} {'CPU s/1k':>9} {'peak RSS':>9}"
+        print(header)
+        print("-" * len(header))
+        summary = []
+        for size, sessions, reuse in cells:
+            messages = args.messages if size <= 1024 else max(200, args.messages // 4)
+            results = {name: [] for name in systems}
+            for _ in range(args.rounds):
+                for name, system in systems.items():
+                    results[name].append(drive(postfix, system, messages, sessions, size, reuse))
+            medians = {}
+            for name, runs in results.items():
+                rates = [r[0] for r in runs]
+                medians[name] = statistics.median(rates)
+                cpu = statistics.median(r[1] for r in runs)
+                rss = max(r[2] for r in runs)
+                label = f"{medians[name]:,.0f} ({min(rates):,.0f}–{max(rates):,.0f})"
+                print(f"{size // 1024:>4}KB {sessions:>4} {'reuse' if reuse else 'each':>5}  {name:<13} {label:>22} {cpu:>9.2f} {rss:>7.0f}MB")
+            summary.append(((size, sessions, reuse), medians))
+            print()
+
+        print("ratios (medians):")
+        for (size, sessions, reuse), m in summary:
+            parts = []
+            if "inlet" in m and "haraka-fsync" in m:
+                parts.append(f"inlet/haraka-fsync {m['inlet'] / m['haraka-fsync']:.2f}x")
+            if "inlet" in m and "smtp-sink" in m:
+                parts.append(f"inlet/smtp-sink {m['inlet'] / m['smtp-sink']:.2f}x")
+            if "inlet-inline" in m and "haraka-fsync" in m:
+                parts.append(f"inlet-inline/haraka-fsync {m['inlet-inline'] / m['haraka-fsync']:.2f}x")
+            print(f"  {size // 1024}KB, {sessions} sessions, {'reuse' if reuse else 'a connection per message'}: " + ", ".join(parts))
+    finally:
+        for system in systems.values():
+            system.stop()
+
+
+def machine():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def commit():
+    try:
+        return subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+if __name__ == "__main__":
+    main()
