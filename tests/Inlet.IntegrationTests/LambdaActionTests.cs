@@ -196,7 +196,7 @@ public class LambdaActionTests
     [Fact]
     public async Task InlineMode_SlowFunctionPastTheBudget_Gets451()
     {
-        var (server, _) = await StartAsync("nodejs20.x", "index.handler", "index.js", FunctionFixtures.SubjectDisposition, timeout: 10, adjust: o => o with { Smtp = o.Smtp with { Mode = Inlet.Smtp.ProcessingMode.Inline, InlineTimeout = TimeSpan.FromSeconds(1) } });
+        var (server, _) = await StartAsync("nodejs20.x", "index.handler", "index.js", FunctionFixtures.SubjectDisposition, timeout: 10, adjust: o => o with { Smtp = o.Smtp with { Mode = Inlet.Core.ProcessingMode.Inline, InlineTimeout = TimeSpan.FromSeconds(1) } });
         await using var _ = server;
         var e = await Assert.ThrowsAsync<MailKit.Net.Smtp.SmtpCommandException>(() => ReceiptRuleTests.SendAsync(server, Message("sleep")));
         Assert.Equal((MailKit.Net.Smtp.SmtpStatusCode)451, e.StatusCode);
@@ -208,7 +208,7 @@ public class LambdaActionTests
     [Fact]
     public async Task InlineMode_StopRuleSetFromTheFunction_IsAcceptedWith250()
     {
-        var (server, _) = await StartAsync("nodejs20.x", "index.handler", "index.js", FunctionFixtures.SesDocumentationHandler, adjust: o => o with { Smtp = o.Smtp with { Mode = Inlet.Smtp.ProcessingMode.Inline } });
+        var (server, _) = await StartAsync("nodejs20.x", "index.handler", "index.js", FunctionFixtures.SesDocumentationHandler, adjust: o => o with { Smtp = o.Smtp with { Mode = Inlet.Core.ProcessingMode.Inline } });
         await using var _ = server;
         var id = await ReceiptRuleTests.SendAsync(server, Message("inline"));
         Assert.Equal("processed", (await server.GetDetailAsync(id)).GetProperty("message").GetProperty("status").GetString());

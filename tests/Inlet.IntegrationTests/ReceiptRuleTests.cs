@@ -358,7 +358,7 @@ public class ReceiptRuleTests
                     Enabled: true
                     Actions: [{ S3Action: { BucketName: kept } }]
             """,
-            o => o with { Smtp = o.Smtp with { Mode = Inlet.Smtp.ProcessingMode.Inline } });
+            o => o with { Smtp = o.Smtp with { Mode = Inlet.Core.ProcessingMode.Inline } });
 
         var e = await Assert.ThrowsAsync<SmtpCommandException>(() => SendAsync(server, NewMessage(["nobody@example.com"])));
         Assert.Equal(SmtpStatusCode.MailboxUnavailable, e.StatusCode);
@@ -387,7 +387,7 @@ public class ReceiptRuleTests
                     Enabled: true
                     Actions: [{ S3Action: { BucketName: vanishing } }]
             """,
-            o => o with { Smtp = o.Smtp with { Mode = Inlet.Smtp.ProcessingMode.Inline } });
+            o => o with { Smtp = o.Smtp with { Mode = Inlet.Core.ProcessingMode.Inline } });
         Directory.Delete(Path.Combine(server.Directory, "buckets", "vanishing"), recursive: true);
         var e = await Assert.ThrowsAsync<SmtpCommandException>(() => SendAsync(server, NewMessage(["a@example.com"])));
         Assert.Equal((SmtpStatusCode)451, e.StatusCode);

@@ -410,7 +410,7 @@ public partial class SesSendingTests
                     Enabled: true
                     Recipients: [retry.test]
                     Actions: [{ S3Action: { BucketName: made-later } }]
-            """, o => o with { Smtp = o.Smtp with { Mode = Inlet.Smtp.ProcessingMode.Inline } });
+            """, o => o with { Smtp = o.Smtp with { Mode = Inlet.Core.ProcessingMode.Inline } });
         Directory.Delete(Path.Combine(sink.Directory, "buckets", "made-later"), recursive: true);
         await using var server = await TestServer.StartAsync(Rules, o => o with { Outbound = o.Outbound with { Host = "127.0.0.1", Port = sink.SmtpPort, Security = "None", RetryDelay = TimeSpan.FromMilliseconds(200) } });
 

@@ -160,7 +160,7 @@ public class ConfigurationLoaderTests
     {
         var options = ConfigurationLoader.Load("""{"Smtp": {"Listen": "0.0.0.0:25", "Mode": "inline"}}""");
         Assert.Equal("0.0.0.0:25", options.Smtp.Listen);
-        Assert.Equal(Inlet.Smtp.ProcessingMode.Inline, options.Smtp.Mode);
+        Assert.Equal(Inlet.Core.ProcessingMode.Inline, options.Smtp.Mode);
     }
 
     [Fact]

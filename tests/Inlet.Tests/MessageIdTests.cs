@@ -1,4 +1,4 @@
-using Inlet.Processing;
+using Inlet.Core;
 
 namespace Inlet.Tests;
 

@@ -50,9 +50,9 @@ public class SmtpPathParserTests
     }
 
     [Fact]
-    public void IsValidMailbox_LocalPartOver64Octets_Fails()
+    public void MailboxSyntax_LocalPartOver64Octets_Fails()
     {
-        Assert.False(SmtpPathParser.IsValidMailbox(new string('a', 65) + "@example.com"));
-        Assert.True(SmtpPathParser.IsValidMailbox(new string('a', 64) + "@example.com"));
+        Assert.False(MailboxSyntax.IsValid(new string('a', 65) + "@example.com"));
+        Assert.True(MailboxSyntax.IsValid(new string('a', 64) + "@example.com"));
     }
 }

@@ -9,10 +9,15 @@ public class SmtpSessionTests
     {
         public SmtpReply? CheckClient(IPEndPoint? remote) => null;
 
-        public SmtpReply? CheckRecipient(string address, SmtpClientInfo client) =>
-            address.EndsWith("@example.com", StringComparison.OrdinalIgnoreCase) ? null : new SmtpReply(550, "5.1.1", "no");
+        public ISmtpTransaction BeginTransaction() => new Transaction();
 
         public ValueTask<ISmtpMessageWriter> BeginMessageAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        private sealed class Transaction : ISmtpTransaction
+        {
+            public SmtpReply? CheckRecipient(string address, SmtpClientInfo client) =>
+                address.EndsWith("@example.com", StringComparison.OrdinalIgnoreCase) ? null : new SmtpReply(550, "5.1.1", "no");
+        }
     }
 
     private static SmtpSession NewSession(SmtpOptions? options = null) =>

@@ -1,7 +1,6 @@
 using Inlet.Authentication;
 using Inlet.Mail;
 using Inlet.Rules;
-using Inlet.Smtp;
 using Inlet.Storage;
 
 namespace Inlet.Actions;
@@ -24,7 +23,7 @@ internal enum ActionOutcome
     Unsupported,
 }
 
-/// <summary>What an action did.</summary>
+/// <summary>What an action did: an outcome value that the pipeline turns into flow control, a trace entry and, inline, the reply.</summary>
 internal sealed record ActionResult(ActionOutcome Outcome)
 {
     /// <summary>What the trace shows: the object written, the function's disposition, …</summary>
@@ -32,25 +31,43 @@ internal sealed record ActionResult(ActionOutcome Outcome)
 
     public string? Error { get; init; }
 
-    /// <summary>The action's fields for <c>receipt.action</c>, for its SNS notification.</summary>
-    public SesReceiptAction? Receipt { get; init; }
-
     /// <summary>A header to append (AddHeader).</summary>
     public AddedHeader? AddHeader { get; init; }
 
-    /// <summary>The AWS calls a function made while the action ran, for the trace.</summary>
+    /// <summary>The AWS calls a function made during a failed attempt, for the trace (a completed step carries its own).</summary>
     public IReadOnlyList<string> Calls { get; init; } = [];
 
-    /// <summary>The message is to bounce with this reply (Bounce, or a message too large for S3 or SNS).</summary>
-    public BounceRequest? Bounce { get; init; }
+    /// <summary>The message is refused with this reply (Bounce, or a message too large for S3 or SNS): inline, the SMTP reply.</summary>
+    public ActionRejection? Rejection { get; init; }
 
-    public static ActionResult Ok(string? detail = null, SesReceiptAction? receipt = null) => new(ActionOutcome.Continue) { Detail = detail, Receipt = receipt };
+    public static ActionResult Ok(string? detail = null) => new(ActionOutcome.Continue) { Detail = detail };
 
     public static ActionResult Fail(string error) => new(ActionOutcome.Failed) { Error = error };
 }
 
-/// <summary>A bounce to send: the reply that becomes the DSN's status (or, inline, the SMTP reply itself).</summary>
-internal sealed record BounceRequest(SmtpReply Reply, string Sender);
+/// <summary>A refusal of the message: the status of its DSN in async mode, the SMTP reply itself inline (RFC 3463 codes).</summary>
+internal sealed record ActionRejection(int Code, string? Status, string Text);
+
+/// <summary>
+/// A side effect of an action that is done: the function invoked, the notification published, the DSN submitted. The
+/// pipeline saves it in the message's progress as soon as it completes, so that a retry of the action resumes after it
+/// and never does it twice.
+/// </summary>
+internal sealed record CompletedStep(string Name)
+{
+    /// <summary>What a later attempt needs of it, such as the function's disposition.</summary>
+    public string? Value { get; init; }
+
+    public string? Detail { get; init; }
+
+    /// <summary>The trace entry the step gets of its own (<see cref="TraceKind.Notification"/>, <see cref="TraceKind.Bounce"/>), if any.</summary>
+    public string? TraceKind { get; init; }
+
+    public string? TraceOutcome { get; init; }
+
+    /// <summary>The AWS calls a function made during the step.</summary>
+    public IReadOnlyList<string> Calls { get; init; } = [];
+}
 
 /// <summary>Everything an action may look at. The message content and mail object include earlier AddHeader actions.</summary>
 internal sealed class ActionContext
@@ -70,6 +87,28 @@ internal sealed class ActionContext
     public required ProcessingMode Mode { get; init; }
 
     public required DateTimeOffset Now { get; init; }
+
+    /// <summary>The steps of this action that earlier attempts completed.</summary>
+    public IReadOnlyList<CompletedStep> CompletedSteps { get; init; } = [];
+
+    /// <summary>Saves a completed step in the message's progress (and its trace entry) before the action goes on.</summary>
+    public required Func<CompletedStep, CancellationToken, Task> RecordStep { get; init; }
+
+    /// <summary>The step of that name, if an earlier attempt completed it.</summary>
+    public CompletedStep? Completed(string name) => CompletedSteps.FirstOrDefault(s => s.Name == name);
+
+    /// <summary>Runs a step unless an earlier attempt completed it, and records it once it has.</summary>
+    public async Task<CompletedStep> StepAsync(string name, Func<CancellationToken, Task<CompletedStep>> run, CancellationToken cancellationToken)
+    {
+        if (Completed(name) is { } done)
+        {
+            return done;
+        }
+
+        var step = await run(cancellationToken) with { Name = name };
+        await RecordStep(step, cancellationToken);
+        return step;
+    }
 
     /// <summary>The receipt object for an action, as SES writes it in events and notifications.</summary>
     public SesReceipt CreateReceipt(SesReceiptAction action) => new()

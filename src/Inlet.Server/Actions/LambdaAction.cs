@@ -11,49 +11,68 @@ namespace Inlet.Actions;
 /// (case-insensitive; a missing or unknown value means CONTINUE); a function error, timeout or crash fails the
 /// action, which is retried. <c>Event</c> puts the invocation in the durable asynchronous queue and goes on.
 /// </summary>
-internal sealed class LambdaActionHandler(FunctionRegistry registry, FunctionInvoker invoker, AsyncInvocationQueue queue) : IActionHandler
+internal sealed class LambdaActionHandler(FunctionRegistry registry, FunctionInvoker invoker, AsyncInvocationQueue queue, ReceiptNotifier notifier) : IActionHandler
 {
+    public const string InvokeStep = "invoke";
+
     public async Task<ActionResult> ExecuteAsync(ReceiptAction action, ActionContext context, CancellationToken cancellationToken)
     {
         var lambda = (LambdaReceiptAction)action;
         var receipt = ReceiptActionFields.For(lambda, context.Message.Id, registry);
-        var function = registry.Resolve(lambda.FunctionArn);
-        if (function is null)
+        // The invocation is a step: once the function has run (or the event is queued), a retry of this action — after
+        // its notification failed, say — goes on from there and never runs the function again.
+        var invoked = context.Completed(InvokeStep);
+        if (invoked is null)
         {
-            return ActionResult.Fail(registry.NotFoundMessage(lambda.FunctionArn));
+            var function = registry.Resolve(lambda.FunctionArn);
+            if (function is null)
+            {
+                return ActionResult.Fail(registry.NotFoundMessage(lambda.FunctionArn));
+            }
+
+            var payload = JsonSerializer.SerializeToUtf8Bytes(CreateEvent(receipt, context), SesJsonContext.Default.SesEvent);
+            if (lambda.InvocationType == LambdaInvocationType.Event)
+            {
+                var id = await queue.EnqueueAsync(function, payload, $"ses:{context.Message.Id}", cancellationToken);
+                invoked = new CompletedStep(InvokeStep) { Value = Disposition.Continue, Detail = $"queued as asynchronous invocation {id} of {function.FunctionName}" };
+            }
+            else
+            {
+                InvocationResult result;
+                try
+                {
+                    result = await invoker.InvokeAsync(function, payload, new InvokeOptions { CallerTimeout = FunctionsOptions.SesRequestResponseLimit, Source = $"ses:{context.Message.Id}" }, cancellationToken);
+                }
+                catch (FunctionThrottledException e)
+                {
+                    return ActionResult.Fail($"TooManyRequestsException: {e.Message}");
+                }
+
+                if (result.FunctionError is not null)
+                {
+                    return ActionResult.Fail($"{result.ErrorType}: {result.ErrorMessage} (function {function.FunctionName}, request {result.RequestId})") with { Calls = result.AwsCalls };
+                }
+
+                var disposition = ReadDisposition(result.Payload);
+                invoked = new CompletedStep(InvokeStep)
+                {
+                    Value = disposition,
+                    Detail = $"{function.FunctionName} answered disposition {disposition} in {result.Duration.TotalMilliseconds:F0} ms (request {result.RequestId})",
+                    Calls = result.AwsCalls,
+                };
+            }
+
+            await context.RecordStep(invoked, cancellationToken);
         }
 
-        var payload = JsonSerializer.SerializeToUtf8Bytes(CreateEvent(receipt, context), SesJsonContext.Default.SesEvent);
-
-        if (lambda.InvocationType == LambdaInvocationType.Event)
+        await notifier.NotifyAsync(receipt, context, cancellationToken);
+        return new ActionResult(invoked.Value switch
         {
-            var id = await queue.EnqueueAsync(function, payload, $"ses:{context.Message.Id}", cancellationToken);
-            return ActionResult.Ok($"queued as asynchronous invocation {id} of {function.FunctionName}", receipt);
-        }
-
-        InvocationResult result;
-        try
-        {
-            result = await invoker.InvokeAsync(function, payload, new InvokeOptions { CallerTimeout = FunctionsOptions.SesRequestResponseLimit, Source = $"ses:{context.Message.Id}" }, cancellationToken);
-        }
-        catch (FunctionThrottledException e)
-        {
-            return ActionResult.Fail($"TooManyRequestsException: {e.Message}");
-        }
-
-        if (result.FunctionError is not null)
-        {
-            return ActionResult.Fail($"{result.ErrorType}: {result.ErrorMessage} (function {function.FunctionName}, request {result.RequestId})") with { Calls = result.AwsCalls };
-        }
-
-        var disposition = ReadDisposition(result.Payload);
-        var detail = $"{function.FunctionName} answered disposition {disposition} in {result.Duration.TotalMilliseconds:F0} ms (request {result.RequestId})";
-        return disposition switch
-        {
-            "STOP_RULE" => new ActionResult(ActionOutcome.StopRule) { Detail = detail, Receipt = receipt, Calls = result.AwsCalls },
-            "STOP_RULE_SET" => new ActionResult(ActionOutcome.StopRuleSet) { Detail = detail, Receipt = receipt, Calls = result.AwsCalls },
-            _ => ActionResult.Ok(detail, receipt) with { Calls = result.AwsCalls },
-        };
+            Disposition.StopRule => ActionOutcome.StopRule,
+            Disposition.StopRuleSet => ActionOutcome.StopRuleSet,
+            _ => ActionOutcome.Continue,
+        })
+        { Detail = invoked.Detail };
     }
 
     /// <summary>
@@ -64,28 +83,6 @@ internal sealed class LambdaActionHandler(FunctionRegistry registry, FunctionInv
         // The event's receipt.action has no topicArn: that belongs to the notification.
         new([new SesEventRecord { Ses = new SesContent(context.Mail, context.CreateReceipt(receipt with { TopicArn = null })) }]);
 
-    /// <summary>
-    /// The <c>disposition</c> of a function's result, upper-cased; CONTINUE for a null result, a result without a
-    /// disposition, or any value other than STOP_RULE and STOP_RULE_SET (SES: "same as with CONTINUE").
-    /// </summary>
-    public static string ReadDisposition(byte[] payload)
-    {
-        try
-        {
-            using var document = JsonDocument.Parse(payload);
-            if (document.RootElement.ValueKind == JsonValueKind.Object
-                && document.RootElement.TryGetProperty("disposition", out var value)
-                && value.ValueKind == JsonValueKind.String)
-            {
-                var disposition = value.GetString()!.Trim().ToUpperInvariant();
-                return disposition is "STOP_RULE" or "STOP_RULE_SET" ? disposition : "CONTINUE";
-            }
-        }
-        catch (JsonException)
-        {
-            // Not JSON: no valid disposition.
-        }
-
-        return "CONTINUE";
-    }
+    /// <summary>The <c>disposition</c> of a function's result (see <see cref="Disposition.Read"/>).</summary>
+    public static string ReadDisposition(byte[] payload) => Disposition.Read(payload);
 }

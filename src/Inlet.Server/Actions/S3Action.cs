@@ -1,6 +1,5 @@
 using Inlet.Mail;
 using Inlet.Rules;
-using Inlet.Smtp;
 using Inlet.Storage;
 
 namespace Inlet.Actions;
@@ -9,7 +8,7 @@ namespace Inlet.Actions;
 /// S3: stores the message as actions see it (with SES's headers and any AddHeader headers) at
 /// <c>prefix + messageId</c> in a bucket of the blob store. Messages over 40 MB bounce, as SES does.
 /// </summary>
-internal sealed class S3ActionHandler(BlobStores blobs) : IActionHandler
+internal sealed class S3ActionHandler(BlobStores blobs, BounceMessages bounces, ReceiptNotifier notifier) : IActionHandler
 {
     /// <summary>SES's limit for the S3 action, headers included.</summary>
     public const long MaxMessageSize = 40L * 1024 * 1024;
@@ -21,11 +20,13 @@ internal sealed class S3ActionHandler(BlobStores blobs) : IActionHandler
         var receipt = ReceiptActionFields.For(s3, context.Message.Id);
         if (context.Content.Length > MaxMessageSize)
         {
+            var rejection = new ActionRejection(552, "5.3.4", "Message too large for the S3 action (40 MB)");
+            await bounces.SendAsync(rejection, string.Empty, context, cancellationToken);
+            await notifier.NotifyAsync(receipt, context, cancellationToken);
             return new ActionResult(ActionOutcome.Continue)
             {
                 Detail = $"message of {context.Content.Length} octets is over the S3 action's {MaxMessageSize}: it bounces",
-                Receipt = receipt,
-                Bounce = new BounceRequest(new SmtpReply(552, "5.3.4", "Message too large for the S3 action (40 MB)"), string.Empty),
+                Rejection = rejection,
             };
         }
 
@@ -34,14 +35,19 @@ internal sealed class S3ActionHandler(BlobStores blobs) : IActionHandler
             return ActionResult.Fail($"Could not write to bucket: {s3.BucketName} (the bucket does not exist)");
         }
 
-        await using (var source = await context.Content.OpenReadAsync(cancellationToken))
-        await using (var writer = await blobs.Buckets.CreateAsync(s3.BucketName, key, cancellationToken))
+        var stored = await context.StepAsync("store", async ct =>
         {
-            await source.CopyToAsync(writer.Stream, cancellationToken);
-            await writer.CommitAsync(cancellationToken);
-        }
+            await using (var source = await context.Content.OpenReadAsync(ct))
+            await using (var writer = await blobs.Buckets.CreateAsync(s3.BucketName, key, ct))
+            {
+                await source.CopyToAsync(writer.Stream, ct);
+                await writer.CommitAsync(ct);
+            }
 
-        return ActionResult.Ok($"s3://{s3.BucketName}/{key} ({context.Content.Length} octets)", receipt);
+            return new CompletedStep("store") { Detail = $"s3://{s3.BucketName}/{key} ({context.Content.Length} octets)" };
+        }, cancellationToken);
+        await notifier.NotifyAsync(receipt, context, cancellationToken);
+        return ActionResult.Ok(stored.Detail);
     }
 
     /// <summary>

@@ -2,7 +2,6 @@ using System.Text;
 using Inlet.Mail;
 using Inlet.Notifications;
 using Inlet.Rules;
-using Inlet.Smtp;
 
 namespace Inlet.Actions;
 
@@ -11,7 +10,7 @@ namespace Inlet.Actions;
 /// <c>receipt.action.encoding</c> written <c>UTF8</c> or <c>BASE64</c> as SES writes it. Messages over 150 KB
 /// bounce, as SES documents.
 /// </summary>
-internal sealed class SnsActionHandler(INotificationPublisher publisher) : IActionHandler
+internal sealed class SnsActionHandler(INotificationPublisher publisher, BounceMessages bounces) : IActionHandler
 {
     /// <summary>SES's limit for the SNS action, headers included.</summary>
     public const long MaxMessageSize = 150 * 1024;
@@ -22,10 +21,12 @@ internal sealed class SnsActionHandler(INotificationPublisher publisher) : IActi
         var receipt = ReceiptActionFields.For(sns, context.Message.Id);
         if (context.Content.Length > MaxMessageSize)
         {
+            var rejection = new ActionRejection(552, "5.3.4", "Message too large for the SNS action (150 KB)");
+            await bounces.SendAsync(rejection, string.Empty, context, cancellationToken);
             return new ActionResult(ActionOutcome.Continue)
             {
                 Detail = $"message of {context.Content.Length} octets is over the SNS action's {MaxMessageSize}: it bounces",
-                Bounce = new BounceRequest(new SmtpReply(552, "5.3.4", "Message too large for the SNS action (150 KB)"), string.Empty),
+                Rejection = rejection,
             };
         }
 
@@ -33,7 +34,7 @@ internal sealed class SnsActionHandler(INotificationPublisher publisher) : IActi
         var content = sns.Encoding == SnsEncoding.Base64 ? Convert.ToBase64String(bytes) : Encoding.UTF8.GetString(bytes);
         var notification = new SesNotification { Mail = context.Mail, Receipt = context.CreateReceipt(receipt), Content = content };
         var published = await publisher.PublishReceiptAsync(sns.TopicArn, notification, cancellationToken);
-        // The notification is this action's own; the pipeline must not publish a second one without content.
+        // The notification is the action itself, with the content; there is no second one without it.
         return new ActionResult(ActionOutcome.Continue) { Detail = published.Detail };
     }
 }

@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
 using Inlet.Functions;
-using Inlet.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
@@ -31,7 +30,7 @@ internal enum AwsProtocol
 /// AWS's codes in each protocol's error shape. Inlet's own endpoints (<c>/api</c>, <c>/health</c>, the SNS signing
 /// certificate, <c>/metrics</c>) and the two unsigned SNS URLs (SubscribeURL, UnsubscribeURL) are not AWS requests.
 /// </summary>
-internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, InletOptions options, Inlet.Storage.BlobStores blobs, FunctionCredentials functionCredentials, TimeProvider time, ILogger<AwsAuthenticationMiddleware> logger)
+internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, AwsAccount options, FunctionsOptions functions, Inlet.Storage.BlobStores blobs, FunctionCredentials functionCredentials, TimeProvider time, ILogger<AwsAuthenticationMiddleware> logger)
 {
     /// <summary>The function whose temporary credentials signed the request, when one did.</summary>
     public const string PrincipalItem = "Inlet.FunctionPrincipal";
@@ -184,7 +183,7 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
         {
             context.Items[PrincipalItem] = principal;
             operation = await AwsOperation.IdentifyAsync(context, credential.Service);
-            if (!FunctionPermissions.Allows(operation, options.FunctionSettings.CredentialScope))
+            if (!FunctionPermissions.Allows(operation, functions.CredentialScope))
             {
                 LogFunctionDenied(logger, principal.FunctionName, $"{operation.Service}:{operation.Name}");
                 principal.CurrentInvocation()?.AwsCalls.Enqueue(operation.Describe(403, "AccessDenied"));

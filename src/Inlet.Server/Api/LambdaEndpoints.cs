@@ -153,8 +153,8 @@ internal static class LambdaEndpoints
 
     private static async Task<IResult> ListInvocationsAsync(Inlet.Storage.IStateStore state, string? status, int? limit, CancellationToken cancellationToken)
     {
-        var which = status ?? AsyncInvocationQueue.Dead;
-        if (which is not (AsyncInvocationQueue.Dead or AsyncInvocationQueue.Pending))
+        var which = status ?? InvocationStatus.Dead;
+        if (which is not (InvocationStatus.Dead or InvocationStatus.Pending))
         {
             return ApiEndpoints.Problem(StatusCodes.Status400BadRequest, "InvalidParameterValue", "status is dead or pending");
         }

@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Inlet.Functions;
-using Inlet.Hosting;
 using Inlet.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -98,7 +97,7 @@ internal static class LambdaManagementEndpoints
 
     private static IResult Invalid(string message) => LambdaEndpoints.Error(StatusCodes.Status400BadRequest, "InvalidParameterValueException", message);
 
-    private static async Task<IResult> CreateAsync(HttpRequest request, FunctionRegistry registry, FunctionStore store, IStateStore state, InletOptions options, CancellationToken ct)
+    private static async Task<IResult> CreateAsync(HttpRequest request, FunctionRegistry registry, FunctionStore store, IStateStore state, AwsAccount options, CancellationToken ct)
     {
         using var body = await ReadJsonAsync(request, ct);
         if (body is null)
@@ -360,7 +359,7 @@ internal static class LambdaManagementEndpoints
         f.Description,
         f.Timeout,
         f.MemorySize,
-        f.LastModified.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'+0000'", CultureInfo.InvariantCulture),
+        f.LastModified.UtcDateTime.ToString(WireTime.LambdaFormat, CultureInfo.InvariantCulture),
         f.CodeSha256,
         "$LATEST",
         new FunctionEnvironmentView(f.Environment),

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using Inlet.Functions;
-using Inlet.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -26,7 +25,7 @@ internal static class LogsApi
     public static async Task<IResult> HandleAsync(HttpContext context, string operation, CancellationToken cancellationToken)
     {
         var services = context.RequestServices;
-        var api = new Service(services.GetRequiredService<FunctionRegistry>(), services.GetRequiredService<FunctionLogs>(), services.GetRequiredService<InletOptions>());
+        var api = new Service(services.GetRequiredService<FunctionRegistry>(), services.GetRequiredService<FunctionLogs>(), services.GetRequiredService<AwsAccount>());
         JsonElement input;
         try
         {
@@ -71,7 +70,7 @@ internal static class LogsApi
         public string Code { get; } = code;
     }
 
-    private sealed class Service(FunctionRegistry registry, FunctionLogs logs, InletOptions options)
+    private sealed class Service(FunctionRegistry registry, FunctionLogs logs, AwsAccount options)
     {
         public IResult DescribeLogGroups(JsonElement input)
         {

@@ -32,7 +32,7 @@ internal static class NotificationEndpoints
             ApiJsonContext.Default.SubscriptionListResponse));
         api.MapGet("/deliveries", async (IStateStore state, string? status, int? limit, CancellationToken ct) =>
         {
-            if (status is not (null or "pending" or "delivered" or "failed" or "rejected"))
+            if (status is not null && !DeliveryStatus.IsValid(status))
             {
                 return ApiEndpoints.Problem(StatusCodes.Status400BadRequest, "InvalidParameterValue", "status is pending, delivered, failed or rejected");
             }

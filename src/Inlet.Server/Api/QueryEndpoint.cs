@@ -18,7 +18,7 @@ internal static class QueryEndpoint
         app.MapGet("/" + signer.CertificateFileName, () => Results.Text(signer.CertificatePem, "application/x-pem-file"));
     }
 
-    private static async Task<IResult> HandleAsync(HttpContext context, SnsService sns, Inlet.Processing.ReceiptRulesService rules, Inlet.Outbound.SesSending sending, Inlet.Hosting.InletOptions options, CancellationToken cancellationToken)
+    private static async Task<IResult> HandleAsync(HttpContext context, SnsService sns, Inlet.Management.ReceiptRulesService rules, Inlet.Outbound.SesSending sending, AwsAccount options, CancellationToken cancellationToken)
     {
         var target = context.Request.Headers["X-Amz-Target"].ToString();
         if (target.StartsWith(LogsApi.TargetPrefix, StringComparison.Ordinal) && HttpMethods.IsPost(context.Request.Method))

@@ -159,7 +159,7 @@ internal static class QueryXml
         w.WriteEndElement();
     }
 
-    public static string Timestamp(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+    public static string Timestamp(DateTimeOffset time) => WireTime.IsoMilliseconds(time);
 
     private static string Write(Action<XmlWriter> body)
     {

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Xml;
-using Inlet.Processing;
+using Inlet.Management;
 using Inlet.Rules;
 using Microsoft.AspNetCore.Http;
 

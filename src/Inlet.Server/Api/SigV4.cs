@@ -118,7 +118,7 @@ internal static class SigV4
     }
 
     public static bool TryParseAmzDate(string value, out DateTimeOffset time) =>
-        DateTimeOffset.TryParseExact(value, "yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out time)
+        DateTimeOffset.TryParseExact(value, WireTime.AmzDateFormat, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out time)
         || DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out time);
 
     public static string CanonicalRequest(SigV4Request request, IReadOnlyList<string> signedHeaders, string service, bool presigned)
@@ -248,7 +248,7 @@ internal static class SigV4
     /// <summary>Signs a request for Inlet's own clients (the CLI, the tests): returns the headers to add.</summary>
     public static Dictionary<string, string> Sign(string method, Uri uri, IReadOnlyDictionary<string, string> headers, byte[] body, string accessKey, string secret, string region, string service, DateTimeOffset now)
     {
-        var amzDate = now.UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture);
+        var amzDate = now.UtcDateTime.ToString(WireTime.AmzDateFormat, CultureInfo.InvariantCulture);
         var date = amzDate[..8];
         var all = new SortedDictionary<string, string>(StringComparer.Ordinal)
         {

@@ -1,5 +1,4 @@
 using Inlet.Functions;
-using Inlet.Hosting;
 using Microsoft.AspNetCore.Http;
 
 namespace Inlet.Api;
@@ -14,7 +13,7 @@ internal static class StsQueryApi
     public const string Version = "2011-06-15";
     public const string Namespace = "https://sts.amazonaws.com/doc/2011-06-15/";
 
-    public static IResult Handle(QueryRequest query, HttpContext context, InletOptions options)
+    public static IResult Handle(QueryRequest query, HttpContext context, AwsAccount options)
     {
         if (query.Action != "GetCallerIdentity")
         {

@@ -243,12 +243,12 @@ internal sealed partial class MessageAuthenticator
 
     private static string Name(DmarcResult result) => result.ToString().ToLowerInvariant();
 
-    [LoggerMessage(EventId = 500, Level = LogLevel.Warning, Message = "{Scanner} at {EndPoint} did not give a verdict: {Detail}; the verdict is PROCESSING_FAILED and processing goes on")]
+    [LoggerMessage(EventId = 800, Level = LogLevel.Warning, Message = "{Scanner} at {EndPoint} did not give a verdict: {Detail}; the verdict is PROCESSING_FAILED and processing goes on")]
     private static partial void LogScannerFailed(ILogger logger, string scanner, string endPoint, string detail);
 
-    [LoggerMessage(EventId = 501, Level = LogLevel.Warning, Message = "A rule has ScanEnabled but Authentication: {Setting} is not configured; its verdict is GRAY (not scanned)")]
+    [LoggerMessage(EventId = 801, Level = LogLevel.Warning, Message = "A rule has ScanEnabled but Authentication: {Setting} is not configured; its verdict is GRAY (not scanned)")]
     private static partial void LogNotConfigured(ILogger logger, string setting);
 
-    [LoggerMessage(EventId = 502, Level = LogLevel.Warning, Message = "Authentication checks did not finish within {Seconds} s; what was unfinished is PROCESSING_FAILED")]
+    [LoggerMessage(EventId = 802, Level = LogLevel.Warning, Message = "Authentication checks did not finish within {Seconds} s; what was unfinished is PROCESSING_FAILED")]
     private static partial void LogBudgetExceeded(ILogger logger, double seconds);
 }

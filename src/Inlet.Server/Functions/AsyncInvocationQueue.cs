@@ -1,4 +1,3 @@
-using Inlet.Processing;
 using Inlet.Storage;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -20,8 +19,8 @@ internal sealed partial class AsyncInvocationQueue(
     TimeProvider time,
     ILogger<AsyncInvocationQueue> logger) : BackgroundService
 {
-    public const string Pending = "pending";
-    public const string Dead = "dead";
+    public const string Pending = InvocationStatus.Pending;
+    public const string Dead = InvocationStatus.Dead;
     private const int Parallelism = 8;
 
     private DueWorkLoop<AsyncInvocationRecord>? _dueLoop;

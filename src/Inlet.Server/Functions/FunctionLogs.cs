@@ -123,7 +123,7 @@ internal sealed class FunctionLogs(string directory) : IDisposable
 
     private sealed class Log(string path) : IDisposable
     {
-        private const string TimeFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z'";
+        private const string TimeFormat = WireTime.IsoMillisecondsFormat;
 
         private readonly Queue<LogLine> _lines = new();
         private readonly Dictionary<string, LogStreamInfo> _streams = new(StringComparer.Ordinal);

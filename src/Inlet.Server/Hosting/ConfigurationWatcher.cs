@@ -1,5 +1,6 @@
 using Inlet.Functions;
 using Inlet.Notifications;
+using Inlet.Management;
 using Inlet.Processing;
 using Inlet.Rules;
 using Microsoft.Extensions.Hosting;

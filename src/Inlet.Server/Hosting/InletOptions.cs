@@ -56,6 +56,9 @@ internal sealed record InletOptions
     /// <summary>The file these options were read from, if any; <c>inlet serve</c> watches it and applies changes.</summary>
     public string? SourceFile { get; init; }
 
+    /// <summary>The account the AWS APIs answer as, without the rest of the settings.</summary>
+    public AwsAccount Account => new(Region, AccountId, Credentials);
+
     /// <summary>SES sending identities (domains and addresses) beyond the receiving rules' recipients.</summary>
     public ImmutableArray<string> Identities { get; init; } = [];
 }
@@ -68,5 +71,3 @@ internal sealed record HttpOptions
     /// <summary>The same endpoint over HTTPS (SNS signing certificates, SubscribeURL); <c>off</c> to go without.</summary>
     public string HttpsListen { get; init; } = "127.0.0.1:8026";
 }
-
-internal sealed record AccessKey(string AccessKeyId, string SecretAccessKey);

@@ -3,6 +3,7 @@ using System.Net.Security;
 using Inlet.Actions;
 using Inlet.Api;
 using Inlet.Functions;
+using Inlet.Management;
 using Inlet.Notifications;
 using Inlet.Outbound;
 using Inlet.Processing;
@@ -142,6 +143,7 @@ internal sealed partial class InletServer : IAsyncDisposable
         }
 
         builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(options.Account);
         builder.Services.AddSingleton(options.Smtp);
         builder.Services.AddSingleton<IStateStore>(state);
         builder.Services.AddSingleton(new BlobStores(spool, buckets));
@@ -153,7 +155,10 @@ internal sealed partial class InletServer : IAsyncDisposable
         builder.Services.AddSingleton(options.Outbound);
         builder.Services.AddSingleton<MessageQueue>();
         builder.Services.AddSingleton<MessagePipeline>();
+        builder.Services.AddSingleton<ReceivedMessages>();
+        builder.Services.AddSingleton<IOriginalMessages>(sp => sp.GetRequiredService<ReceivedMessages>());
         builder.Services.AddSingleton<StoredEventBuilder>();
+        builder.Services.AddSingleton<MessageService>();
         // Verdicts: one resolver (and its cache) for the server, the Public Suffix List read once.
         builder.Services.AddSingleton(options.Authentication);
         builder.Services.AddSingleton<Inlet.Authentication.IDnsResolver>(new Inlet.Authentication.DnsResolver(options.Authentication.DnsServers, options.Authentication.DnsTimeout));
@@ -177,11 +182,14 @@ internal sealed partial class InletServer : IAsyncDisposable
         builder.Services.AddSingleton<INotificationPublisher>(sp => sp.GetRequiredService<SnsService>());
         builder.Services.AddSingleton<DeliveryDispatcher>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DeliveryDispatcher>());
-        builder.Services.AddSingleton(sp => new ActionRegistration(typeof(SnsReceiptAction), new SnsActionHandler(sp.GetRequiredService<INotificationPublisher>())));
-        builder.Services.AddSingleton(new ActionRegistration(typeof(StopReceiptAction), new StopActionHandler()));
+        // The actions, each with the side effects it owns: its notification, its DSN through the outbound queue.
+        builder.Services.AddSingleton<ReceiptNotifier>();
+        builder.Services.AddSingleton(sp => new BounceMessages(sp.GetRequiredService<BounceSender>(), options.Smtp.Hostname));
+        builder.Services.AddSingleton(sp => new ActionRegistration(typeof(SnsReceiptAction), ActivatorUtilities.CreateInstance<SnsActionHandler>(sp)));
+        builder.Services.AddSingleton(sp => new ActionRegistration(typeof(StopReceiptAction), ActivatorUtilities.CreateInstance<StopActionHandler>(sp)));
         builder.Services.AddSingleton(new ActionRegistration(typeof(AddHeaderReceiptAction), new AddHeaderActionHandler()));
-        builder.Services.AddSingleton(new ActionRegistration(typeof(BounceReceiptAction), new BounceActionHandler()));
-        builder.Services.AddSingleton(sp => new ActionRegistration(typeof(S3ReceiptAction), new S3ActionHandler(sp.GetRequiredService<BlobStores>())));
+        builder.Services.AddSingleton(sp => new ActionRegistration(typeof(BounceReceiptAction), ActivatorUtilities.CreateInstance<BounceActionHandler>(sp)));
+        builder.Services.AddSingleton(sp => new ActionRegistration(typeof(S3ReceiptAction), ActivatorUtilities.CreateInstance<S3ActionHandler>(sp)));
         builder.Services.AddSingleton(sp => new ActionRegistration(typeof(LambdaReceiptAction), ActivatorUtilities.CreateInstance<LambdaActionHandler>(sp)));
         builder.Services.AddSingleton(functionStore);
         builder.Services.AddSingleton(registry);

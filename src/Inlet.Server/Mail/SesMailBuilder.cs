@@ -15,7 +15,7 @@ internal static class SesMailBuilder
     public const int HeadersLimit = 10 * 1024;
 
     public static string FormatTimestamp(DateTimeOffset time) =>
-        time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+        WireTime.IsoMilliseconds(time);
 
     public static SesMail Build(byte[] headerSection, string messageId, string source, DateTimeOffset receivedAt) =>
         Build(Parse(headerSection), messageId, source, receivedAt);

@@ -1,6 +1,5 @@
 using System.Text;
 using Inlet.Functions;
-using Inlet.Processing;
 using Inlet.Storage;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -15,10 +14,10 @@ namespace Inlet.Notifications;
 /// </summary>
 internal sealed partial class DeliveryDispatcher : BackgroundService
 {
-    public const string Pending = "pending";
-    public const string Delivered = "delivered";
-    public const string Failed = "failed";
-    public const string Rejected = "rejected";
+    public const string Pending = DeliveryStatus.Pending;
+    public const string Delivered = DeliveryStatus.Delivered;
+    public const string Failed = DeliveryStatus.Failed;
+    public const string Rejected = DeliveryStatus.Rejected;
     private const int Parallelism = 16;
 
     private readonly IStateStore _state;

@@ -26,7 +26,7 @@ internal sealed record SnsMessage
 
     public string? UnsubscribeUrl { get; init; }
 
-    public string TimestampText => Timestamp.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+    public string TimestampText => WireTime.IsoMilliseconds(Timestamp);
 }
 
 /// <summary>

@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using Inlet.Processing;
 using Inlet.Smtp;
 using Inlet.Storage;
 using MailKit;
@@ -10,31 +9,6 @@ using Microsoft.Extensions.Logging;
 using MimeKit;
 
 namespace Inlet.Outbound;
-
-/// <summary>What an outbox item is.</summary>
-internal static class OutboxKind
-{
-    /// <summary>A delivery status notification: a Bounce action's, or SendBounce's.</summary>
-    public const string Bounce = "bounce";
-
-    /// <summary>A message sent through SendEmail, SendRawEmail or SESv2 SendEmail.</summary>
-    public const string Sent = "sent";
-}
-
-/// <summary>Where an outbox item stands.</summary>
-internal static class OutboxStatus
-{
-    /// <summary>No Outbound relay is configured: the message stays in the outbox, to be read there.</summary>
-    public const string Held = "held";
-
-    /// <summary>Queued for the relay; retried after a 4xx reply or a connection failure.</summary>
-    public const string Pending = "pending";
-
-    public const string Sent = "sent";
-
-    /// <summary>The relay refused it with a 5xx reply, or it was still undelivered after <see cref="OutboundQueue.MaxRetryTime"/>.</summary>
-    public const string Failed = "failed";
-}
 
 /// <summary>A message to send: its content and its envelope (<paramref name="MailFrom"/> empty for the null reverse-path).</summary>
 internal sealed record OutgoingMail(string Kind, MimeMessage Message, string MailFrom, IReadOnlyList<string> Recipients, string RelatesTo = "", string? SesMessageId = null);

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using System.Security.Cryptography;
 using System.Text.RegularExpressions;
-using Inlet.Processing;
 using Inlet.Rules;
 using Inlet.Storage;
 

@@ -1,7 +1,5 @@
 using System.Globalization;
 using System.Text;
-using Inlet.Hosting;
-using Inlet.Processing;
 using Inlet.Smtp;
 using Inlet.Storage;
 using MimeKit;
@@ -77,7 +75,7 @@ internal sealed record SesBouncedRecipient(string Recipient, string? BounceType,
 /// the message SES would send (Bcc removed, SES's Message-ID and Date), and hands it to the outbound queue. The caller
 /// is answered with SES's MessageId once the message is durable.
 /// </summary>
-internal sealed class SesSending(SendingIdentities identities, OutboundQueue outbound, IStateStore state, MessagePipeline pipeline, SmtpOptions smtp, InletOptions options, TimeProvider time)
+internal sealed class SesSending(SendingIdentities identities, OutboundQueue outbound, IStateStore state, IOriginalMessages originals, SmtpOptions smtp, AwsAccount options, TimeProvider time)
 {
     public const int MaxRecipients = 50;
 
@@ -160,9 +158,7 @@ internal sealed class SesSending(SendingIdentities identities, OutboundQueue out
         byte[] headers;
         try
         {
-            var progress = ProcessingJsonContext.ReadProgress(original.Progress);
-            var content = await pipeline.LoadContentAsync(original, progress, cancellationToken);
-            headers = await content.ReadHeaderSectionAsync(cancellationToken);
+            headers = await originals.ReadHeaderSectionAsync(original, cancellationToken);
         }
         catch (FileNotFoundException)
         {

@@ -1,15 +1,11 @@
 using System.Diagnostics;
 using Inlet.Actions;
 using Inlet.Authentication;
-using Inlet.Hosting;
 using Inlet.Mail;
-using Inlet.Notifications;
-using Inlet.Outbound;
 using Inlet.Rules;
 using Inlet.Smtp;
 using Inlet.Storage;
 using Microsoft.Extensions.Logging;
-using MimeKit;
 
 namespace Inlet.Processing;
 
@@ -19,65 +15,111 @@ internal sealed record PipelineResult(string Status, DateTimeOffset? RetryAt = n
 /// <summary>
 /// Applies the receipt rules to one message: the rule set in force when it arrived, its applicable rules in
 /// order, each rule's actions in order, with the flow control of SES (Stop and STOP_RULE_SET end everything,
-/// STOP_RULE ends the rule). Progress is saved after every action, so a message resumes where it stopped after a
-/// retry wait or a restart. A failed action is retried with back-off; the actions after it wait, so their order
+/// STOP_RULE ends the rule). Progress is saved after every action and after every completed step of an action, so a
+/// message resumes where it stopped after a retry wait or a restart, and a retried action does not repeat a side
+/// effect that already happened. A failed action is retried with back-off; the actions after it wait, so their order
 /// is kept. Past the retry window the action is given up, recorded, and evaluation goes on.
 /// </summary>
 internal sealed partial class MessagePipeline(
     IStateStore state,
-    BlobStores blobs,
+    ReceivedMessages messages,
     ReceiptConfigurationStore configurations,
     IEnumerable<ActionRegistration> handlers,
-    INotificationPublisher notifications,
-    BounceSender bounces,
     MessageAuthenticator authenticator,
     ProcessingOptions options,
-    SmtpOptions smtp,
     TimeProvider time,
     ILogger<MessagePipeline> logger)
 {
     private readonly Dictionary<Type, IActionHandler> _handlers = handlers.ToDictionary(h => h.ActionType, h => h.Handler);
 
-    public static string SpoolKey(string messageId) => messageId + ".eml";
-
-    /// <summary>
-    /// The headers SES prepends: Return-Path and Received, then, once verdicts are known, X-SES-Spam-Verdict and
-    /// X-SES-Virus-Verdict (when scanning ran), Received-SPF, Authentication-Results and X-SES-RECEIPT.
-    /// </summary>
-    public IReadOnlyList<AddedHeader> SesHeaders(MessageRecord message, AuthenticationRecord? authentication = null) =>
-    [
-        new AddedHeader("Return-Path", $"<{message.MailFrom}>"),
-        MessageContent.ReceivedHeader(message.ClientName ?? "unknown", message.RemoteAddress, smtp.Hostname, message.Id, message.Recipients.FirstOrDefault() ?? string.Empty, message.ReceivedAt),
-        .. authentication?.Headers ?? [],
-    ];
-
-    public Task<MessageContent> LoadContentAsync(MessageRecord message, ProcessingProgress progress, CancellationToken cancellationToken) =>
-        MessageContent.LoadAsync(ct => OpenReceivedAsync(message, ct), SesHeaders(message, progress.Authentication), progress.AddedHeaders, cancellationToken);
-
-    /// <summary>The message exactly as received, without anything SES or an action added.</summary>
-    private Task<Stream?> OpenReceivedAsync(MessageRecord message, CancellationToken cancellationToken) =>
-        blobs.Spool.OpenReadAsync(SmtpBackend.SpoolContainer, SpoolKey(message.Id), cancellationToken);
-
-    /// <summary>The mail object of the message as it stands.</summary>
-    public static async Task<SesMail> DescribeAsync(MessageContent content, MessageRecord message, CancellationToken cancellationToken)
+    /// <summary>What one run of the pipeline carries from step to step; saved as the message's progress and trace.</summary>
+    private sealed class MessageRun
     {
-        var headers = SesMailBuilder.Parse(await content.ReadHeaderSectionAsync(cancellationToken));
-        return SesMailBuilder.Build(headers, message.Id, message.MailFrom, message.ReceivedAt);
+        public required MessageRecord Message { get; init; }
+
+        public required ProcessingMode Mode { get; init; }
+
+        public required IReadOnlyList<PlannedRule> Plan { get; init; }
+
+        public required List<TraceEntry> Trace { get; init; }
+
+        public required ProcessingProgress Progress { get; set; }
+
+        public required MessageContent Content { get; set; }
+
+        public required SesMail Mail { get; set; }
+
+        public string? Subject => Mail.CommonHeaders.Subject;
+
+        /// <summary>The status saved while the run goes on.</summary>
+        public string Status => Mode == ProcessingMode.Inline ? MessageStatus.Inline : MessageStatus.Processing;
+    }
+
+    /// <summary>How one action's attempt ends for the rule loop.</summary>
+    private enum Next
+    {
+        NextAction,
+        EndRule,
+        EndRuleSet,
+        Return,
     }
 
     public async Task<PipelineResult> RunAsync(MessageRecord message, ProcessingMode mode, CancellationToken cancellationToken)
     {
+        var run = await BeginAsync(message, mode, cancellationToken);
+        string? endedBy = null;
+        var plan = run.Plan;
+        for (var r = run.Progress.Rule; r < plan.Count && endedBy is null; r++)
+        {
+            var planned = plan[r];
+            if (run.Progress is { Action: 0, Attempts: 0, Steps.Count: 0 })
+            {
+                run.Trace.Add(new TraceEntry { At = time.GetUtcNow(), Kind = TraceKind.Rule, Rule = planned.Rule.Name, Recipients = planned.Recipients });
+            }
+
+            for (var a = run.Progress.Action; a < planned.Rule.Actions.Length; a++)
+            {
+                var (next, result, detail) = await RunActionAsync(run, r, a, cancellationToken);
+                if (next == Next.Return)
+                {
+                    return result!;
+                }
+
+                if (next == Next.EndRule)
+                {
+                    break;
+                }
+
+                if (next == Next.EndRuleSet)
+                {
+                    endedBy = detail;
+                    break;
+                }
+            }
+
+            run.Progress = run.Progress with { Rule = r + 1, Action = 0 };
+        }
+
+        return await FinishAsync(run, endedBy, cancellationToken);
+    }
+
+    /// <summary>
+    /// Reads where the message stands, and on its first run records what it was received under and computes its
+    /// verdicts (once: a retry or a restart reads the saved ones back, and headers added by actions never change them).
+    /// </summary>
+    private async Task<MessageRun> BeginAsync(MessageRecord message, ProcessingMode mode, CancellationToken cancellationToken)
+    {
         var progress = ProcessingJsonContext.ReadProgress(message.Progress);
-        var trace = ProcessingJsonContext.ReadTrace(message.Trace);
+        var trace = MessageTrace.Read(message.Trace);
         var configuration = await configurations.GetAsync(message.ConfigVersion, cancellationToken);
         var ruleSet = configuration.ActiveRuleSet;
         var plan = RuleEvaluator.Plan(ruleSet, message.Recipients, message.IsSecure);
-        if (progress is { Rule: 0, Action: 0, Attempts: 0 } && !trace.Any(t => t.Kind == "received"))
+        if (progress is { Rule: 0, Action: 0, Attempts: 0 } && !trace.Any(t => t.Kind == TraceKind.Received))
         {
             trace.Add(new TraceEntry
             {
                 At = time.GetUtcNow(),
-                Kind = "received",
+                Kind = TraceKind.Received,
                 Recipients = message.Recipients,
                 Detail = ruleSet is null
                     ? $"no rule set was active (configuration version {configuration.Version})"
@@ -87,192 +129,163 @@ internal sealed partial class MessagePipeline(
 
         if (progress.Authentication is null)
         {
-            // Once per message, from the message as received: a retry or a restart reads the saved verdicts back, and
-            // headers added by actions never change them.
             var scan = plan.Any(p => p.Rule.ScanEnabled);
             var envelope = new Envelope(message.Id, message.MailFrom, message.RemoteAddress, message.ClientName);
-            var authentication = await authenticator.AuthenticateAsync(envelope, ct => OpenReceivedAsync(message, ct), scan, cancellationToken);
+            var authentication = await authenticator.AuthenticateAsync(envelope, ct => messages.OpenReceivedAsync(message, ct), scan, cancellationToken);
             progress = progress with { Authentication = authentication };
-            trace.Add(new TraceEntry { At = time.GetUtcNow(), Kind = "verdicts", Detail = string.Join("; ", authentication.Notes) });
+            trace.Add(new TraceEntry { At = time.GetUtcNow(), Kind = TraceKind.Verdicts, Detail = string.Join("; ", authentication.Notes) });
         }
 
-        var verdicts = progress.Authentication.Verdicts;
-        var content = await LoadContentAsync(message, progress, cancellationToken);
-        var mail = await DescribeAsync(content, message, cancellationToken);
-        var subject = mail.CommonHeaders.Subject;
         // Nothing is saved before the first action: a message that stops here starts again from the beginning.
         // Every save is an fsync, so saves are made where resuming needs them and no more.
-        var status = mode == ProcessingMode.Inline ? MessageStatus.Inline : MessageStatus.Processing;
+        var content = await messages.LoadContentAsync(message, progress, cancellationToken);
+        var mail = await ReceivedMessages.DescribeAsync(content, message, cancellationToken);
+        return new MessageRun { Message = message, Mode = mode, Plan = plan, Trace = trace, Progress = progress, Content = content, Mail = mail };
+    }
 
-        string? endedBy = null;
-        for (var r = progress.Rule; r < plan.Count && endedBy is null; r++)
+    /// <summary>One attempt of action <paramref name="a"/> of planned rule <paramref name="r"/>, and what it means for the loop.</summary>
+    private async Task<(Next Next, PipelineResult? Result, string? EndedBy)> RunActionAsync(MessageRun run, int r, int a, CancellationToken cancellationToken)
+    {
+        var planned = run.Plan[r];
+        var action = planned.Rule.Actions[a];
+        var verdicts = run.Progress.Authentication!.Verdicts;
+        run.Progress = run.Progress with { Rule = r, Action = a };
+        var context = new ActionContext
         {
-            var planned = plan[r];
-            if (progress.Action == 0 && progress.Attempts == 0)
-            {
-                trace.Add(new TraceEntry { At = time.GetUtcNow(), Kind = "rule", Rule = planned.Rule.Name, Recipients = planned.Recipients });
-            }
+            Message = run.Message,
+            Content = run.Content,
+            Mail = run.Mail,
+            // SES reports spam and virus DISABLED for a rule that does not have ScanEnabled.
+            Verdicts = planned.Rule.ScanEnabled ? verdicts : verdicts.WithoutScan(),
+            Rule = planned,
+            ActionIndex = a,
+            Mode = run.Mode,
+            Now = time.GetUtcNow(),
+            CompletedSteps = run.Progress.Steps,
+            RecordStep = (step, ct) => RecordStepAsync(run, planned, a, action, step, ct),
+        };
+        var started = Stopwatch.GetTimestamp();
+        var result = await ExecuteAsync(action, context, cancellationToken);
+        var duration = Math.Round(Stopwatch.GetElapsedTime(started).TotalMilliseconds, 3);
+        InletMetrics.ActionsRun.Add(1, new("type", action.Type), new("outcome", result.Outcome.ToString()));
+        AddCalls(run, planned, a, action, result.Calls);
 
-            for (var a = progress.Action; a < planned.Rule.Actions.Length; a++)
-            {
-                var action = planned.Rule.Actions[a];
-                var now = time.GetUtcNow();
-                var context = new ActionContext
-                {
-                    Message = message,
-                    Content = content,
-                    Mail = mail,
-                    // SES reports spam and virus DISABLED for a rule that does not have ScanEnabled.
-                    Verdicts = planned.Rule.ScanEnabled ? verdicts : verdicts.WithoutScan(),
-                    Rule = planned,
-                    ActionIndex = a,
-                    Mode = mode,
-                    Now = now,
-                };
-                var started = Stopwatch.GetTimestamp();
-                var result = await ExecuteAsync(action, context, trace, cancellationToken);
-                var duration = Math.Round(Stopwatch.GetElapsedTime(started).TotalMilliseconds, 3);
-                InletMetrics.ActionsRun.Add(1, new("type", action.Type), new("outcome", result.Outcome.ToString()));
-
-                if (result.Outcome == ActionOutcome.Failed)
-                {
-                    now = time.GetUtcNow();
-                    InletMetrics.ActionsFailed.Add(1, new KeyValuePair<string, object?>("type", action.Type));
-                    if (mode == ProcessingMode.Inline)
-                    {
-                        trace.Add(ActionEntry(planned, a, action, "failed", duration, result));
-                        trace.Add(new TraceEntry { At = time.GetUtcNow(), Kind = "end", Detail = "inline processing stopped: an action failed; the client was told to try again (451)" });
-                        await SaveAsync(message.Id, MessageStatus.Rejected, subject, progress with { Rule = r, Action = a }, trace, null, cancellationToken);
-                        return new PipelineResult(MessageStatus.Rejected, InlineReply: new SmtpReply(451, "4.3.0", $"Action {a + 1} ({action.Type}) of rule {planned.Rule.Name} failed; try again later"));
-                    }
-
-                    var attempts = progress.Attempts + 1;
-                    var firstFailure = progress.FirstFailureAt ?? now;
-                    if (now - firstFailure >= options.RetryMaxAge)
-                    {
-                        InletMetrics.ActionsExpired.Add(1, new KeyValuePair<string, object?>("type", action.Type));
-                        trace.Add(ActionEntry(planned, a, action, "expired", duration, result) with
-                        {
-                            Detail = $"gave up after {attempts} attempts over {(now - firstFailure).TotalMinutes:F0} minutes; evaluation goes on",
-                        });
-                        LogActionExpired(logger, message.Id, action.Type, planned.Rule.Name, result.Error);
-                        progress = progress with { Rule = r, Action = a + 1, Attempts = 0, FirstFailureAt = null, AnyExpired = true };
-                        await SaveAsync(message.Id, status, subject, progress, trace, null, cancellationToken);
-                        continue;
-                    }
-
-                    var retryAt = now + options.DelayFor(attempts);
-                    trace.Add(ActionEntry(planned, a, action, "retrying", duration, result) with
-                    {
-                        Detail = $"attempt {attempts} failed; next attempt at {SesMailBuilder.FormatTimestamp(retryAt)}",
-                    });
-                    LogActionFailed(logger, message.Id, action.Type, planned.Rule.Name, attempts, result.Error);
-                    progress = progress with { Rule = r, Action = a, Attempts = attempts, FirstFailureAt = firstFailure };
-                    await SaveAsync(message.Id, MessageStatus.Retrying, subject, progress, trace, retryAt, cancellationToken);
-                    return new PipelineResult(MessageStatus.Retrying, retryAt);
-                }
-
-                var outcome = result.Outcome switch
-                {
-                    ActionOutcome.StopRule => "stop-rule",
-                    ActionOutcome.StopRuleSet => "stop-rule-set",
-                    ActionOutcome.Unsupported => "unsupported",
-                    _ => "ok",
-                };
-                trace.Add(ActionEntry(planned, a, action, outcome, duration, result));
-                if (result.AddHeader is { } header)
-                {
-                    progress = progress with { AddedHeaders = [.. progress.AddedHeaders, header] };
-                    content = content.WithAppended(progress.AddedHeaders);
-                    mail = await DescribeAsync(content, message, cancellationToken);
-                }
-
-                if (result.Bounce is { } bounce && mode == ProcessingMode.Inline && progress.BounceReply is null)
-                {
-                    progress = progress with { BounceReply = bounce.Reply.ToString() };
-                }
-
-                progress = progress with { Rule = r, Action = a + 1, Attempts = 0, FirstFailureAt = null };
-                var lastStep = result.Outcome == ActionOutcome.StopRuleSet
-                    || (r == plan.Count - 1 && (a == planned.Rule.Actions.Length - 1 || result.Outcome == ActionOutcome.StopRule));
-                if (!lastStep)
-                {
-                    // The final save below records the last step together with the end.
-                    await SaveAsync(message.Id, status, subject, progress, trace, null, cancellationToken);
-                }
-
-                if (result.Outcome == ActionOutcome.StopRule)
-                {
-                    break;
-                }
-
-                if (result.Outcome == ActionOutcome.StopRuleSet)
-                {
-                    endedBy = $"{action.Type} action {a + 1} of rule {planned.Rule.Name}: {result.Detail}";
-                    break;
-                }
-            }
-
-            progress = progress with { Rule = r + 1, Action = 0 };
+        if (result.Outcome == ActionOutcome.Failed)
+        {
+            return await FailedAsync(run, r, a, result, duration, cancellationToken);
         }
 
-        trace.Add(new TraceEntry
+        run.Trace.Add(ActionEntry(planned, a, action, OutcomeText(result.Outcome), duration, result));
+        if (result.AddHeader is { } header)
+        {
+            run.Progress = run.Progress with { AddedHeaders = [.. run.Progress.AddedHeaders, header] };
+            run.Content = run.Content.WithAppended(run.Progress.AddedHeaders);
+            run.Mail = await ReceivedMessages.DescribeAsync(run.Content, run.Message, cancellationToken);
+        }
+
+        if (result.Rejection is { } rejection && run.Mode == ProcessingMode.Inline && run.Progress.BounceReply is null)
+        {
+            run.Progress = run.Progress with { BounceReply = new SmtpReply(rejection.Code, rejection.Status, rejection.Text).ToString() };
+        }
+
+        run.Progress = run.Progress with { Action = a + 1, Steps = [], Attempts = 0, FirstFailureAt = null };
+        var lastStep = result.Outcome == ActionOutcome.StopRuleSet
+            || (r == run.Plan.Count - 1 && (a == planned.Rule.Actions.Length - 1 || result.Outcome == ActionOutcome.StopRule));
+        if (!lastStep)
+        {
+            // The final save records the last step together with the end.
+            await SaveAsync(run, run.Status, null, cancellationToken);
+        }
+
+        return result.Outcome switch
+        {
+            ActionOutcome.StopRule => (Next.EndRule, null, null),
+            ActionOutcome.StopRuleSet => (Next.EndRuleSet, null, $"{action.Type} action {a + 1} of rule {planned.Rule.Name}: {result.Detail}"),
+            _ => (Next.NextAction, null, null),
+        };
+    }
+
+    /// <summary>
+    /// A failed attempt. Inline, the client is told to try again. Async, the action is retried with back-off — its
+    /// completed steps stay in the progress, so the retry resumes after them — until the retry window is over.
+    /// </summary>
+    private async Task<(Next, PipelineResult?, string?)> FailedAsync(MessageRun run, int r, int a, ActionResult result, double duration, CancellationToken cancellationToken)
+    {
+        var planned = run.Plan[r];
+        var action = planned.Rule.Actions[a];
+        var now = time.GetUtcNow();
+        InletMetrics.ActionsFailed.Add(1, new KeyValuePair<string, object?>("type", action.Type));
+        if (run.Mode == ProcessingMode.Inline)
+        {
+            run.Trace.Add(ActionEntry(planned, a, action, TraceOutcome.Failed, duration, result));
+            run.Trace.Add(new TraceEntry { At = time.GetUtcNow(), Kind = TraceKind.End, Detail = "inline processing stopped: an action failed; the client was told to try again (451)" });
+            await SaveAsync(run, MessageStatus.Rejected, null, cancellationToken);
+            return (Next.Return, new PipelineResult(MessageStatus.Rejected, InlineReply: new SmtpReply(451, "4.3.0", $"Action {a + 1} ({action.Type}) of rule {planned.Rule.Name} failed; try again later")), null);
+        }
+
+        var attempts = run.Progress.Attempts + 1;
+        var firstFailure = run.Progress.FirstFailureAt ?? now;
+        if (now - firstFailure >= options.RetryMaxAge)
+        {
+            InletMetrics.ActionsExpired.Add(1, new KeyValuePair<string, object?>("type", action.Type));
+            run.Trace.Add(ActionEntry(planned, a, action, TraceOutcome.Expired, duration, result) with
+            {
+                Detail = $"gave up after {attempts} attempts over {(now - firstFailure).TotalMinutes:F0} minutes; evaluation goes on",
+            });
+            LogActionExpired(logger, run.Message.Id, action.Type, planned.Rule.Name, result.Error);
+            run.Progress = run.Progress with { Action = a + 1, Steps = [], Attempts = 0, FirstFailureAt = null, AnyExpired = true };
+            await SaveAsync(run, run.Status, null, cancellationToken);
+            return (Next.NextAction, null, null);
+        }
+
+        var retryAt = now + options.DelayFor(attempts);
+        run.Trace.Add(ActionEntry(planned, a, action, TraceOutcome.Retrying, duration, result) with
+        {
+            Detail = $"attempt {attempts} failed; next attempt at {WireTime.IsoMilliseconds(retryAt)}",
+        });
+        LogActionFailed(logger, run.Message.Id, action.Type, planned.Rule.Name, attempts, result.Error);
+        run.Progress = run.Progress with { Attempts = attempts, FirstFailureAt = firstFailure };
+        await SaveAsync(run, MessageStatus.Retrying, retryAt, cancellationToken);
+        return (Next.Return, new PipelineResult(MessageStatus.Retrying, retryAt), null);
+    }
+
+    private async Task<PipelineResult> FinishAsync(MessageRun run, string? endedBy, CancellationToken cancellationToken)
+    {
+        run.Trace.Add(new TraceEntry
         {
             At = time.GetUtcNow(),
-            Kind = "end",
+            Kind = TraceKind.End,
             Detail = endedBy is not null ? $"rule set evaluation ended by {endedBy}" : "every applicable rule ran",
         });
-        var final = progress.BounceReply is not null && mode == ProcessingMode.Inline ? MessageStatus.Bounced
-            : progress.AnyExpired ? MessageStatus.Failed
+        var inline = run.Mode == ProcessingMode.Inline;
+        var final = run.Progress.BounceReply is not null && inline ? MessageStatus.Bounced
+            : run.Progress.AnyExpired ? MessageStatus.Failed
             : MessageStatus.Processed;
-        await SaveAsync(message.Id, final, subject, progress with { Finished = true }, trace, null, cancellationToken);
+        run.Progress = run.Progress with { Finished = true };
+        await SaveAsync(run, final, null, cancellationToken);
         SmtpReply? reply = null;
-        if (mode == ProcessingMode.Inline)
+        if (inline)
         {
-            reply = final == MessageStatus.Bounced ? ParseReply(progress.BounceReply!) : SmtpReply.Accepted(message.Id);
+            reply = final == MessageStatus.Bounced ? ParseReply(run.Progress.BounceReply!) : SmtpReply.Accepted(run.Message.Id);
         }
 
         return new PipelineResult(final, InlineReply: reply);
     }
 
-    /// <summary>Runs the action's handler, then its bounce and its notification; a failure of any of them fails the action.</summary>
-    private async Task<ActionResult> ExecuteAsync(ReceiptAction action, ActionContext context, List<TraceEntry> trace, CancellationToken cancellationToken)
+    /// <summary>Runs the action's handler; a failure of any of its steps fails the action.</summary>
+    private async Task<ActionResult> ExecuteAsync(ReceiptAction action, ActionContext context, CancellationToken cancellationToken)
     {
+        if (!_handlers.TryGetValue(action.GetType(), out var handler))
+        {
+            return new ActionResult(ActionOutcome.Unsupported)
+            {
+                Detail = $"{action.MemberName} is not supported by this version of Inlet; the action was passed over",
+            };
+        }
+
         try
         {
-            if (!_handlers.TryGetValue(action.GetType(), out var handler))
-            {
-                return new ActionResult(ActionOutcome.Unsupported)
-                {
-                    Detail = $"{action.MemberName} is not supported by this version of Inlet; the action was passed over",
-                };
-            }
-
-            var result = await handler.ExecuteAsync(action, context, cancellationToken);
-            foreach (var call in result.Calls)
-            {
-                // What a function did through the AWS APIs while the action ran, in the order it did it.
-                trace.Add(new TraceEntry { At = time.GetUtcNow(), Kind = "aws-call", Rule = context.Rule.Rule.Name, Action = context.ActionIndex, ActionType = action.Type, Detail = call });
-            }
-
-            if (result.Outcome == ActionOutcome.Failed)
-            {
-                return result;
-            }
-
-            if (result.Bounce is { } bounce && context.Mode == ProcessingMode.Async)
-            {
-                trace.Add(new TraceEntry { At = time.GetUtcNow(), Kind = "bounce", Rule = context.Rule.Rule.Name, Action = context.ActionIndex, Detail = await SendBounceAsync(bounce, context, cancellationToken) });
-            }
-
-            if (result.Receipt is { TopicArn: { } topic } receipt)
-            {
-                var notification = new SesNotification { Mail = context.Mail, Receipt = context.CreateReceipt(receipt) };
-                var published = await notifications.PublishReceiptAsync(topic, notification, cancellationToken);
-                trace.Add(new TraceEntry { At = time.GetUtcNow(), Kind = "notification", Rule = context.Rule.Rule.Name, Action = context.ActionIndex, Outcome = published.Published ? "ok" : "not-sent", Detail = published.Detail });
-            }
-
-            return result;
+            return await handler.ExecuteAsync(action, context, cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -280,23 +293,41 @@ internal sealed partial class MessagePipeline(
         }
     }
 
-    private async Task<string> SendBounceAsync(BounceRequest bounce, ActionContext context, CancellationToken cancellationToken)
+    /// <summary>A step of the current action is done: into the trace, and into the saved progress before anything else happens.</summary>
+    private async Task RecordStepAsync(MessageRun run, PlannedRule planned, int a, ReceiptAction action, CompletedStep step, CancellationToken cancellationToken)
     {
-        if (context.Message.MailFrom.Length == 0)
+        AddCalls(run, planned, a, action, step.Calls);
+        if (step.TraceKind is { } kind)
         {
-            return "no bounce message: the message has a null sender (<>)";
+            run.Trace.Add(new TraceEntry { At = time.GetUtcNow(), Kind = kind, Rule = planned.Rule.Name, Action = a, Outcome = step.TraceOutcome, Detail = step.Detail });
         }
 
-        var sender = bounce.Sender.Length > 0 ? bounce.Sender : $"MAILER-DAEMON@{smtp.Hostname}";
-        var headers = await context.Content.ReadHeaderSectionAsync(cancellationToken);
-        var dsn = DeliveryStatusNotification.Create(smtp.Hostname, sender, context.Message.MailFrom, context.Rule.Recipients, bounce.Reply.Code, bounce.Reply.Status, bounce.Reply.Text, context.Message.ReceivedAt, headers);
-        return $"bounce from {sender} to {context.Message.MailFrom}: " + await bounces.SendAsync(dsn, context.Message.MailFrom, context.Message.Id, cancellationToken);
+        // The calls are in the trace now; the saved step needs only what a retry reads.
+        run.Progress = run.Progress with { Steps = [.. run.Progress.Steps, step with { Calls = [] }] };
+        await SaveAsync(run, run.Status, null, cancellationToken);
     }
+
+    /// <summary>What a function did through the AWS APIs while the action ran, in the order it did it.</summary>
+    private void AddCalls(MessageRun run, PlannedRule planned, int a, ReceiptAction action, IReadOnlyList<string> calls)
+    {
+        foreach (var call in calls)
+        {
+            run.Trace.Add(new TraceEntry { At = time.GetUtcNow(), Kind = TraceKind.AwsCall, Rule = planned.Rule.Name, Action = a, ActionType = action.Type, Detail = call });
+        }
+    }
+
+    private static string OutcomeText(ActionOutcome outcome) => outcome switch
+    {
+        ActionOutcome.StopRule => TraceOutcome.StopRule,
+        ActionOutcome.StopRuleSet => TraceOutcome.StopRuleSet,
+        ActionOutcome.Unsupported => TraceOutcome.Unsupported,
+        _ => TraceOutcome.Ok,
+    };
 
     private TraceEntry ActionEntry(PlannedRule rule, int index, ReceiptAction action, string outcome, double duration, ActionResult result) => new()
     {
         At = time.GetUtcNow(),
-        Kind = "action",
+        Kind = TraceKind.Action,
         Rule = rule.Rule.Name,
         Action = index,
         ActionType = action.Type,
@@ -316,13 +347,13 @@ internal sealed partial class MessagePipeline(
             : new SmtpReply(code, null, text[(parts[0].Length + 1)..]);
     }
 
-    private Task SaveAsync(string id, string status, string? subject, ProcessingProgress progress, List<TraceEntry> trace, DateTimeOffset? nextAttempt, CancellationToken cancellationToken) =>
+    private Task SaveAsync(MessageRun run, string status, DateTimeOffset? nextAttempt, CancellationToken cancellationToken) =>
         state.UpdateMessageAsync(
-            new MessageUpdate(id, status)
+            new MessageUpdate(run.Message.Id, status)
             {
-                Subject = subject,
-                Progress = ProcessingJsonContext.WriteProgress(progress),
-                Trace = ProcessingJsonContext.WriteTrace(trace),
+                Subject = run.Subject,
+                Progress = ProcessingJsonContext.WriteProgress(run.Progress),
+                Trace = MessageTrace.Write(run.Trace),
                 NextAttemptAt = nextAttempt,
             },
             cancellationToken);
@@ -331,9 +362,9 @@ internal sealed partial class MessagePipeline(
     public async Task RejectAsync(MessageRecord message, string reason, CancellationToken cancellationToken)
     {
         var current = await state.GetMessageAsync(message.Id, cancellationToken) ?? message;
-        var trace = ProcessingJsonContext.ReadTrace(current.Trace);
-        trace.Add(new TraceEntry { At = time.GetUtcNow(), Kind = "end", Detail = reason });
-        await state.UpdateMessageAsync(new MessageUpdate(message.Id, MessageStatus.Rejected) { Progress = current.Progress, Trace = ProcessingJsonContext.WriteTrace(trace) }, cancellationToken);
+        var trace = MessageTrace.Read(current.Trace);
+        trace.Add(new TraceEntry { At = time.GetUtcNow(), Kind = TraceKind.End, Detail = reason });
+        await state.UpdateMessageAsync(new MessageUpdate(message.Id, MessageStatus.Rejected) { Progress = current.Progress, Trace = MessageTrace.Write(trace) }, cancellationToken);
     }
 
     [LoggerMessage(EventId = 300, Level = LogLevel.Warning, Message = "Message {Id}: {Type} action of rule {Rule} failed (attempt {Attempt}): {Error}")]

@@ -1,7 +1,6 @@
 using System.Net;
 using Inlet.Rules;
 using Inlet.Smtp;
-using Inlet.Hosting;
 using Inlet.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -37,15 +36,26 @@ internal sealed partial class SmtpBackend(
     public SmtpReply? CheckClient(IPEndPoint? remote) =>
         remote is not null && _configuration.Current.Filters.IsBlocked(remote.Address) ? s_blocked : null;
 
-    public SmtpReply? CheckRecipient(string address, SmtpClientInfo client)
+    /// <summary>
+    /// The configuration in force at MAIL, pinned for the transaction: its recipients are judged by it and its message
+    /// is recorded with its version, so the rules that accepted a recipient are the rules that process the message.
+    /// </summary>
+    public ISmtpTransaction BeginTransaction() => new PinnedTransaction(_configuration.Current.Configuration);
+
+    private sealed class PinnedTransaction(ReceiptConfiguration configuration) : ISmtpTransaction
     {
-        var active = _configuration.Current.Configuration.ActiveRuleSet;
-        return RecipientAcceptance.Decide(active, address, client.IsSecure) switch
+        public long Version => configuration.Version;
+
+        public SmtpReply? CheckRecipient(string address, SmtpClientInfo client)
         {
-            RecipientDecision.Accept => null,
-            RecipientDecision.TlsRequired => s_tlsRequired,
-            _ => active is null ? s_noActiveRuleSet : s_noRule,
-        };
+            var active = configuration.ActiveRuleSet;
+            return RecipientAcceptance.Decide(active, address, client.IsSecure) switch
+            {
+                RecipientDecision.Accept => null,
+                RecipientDecision.TlsRequired => s_tlsRequired,
+                _ => active is null ? s_noActiveRuleSet : s_noRule,
+            };
+        }
     }
 
     public async ValueTask<ISmtpMessageWriter> BeginMessageAsync(CancellationToken cancellationToken)
@@ -117,7 +127,7 @@ internal sealed partial class SmtpBackend(
                 SmtpUtf8 = envelope.SmtpUtf8,
                 BodyType = envelope.BodyType,
                 Size = _size,
-                ConfigVersion = backend._configuration.Current.Configuration.Version,
+                ConfigVersion = envelope.Transaction is PinnedTransaction pinned ? pinned.Version : backend._configuration.Current.Configuration.Version,
                 Status = backend._options.Mode == ProcessingMode.Inline ? MessageStatus.Inline : MessageStatus.Queued,
             };
             try

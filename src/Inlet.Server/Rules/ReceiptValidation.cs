@@ -241,7 +241,7 @@ internal static partial class ReceiptValidation
             return new ReceiptError("InvalidParameterValue", $"Invalid StatusCode: '{status}' (an RFC 3463 code of the same class as {bounce.SmtpReplyCode}, such as {bounce.SmtpReplyCode[0]}.1.1)");
         }
 
-        if (!Smtp.SmtpPathParser.IsValidMailbox(bounce.Sender))
+        if (!MailboxSyntax.IsValid(bounce.Sender))
         {
             return new ReceiptError("InvalidParameterValue", $"Invalid Sender: '{bounce.Sender}' (an email address)");
         }

@@ -15,7 +15,8 @@ internal sealed record SmtpEnvelope(
     string? TlsProtocol,
     bool SmtpUtf8,
     string BodyType,
-    DateTimeOffset ReceivedAt);
+    DateTimeOffset ReceivedAt,
+    ISmtpTransaction Transaction);
 
 /// <summary>
 /// The one boundary between the SMTP protocol and the rest of Inlet. SMTP asks it whether a client and each
@@ -27,11 +28,21 @@ internal interface ISmtpBackend
     /// <summary>At connect: null to accept the client, or the reply that refuses it.</summary>
     SmtpReply? CheckClient(IPEndPoint? remote);
 
-    /// <summary>At RCPT: null to accept the recipient, or the reply that refuses it.</summary>
-    SmtpReply? CheckRecipient(string address, SmtpClientInfo client);
+    /// <summary>At MAIL: the transaction that judges its recipients, and whose view of the rules its message keeps.</summary>
+    ISmtpTransaction BeginTransaction();
 
     /// <summary>At DATA or the first BDAT: opens a spool entry to stream the message into.</summary>
     ValueTask<ISmtpMessageWriter> BeginMessageAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// One mail transaction (MAIL to the end of DATA or BDAT LAST). Every recipient is judged, and the message is recorded,
+/// under the one view of the configuration that the backend took at MAIL.
+/// </summary>
+internal interface ISmtpTransaction
+{
+    /// <summary>At RCPT: null to accept the recipient, or the reply that refuses it.</summary>
+    SmtpReply? CheckRecipient(string address, SmtpClientInfo client);
 }
 
 /// <summary>One message being received. Disposing it without a commit discards it.</summary>

@@ -1,15 +1,5 @@
 namespace Inlet.Smtp;
 
-/// <summary>How processing relates to the SMTP reply.</summary>
-internal enum ProcessingMode
-{
-    /// <summary>As SES: the final 250 comes once the message is durable; rules run afterwards.</summary>
-    Async,
-
-    /// <summary>Rules run before the final reply, so a rejection becomes the SMTP reply itself.</summary>
-    Inline,
-}
-
 /// <summary>SMTP endpoint settings. Every limit has a default; the defaults follow RFC 5321 and SES.</summary>
 internal sealed record SmtpOptions
 {

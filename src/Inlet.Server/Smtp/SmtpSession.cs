@@ -53,6 +53,7 @@ internal sealed class SmtpSession
 
     private readonly SmtpOptions _options;
     private readonly ISmtpBackend _backend;
+    private ISmtpTransaction? _transaction;
     private readonly bool _tlsAvailable;
     private readonly List<string> _recipients = [];
 
@@ -89,7 +90,7 @@ internal sealed class SmtpSession
     public SmtpClientInfo ClientInfo => new(RemoteEndPoint, ClientName, IsSecure);
 
     public SmtpEnvelope CreateEnvelope(DateTimeOffset receivedAt) =>
-        new(MailFrom ?? string.Empty, [.. _recipients], RemoteEndPoint, ClientName, IsSecure, TlsProtocol, SmtpUtf8, BodyType, receivedAt);
+        new(MailFrom ?? string.Empty, [.. _recipients], RemoteEndPoint, ClientName, IsSecure, TlsProtocol, SmtpUtf8, BodyType, receivedAt, _transaction ??= _backend.BeginTransaction());
 
     /// <summary>Handles one parsed command and says what the transport does next.</summary>
     public SmtpStep Handle(SmtpCommand command)
@@ -272,6 +273,7 @@ internal sealed class SmtpSession
         }
 
         MailFrom = parsed.Address;
+        _transaction = _backend.BeginTransaction();
         SmtpUtf8 = smtpUtf8;
         BodyType = body;
         State = SmtpState.Mail;
@@ -307,7 +309,7 @@ internal sealed class SmtpSession
             return new SmtpStep(SmtpReply.TooManyRecipients);
         }
 
-        var refusal = _backend.CheckRecipient(parsed.Address, ClientInfo);
+        var refusal = (_transaction ??= _backend.BeginTransaction()).CheckRecipient(parsed.Address, ClientInfo);
         if (refusal is not null)
         {
             return new SmtpStep(refusal);
@@ -359,6 +361,7 @@ internal sealed class SmtpSession
     private void ResetTransaction()
     {
         MailFrom = null;
+        _transaction = null;
         _recipients.Clear();
         SmtpUtf8 = false;
         BodyType = "7BIT";

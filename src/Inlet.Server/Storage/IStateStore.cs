@@ -1,35 +1,5 @@
 namespace Inlet.Storage;
 
-/// <summary>Where a message stands.</summary>
-internal static class MessageStatus
-{
-    /// <summary>Durable and acknowledged, waiting to be processed.</summary>
-    public const string Queued = "queued";
-
-    /// <summary>Rules are being applied.</summary>
-    public const string Processing = "processing";
-
-    /// <summary>An action failed and waits for its next attempt; later actions wait with it.</summary>
-    public const string Retrying = "retrying";
-
-    /// <summary>Every applicable rule ran to its end.</summary>
-    public const string Processed = "processed";
-
-    /// <summary>Processing finished, but an action gave up after its retries.</summary>
-    public const string Failed = "failed";
-
-    /// <summary>Inline mode: processed while the client waited; not yet answered. After a crash it was never acknowledged.</summary>
-    public const string Inline = "inline";
-
-    /// <summary>Inline mode: a Bounce action answered the client with its reply.</summary>
-    public const string Bounced = "bounced";
-
-    /// <summary>Inline mode: not accepted (a failure or the time budget); the client was told to try again.</summary>
-    public const string Rejected = "rejected";
-
-    public static bool IsUnfinished(string status) => status is Queued or Processing or Retrying;
-}
-
 /// <summary>The record of one accepted message: its envelope, where it stands, and what happened to it.</summary>
 internal sealed record MessageRecord
 {
@@ -105,7 +75,7 @@ internal sealed record AsyncInvocationRecord
     public DateTimeOffset NextAttemptAt { get; init; }
 
     /// <summary><c>pending</c> or <c>dead</c>.</summary>
-    public string Status { get; init; } = "pending";
+    public string Status { get; init; } = WorkStatus.Pending;
 
     /// <summary>Why it died, or the last attempt's error.</summary>
     public string? LastError { get; init; }
@@ -164,7 +134,7 @@ internal sealed record DeliveryRecord
     public DateTimeOffset NextAttemptAt { get; init; }
 
     /// <summary><c>pending</c>, <c>delivered</c>, <c>failed</c> (gave up) or <c>rejected</c> (the endpoint answered 4xx).</summary>
-    public string Status { get; init; } = "pending";
+    public string Status { get; init; } = WorkStatus.Pending;
 
     public string? LastError { get; init; }
 

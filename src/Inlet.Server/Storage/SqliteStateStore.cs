@@ -38,6 +38,8 @@ internal sealed class SqliteStateStore : IStateStore
         await using var connection = await OpenAsync(cancellationToken);
         await ExecuteAsync(connection, "PRAGMA journal_mode=WAL;", cancellationToken);
         var version = Convert.ToInt32(await ScalarAsync(connection, "PRAGMA user_version;", cancellationToken), CultureInfo.InvariantCulture);
+        // The migrations are history and keep their text; the status values in their partial indexes are those of
+        // Core/Statuses.cs, which the queries below use.
         if (version < 1)
         {
             await ExecuteAsync(connection, """
@@ -254,7 +256,7 @@ internal sealed class SqliteStateStore : IStateStore
         (await QueryOutboxAsync("WHERE id = $id", [("$id", id)], cancellationToken)).FirstOrDefault();
 
     public Task<IReadOnlyList<OutboxRecord>> ListDueOutboxAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken) =>
-        QueryOutboxAsync("WHERE status = 'pending' AND next_attempt_at <= $now ORDER BY next_attempt_at LIMIT $limit", [("$now", Format(now)), ("$limit", limit)], cancellationToken);
+        QueryOutboxAsync($"WHERE status = '{OutboxStatus.Pending}' AND next_attempt_at <= $now ORDER BY next_attempt_at LIMIT $limit", [("$now", Format(now)), ("$limit", limit)], cancellationToken);
 
     public Task<IReadOnlyList<OutboxRecord>> ListOutboxAsync(int limit, CancellationToken cancellationToken) =>
         QueryOutboxAsync("ORDER BY created_at DESC, id DESC LIMIT $limit", [("$limit", limit)], cancellationToken);
@@ -262,7 +264,7 @@ internal sealed class SqliteStateStore : IStateStore
     public async Task<DateTimeOffset?> NextOutboxDueAsync(CancellationToken cancellationToken)
     {
         DateTimeOffset? next = null;
-        await QueryAsync("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending';", [], reader => next = reader.IsDBNull(0) ? null : Parse(reader.GetString(0)), cancellationToken);
+        await QueryAsync($"SELECT MIN(next_attempt_at) FROM outbox WHERE status = '{OutboxStatus.Pending}';", [], reader => next = reader.IsDBNull(0) ? null : Parse(reader.GetString(0)), cancellationToken);
         return next;
     }
 
@@ -356,7 +358,7 @@ internal sealed class SqliteStateStore : IStateStore
         (await QueryInvocationsAsync("WHERE id = $id", [("$id", id)], cancellationToken)).FirstOrDefault();
 
     public Task<IReadOnlyList<AsyncInvocationRecord>> ListDueInvocationsAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken) =>
-        QueryInvocationsAsync("WHERE status = 'pending' AND next_attempt_at <= $now ORDER BY next_attempt_at LIMIT $limit", [("$now", Format(now)), ("$limit", limit)], cancellationToken);
+        QueryInvocationsAsync($"WHERE status = '{InvocationStatus.Pending}' AND next_attempt_at <= $now ORDER BY next_attempt_at LIMIT $limit", [("$now", Format(now)), ("$limit", limit)], cancellationToken);
 
     public Task<IReadOnlyList<AsyncInvocationRecord>> ListInvocationsAsync(string status, int limit, CancellationToken cancellationToken) =>
         QueryInvocationsAsync("WHERE status = $status ORDER BY created_at DESC LIMIT $limit", [("$status", status), ("$limit", limit)], cancellationToken);
@@ -365,7 +367,7 @@ internal sealed class SqliteStateStore : IStateStore
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT MIN(next_attempt_at) FROM invocations WHERE status = 'pending';";
+        command.CommandText = $"SELECT MIN(next_attempt_at) FROM invocations WHERE status = '{InvocationStatus.Pending}';";
         return await command.ExecuteScalarAsync(cancellationToken) is string text ? Parse(text) : null;
     }
 
@@ -495,7 +497,7 @@ internal sealed class SqliteStateStore : IStateStore
     }
 
     public Task<IReadOnlyList<DeliveryRecord>> ListDueDeliveriesAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken) =>
-        QueryDeliveriesAsync("WHERE status = 'pending' AND next_attempt_at <= $now ORDER BY next_attempt_at LIMIT $limit", [("$now", Format(now)), ("$limit", limit)], cancellationToken);
+        QueryDeliveriesAsync($"WHERE status = '{DeliveryStatus.Pending}' AND next_attempt_at <= $now ORDER BY next_attempt_at LIMIT $limit", [("$now", Format(now)), ("$limit", limit)], cancellationToken);
 
     public Task<IReadOnlyList<DeliveryRecord>> ListDeliveriesAsync(string? status, int limit, CancellationToken cancellationToken) =>
         status is null
@@ -506,7 +508,7 @@ internal sealed class SqliteStateStore : IStateStore
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending';";
+        command.CommandText = $"SELECT MIN(next_attempt_at) FROM deliveries WHERE status = '{DeliveryStatus.Pending}';";
         return await command.ExecuteScalarAsync(cancellationToken) is string text ? Parse(text) : null;
     }
 
@@ -644,7 +646,7 @@ internal sealed class SqliteStateStore : IStateStore
         QueryMessagesAsync("WHERE updated_at >= $since ORDER BY updated_at LIMIT $limit", [("$since", Format(since)), ("$limit", limit)], cancellationToken);
 
     public Task<IReadOnlyList<MessageRecord>> ListUnfinishedAsync(CancellationToken cancellationToken) =>
-        QueryMessagesAsync("WHERE status IN ('queued', 'processing', 'retrying', 'inline') ORDER BY id", [], cancellationToken);
+        QueryMessagesAsync($"WHERE status IN ('{MessageStatus.Queued}', '{MessageStatus.Processing}', '{MessageStatus.Retrying}', '{MessageStatus.Inline}') ORDER BY id", [], cancellationToken);
 
     public async Task<long> SaveConfigurationAsync(string document, CancellationToken cancellationToken)
     {
@@ -844,7 +846,7 @@ internal sealed class SqliteStateStore : IStateStore
         return await command.ExecuteScalarAsync(cancellationToken);
     }
 
-    private static string Format(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+    private static string Format(DateTimeOffset time) => WireTime.IsoMilliseconds(time);
 
     private static DateTimeOffset Parse(string text) => DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
 

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace Inlet.Processing;
+namespace Inlet.Core;
 
 /// <summary>
 /// The loop behind Inlet's durable queues (asynchronous invocations, SNS deliveries): take the items that are due

@@ -2,11 +2,10 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using System.Threading.Channels;
-using Inlet.Actions;
 using Inlet.Api;
 using Inlet.Functions;
-using Inlet.Processing;
-using Inlet.Smtp;
+using Inlet.Management;
+using Inlet.Rules;
 using Inlet.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -59,7 +58,7 @@ internal static class ConsoleEndpoints
                 rule.Recipients,
                 rule.Actions.Select(action =>
                 {
-                    var (receipt, effect) = ApiEndpoints.Describe(action, string.Empty, functions);
+                    var (receipt, effect) = Inlet.Management.MessageService.Describe(action, string.Empty, functions);
                     return new RuleActionView(action.Type, receipt with { ObjectKey = null }, effect);
                 }).ToList())).ToList())).ToList();
         var filters = configuration.Filters.Select(f => new FilterView(f.Name, f.Policy.ToString(), f.Cidr)).ToList();
@@ -73,7 +72,7 @@ internal static class ConsoleEndpoints
             return null;
         }
 
-        await using var stream = await blobs.Spool.OpenReadAsync(SmtpBackend.SpoolContainer, MessagePipeline.SpoolKey(id), cancellationToken);
+        await using var stream = await MessageService.OpenReceivedAsync(blobs, id, cancellationToken);
         return stream is null ? null : await MimeMessage.LoadAsync(stream, cancellationToken);
     }
 
@@ -237,7 +236,7 @@ internal static class ConsoleEndpoints
         r.Source,
         r.Event,
         r.Result,
-        r.ErrorType is null ? LambdaActionHandler.ReadDisposition(Encoding.UTF8.GetBytes(r.Result)) : null,
+        r.ErrorType is null ? Disposition.Read(Encoding.UTF8.GetBytes(r.Result)) : null,
         r.ErrorType,
         r.ErrorMessage,
         r.AwsCalls,

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 
-namespace Inlet.Processing;
+namespace Inlet.Core;
 
 /// <summary>
 /// Message ids in SES's observed form: 40 characters of lower-case base32hex (<c>[0-9a-v]</c>). The first 48 bits

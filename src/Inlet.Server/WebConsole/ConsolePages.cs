@@ -6,8 +6,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Inlet.Api;
-using Inlet.Processing;
-using Inlet.Smtp;
+using Inlet.Management;
 using Inlet.Storage;
 using Microsoft.AspNetCore.Http;
 using MimeKit;
@@ -160,7 +159,7 @@ internal sealed partial class ConsoleMiddleware(RequestDelegate next, ServerEndp
         MimeMessage? message = null;
         if (MessageId.IsValid(id) && await state.MessageExistsAsync(id, context.RequestAborted))
         {
-            await using var stream = await blobs.Spool.OpenReadAsync(SmtpBackend.SpoolContainer, MessagePipeline.SpoolKey(id), context.RequestAborted);
+            await using var stream = await MessageService.OpenReceivedAsync(blobs, id, context.RequestAborted);
             message = stream is null ? null : await MimeMessage.LoadAsync(stream, context.RequestAborted);
         }
 

@@ -1,10 +1,11 @@
 using System.Collections.Immutable;
 using Inlet.Functions;
 using Inlet.Notifications;
+using Inlet.Processing;
 using Inlet.Rules;
 using Inlet.Storage;
 
-namespace Inlet.Processing;
+namespace Inlet.Management;
 
 /// <summary>An SES API refusal: the wire code and its message.</summary>
 internal sealed class ReceiptException(string code, string message) : Exception(message)

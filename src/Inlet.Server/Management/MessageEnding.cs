@@ -1,4 +1,4 @@
-namespace Inlet.Processing;
+namespace Inlet.Management;
 
 /// <summary>
 /// How the evaluation of a message ended, read from its trace: <c>stop-rule-set</c> (a Lambda disposition or a

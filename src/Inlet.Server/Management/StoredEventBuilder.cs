@@ -1,12 +1,11 @@
 using Inlet.Actions;
 using Inlet.Functions;
-using Inlet.Hosting;
 using Inlet.Mail;
+using Inlet.Processing;
 using Inlet.Rules;
-using Inlet.Smtp;
 using Inlet.Storage;
 
-namespace Inlet.Processing;
+namespace Inlet.Management;
 
 /// <summary>The Lambda event for a stored message, and which action of which rule it is the event of.</summary>
 internal sealed record StoredEvent(SesEvent Event, string Source);
@@ -19,7 +18,7 @@ internal sealed record StoredEvent(SesEvent Event, string Source);
 /// (or none of the named function), the receipt is that of a Lambda action of the named function — or of the
 /// placeholder <c>Example</c>, as <c>sam local generate-event</c> has it — with invocation type Event, SES's default.
 /// </summary>
-internal sealed class StoredEventBuilder(MessagePipeline pipeline, ReceiptConfigurationStore configurations, FunctionRegistry functions, InletOptions options)
+internal sealed class StoredEventBuilder(ReceivedMessages messages, ReceiptConfigurationStore configurations, FunctionRegistry functions, AwsAccount options)
 {
     public const string PlaceholderFunction = "Example";
 
@@ -28,15 +27,15 @@ internal sealed class StoredEventBuilder(MessagePipeline pipeline, ReceiptConfig
         var configuration = await configurations.GetAsync(message.ConfigVersion, cancellationToken);
         var plan = RuleEvaluator.Plan(configuration.ActiveRuleSet, message.Recipients, message.IsSecure);
         var progress = ProcessingJsonContext.ReadProgress(message.Progress);
-        var trace = ProcessingJsonContext.ReadTrace(message.Trace);
+        var trace = MessageTrace.Read(message.Trace);
         // A replay leaves a note and runs again; the entries after the last note are the latest run's, the one
         // the stored progress (and its added headers) belongs to.
-        var run = trace.Skip(trace.FindLastIndex(t => t.Kind == "note") + 1).ToList();
+        var run = trace.Skip(trace.FindLastIndex(t => t.Kind == TraceKind.Note) + 1).ToList();
 
         var addedBefore = 0;
-        foreach (var entry in run.Where(t => t.Kind == "action"))
+        foreach (var entry in run.Where(t => t.Kind == TraceKind.Action))
         {
-            if (entry.ActionType == "AddHeader" && entry.Outcome == "ok")
+            if (entry.ActionType == "AddHeader" && entry.Outcome == TraceOutcome.Ok)
             {
                 addedBefore++;
                 continue;
@@ -76,8 +75,8 @@ internal sealed class StoredEventBuilder(MessagePipeline pipeline, ReceiptConfig
     /// <param name="progress">The saved progress, with the added headers the action saw.</param>
     private async Task<ActionContext> ContextAsync(MessageRecord message, ProcessingProgress progress, PlannedRule rule, int index, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var content = await pipeline.LoadContentAsync(message, progress, cancellationToken);
-        var mail = await MessagePipeline.DescribeAsync(content, message, cancellationToken);
+        var content = await messages.LoadContentAsync(message, progress, cancellationToken);
+        var mail = await ReceivedMessages.DescribeAsync(content, message, cancellationToken);
         // The verdicts the message got, saved once; a message not yet processed has none to report.
         var verdicts = progress.Authentication?.Verdicts ?? Inlet.Authentication.Verdicts.NotComputed;
         return new ActionContext
@@ -90,6 +89,8 @@ internal sealed class StoredEventBuilder(MessagePipeline pipeline, ReceiptConfig
             ActionIndex = index,
             Mode = ProcessingMode.Async,
             Now = now,
+            // Only read, never run: no step completes here.
+            RecordStep = (_, _) => Task.CompletedTask,
         };
     }
 

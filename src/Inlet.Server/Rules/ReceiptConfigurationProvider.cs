@@ -1,6 +1,5 @@
-using Inlet.Rules;
 
-namespace Inlet.Processing;
+namespace Inlet.Rules;
 
 /// <summary>
 /// Holds the receipt configuration in force. Readers take the whole snapshot at once, so a message sees one

@@ -1,0 +1,48 @@
+using Inlet.Authentication;
+using Inlet.Mail;
+using Inlet.Outbound;
+using Inlet.Smtp;
+using Inlet.Storage;
+
+namespace Inlet.Processing;
+
+/// <summary>
+/// A received message's content as actions see it: the spooled bytes as they arrived, SES's prepended headers (Return-Path,
+/// Received, then the verdicts' headers once they are known) and the headers AddHeader actions appended. The pipeline,
+/// the message queries, the event rebuilder and SendBounce all read a message through here, so they agree on it.
+/// </summary>
+internal sealed class ReceivedMessages(BlobStores blobs, SmtpOptions smtp) : IOriginalMessages
+{
+    public static string SpoolKey(string messageId) => messageId + ".eml";
+
+    /// <summary>
+    /// The headers SES prepends: Return-Path and Received, then, once verdicts are known, X-SES-Spam-Verdict and
+    /// X-SES-Virus-Verdict (when scanning ran), Received-SPF, Authentication-Results and X-SES-RECEIPT.
+    /// </summary>
+    public IReadOnlyList<AddedHeader> SesHeaders(MessageRecord message, AuthenticationRecord? authentication = null) =>
+    [
+        new AddedHeader("Return-Path", $"<{message.MailFrom}>"),
+        MessageContent.ReceivedHeader(message.ClientName ?? "unknown", message.RemoteAddress, smtp.Hostname, message.Id, message.Recipients.FirstOrDefault() ?? string.Empty, message.ReceivedAt),
+        .. authentication?.Headers ?? [],
+    ];
+
+    public Task<MessageContent> LoadContentAsync(MessageRecord message, ProcessingProgress progress, CancellationToken cancellationToken) =>
+        MessageContent.LoadAsync(ct => OpenReceivedAsync(message, ct), SesHeaders(message, progress.Authentication), progress.AddedHeaders, cancellationToken);
+
+    /// <summary>The message exactly as received, without anything SES or an action added.</summary>
+    public Task<Stream?> OpenReceivedAsync(MessageRecord message, CancellationToken cancellationToken) =>
+        blobs.Spool.OpenReadAsync(SmtpBackend.SpoolContainer, SpoolKey(message.Id), cancellationToken);
+
+    /// <summary>The mail object of the message as it stands.</summary>
+    public static async Task<SesMail> DescribeAsync(MessageContent content, MessageRecord message, CancellationToken cancellationToken)
+    {
+        var headers = SesMailBuilder.Parse(await content.ReadHeaderSectionAsync(cancellationToken));
+        return SesMailBuilder.Build(headers, message.Id, message.MailFrom, message.ReceivedAt);
+    }
+
+    public async Task<byte[]> ReadHeaderSectionAsync(MessageRecord message, CancellationToken cancellationToken)
+    {
+        var content = await LoadContentAsync(message, ProcessingJsonContext.ReadProgress(message.Progress), cancellationToken);
+        return await content.ReadHeaderSectionAsync(cancellationToken);
+    }
+}
