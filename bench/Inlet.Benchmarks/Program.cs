@@ -2,7 +2,8 @@ using BenchmarkDotNet.Running;
 using Inlet.Benchmarks;
 
 // `lambda` runs the function round-trip measurement (it needs node on PATH), `aws-calls` what a function's S3 and SES
-// calls cost from inside it, `sns` the delivery rate to a local
+// calls cost from inside it, `concurrency`
+// how fast a slow function's messages are processed, `sns` the delivery rate to a local
 // HTTP subscriber; anything else goes to BenchmarkDotNet.
 if (args.Length > 0 && args[0] == "lambda")
 {
@@ -12,6 +13,11 @@ if (args.Length > 0 && args[0] == "lambda")
 if (args.Length > 0 && args[0] == "aws-calls")
 {
     return await FunctionAwsCalls.RunAsync(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "concurrency")
+{
+    return await ProcessingConcurrency.RunAsync(args[1..]);
 }
 
 if (args.Length > 0 && args[0] == "sns")
