@@ -100,6 +100,21 @@ internal sealed class SmtpDocument
 
     public int? MaxConnectionsPerClient { get; set; }
 
+    /// <summary>Octets per second.</summary>
+    public double? MinDataRate { get; set; }
+
+    /// <summary>Seconds.</summary>
+    public double? MinDataRateGracePeriod { get; set; }
+
+    /// <summary>Seconds.</summary>
+    public double? MaxSessionTime { get; set; }
+
+    /// <summary>Seconds.</summary>
+    public double? ReclaimIdleAfter { get; set; }
+
+    /// <summary>Octets.</summary>
+    public long? MinFreeSpace { get; set; }
+
     /// <summary>Seconds.</summary>
     public double? InlineTimeout { get; set; }
 

@@ -30,6 +30,9 @@ internal interface ISmtpBackend
     /// <summary>At RCPT: null to accept the recipient, or the reply that refuses it.</summary>
     SmtpReply? CheckRecipient(string address, SmtpClientInfo client);
 
+    /// <summary>At MAIL: null when there is room for a message, or the 452 that defers it (RFC 5321 §4.5.3.1.10).</summary>
+    SmtpReply? CheckStorage() => null;
+
     /// <summary>At DATA or the first BDAT: opens a spool entry to stream the message into.</summary>
     ValueTask<ISmtpMessageWriter> BeginMessageAsync(CancellationToken cancellationToken);
 }

@@ -271,6 +271,11 @@ internal sealed class SmtpSession
             return new SmtpStep(SmtpReply.Utf8AddressNeedsSmtpUtf8);
         }
 
+        if (_backend.CheckStorage() is { } full)
+        {
+            return new SmtpStep(full);
+        }
+
         MailFrom = parsed.Address;
         SmtpUtf8 = smtpUtf8;
         BodyType = body;

@@ -268,11 +268,36 @@ internal sealed partial class FileBlobStore(string root) : IBlobStore
 
         public async ValueTask DisposeAsync()
         {
-            await stream.DisposeAsync();
-            if (!_committed)
+            try
             {
-                File.Delete(temp);
+                // On a full disk the close itself fails, writing what is buffered; the temporary file goes anyway.
+                await stream.DisposeAsync();
             }
+            catch (IOException) when (!_committed)
+            {
+            }
+            finally
+            {
+                if (!_committed)
+                {
+                    File.Delete(temp);
+                }
+            }
+        }
+    }
+
+    /// <summary>Free octets on the file system of a container's folder, or null when unknown.</summary>
+    public long? AvailableFreeSpace(string container)
+    {
+        try
+        {
+            var path = ContainerPath(container);
+            Directory.CreateDirectory(path);
+            return new DriveInfo(path).AvailableFreeSpace;
+        }
+        catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException)
+        {
+            return null;
         }
     }
 }
