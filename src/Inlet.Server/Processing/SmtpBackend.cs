@@ -37,7 +37,7 @@ internal sealed partial class SmtpBackend(
     public SmtpReply? CheckClient(IPEndPoint? remote) =>
         remote is not null && _configuration.Current.Filters.IsBlocked(remote.Address) ? s_blocked : null;
 
-    private long _spaceCheckedAt = long.MinValue;
+    private long _spaceCheckedAt = long.MinValue / 2;
     private bool _spaceLow;
 
     /// <summary>Below Smtp.MinFreeSpace on the spool's file system, MAIL is deferred with 452 (checked at most once a second).</summary>
