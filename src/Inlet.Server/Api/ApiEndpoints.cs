@@ -141,7 +141,7 @@ internal static class ApiEndpoints
     /// A dry run: the message in the request body, the envelope in the query (<c>from</c>, <c>to</c> repeated,
     /// <c>tls</c>). Nothing is stored or executed.
     /// </summary>
-    private static async Task<IResult> TestRulesAsync(HttpRequest request, ReceiptConfigurationProvider configuration, MessagePipeline pipeline, SmtpOptions smtp, FunctionRegistry functions, CancellationToken cancellationToken)
+    private static async Task<IResult> TestRulesAsync(HttpRequest request, ReceiptConfigurationProvider configuration, MessagePipeline pipeline, SmtpOptions smtp, Inlet.Hosting.InletOptions options, RuleTestGate gate, FunctionRegistry functions, CancellationToken cancellationToken)
     {
         var to = request.Query["to"].Where(t => !string.IsNullOrEmpty(t)).Select(t => t!).ToList();
         var from = request.Query["from"].FirstOrDefault() ?? string.Empty;
@@ -151,14 +151,46 @@ internal static class ApiEndpoints
             return Problem(StatusCodes.Status400BadRequest, "InvalidParameterValue", "name at least one envelope recipient with ?to=");
         }
 
-        using var body = new MemoryStream();
-        await request.Body.CopyToAsync(body, cancellationToken);
-        if (body.Length > smtp.MaxMessageSize)
+        if (!await gate.Slots.WaitAsync(0, cancellationToken))
         {
-            return Problem(StatusCodes.Status413PayloadTooLarge, "MessageTooLarge", $"the message is larger than Smtp.MaxMessageSize ({smtp.MaxMessageSize})");
+            return Problem(StatusCodes.Status429TooManyRequests, "TooManyRequests", $"{RuleTestGate.MaxConcurrent} dry runs are already running; try again when one has finished");
         }
 
-        var bytes = body.ToArray();
+        // The message goes to a file of the spool folder, never whole into memory; '#' marks it as a partial that
+        // start-up removes should the process die before the finally below.
+        var spoolFolder = Path.Combine(Path.GetFullPath(options.DataDirectory), SmtpBackend.SpoolContainer);
+        Directory.CreateDirectory(spoolFolder);
+        var temp = Path.Combine(spoolFolder, "#dry-run-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 64 * 1024, FileOptions.Asynchronous))
+            {
+                var buffer = new byte[64 * 1024];
+                long total = 0;
+                int read;
+                while ((read = await request.Body.ReadAsync(buffer, cancellationToken)) > 0)
+                {
+                    total += read;
+                    if (total > smtp.MaxMessageSize)
+                    {
+                        return Problem(StatusCodes.Status413PayloadTooLarge, "MessageTooLarge", $"the message is larger than Smtp.MaxMessageSize ({smtp.MaxMessageSize} octets)");
+                    }
+
+                    await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+                }
+            }
+
+            return await PlanDryRunAsync(temp, from, to, tls, configuration, pipeline, smtp, functions, cancellationToken);
+        }
+        finally
+        {
+            File.Delete(temp);
+            gate.Slots.Release();
+        }
+    }
+
+    private static async Task<IResult> PlanDryRunAsync(string file, string from, List<string> to, bool tls, ReceiptConfigurationProvider configuration, MessagePipeline pipeline, SmtpOptions smtp, FunctionRegistry functions, CancellationToken cancellationToken)
+    {
         var current = configuration.Current.Configuration;
         var record = new MessageRecord
         {
@@ -171,7 +203,15 @@ internal static class ApiEndpoints
             RemoteAddress = "127.0.0.1",
             ConfigVersion = current.Version,
         };
-        var content = await MessageContent.LoadAsync(_ => Task.FromResult<Stream?>(new MemoryStream(bytes)), pipeline.SesHeaders(record), [], cancellationToken);
+        var content = await MessageContent.LoadAsync(
+            _ => Task.FromResult<Stream?>(new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024, FileOptions.Asynchronous)),
+            pipeline.SesHeaders(record), [], cancellationToken);
+        if (content.HeaderEnd > smtp.MaxHeaderSize)
+        {
+            // SMTP refuses such a message while it streams (552 5.3.4); the header section is never parsed.
+            return Problem(StatusCodes.Status413PayloadTooLarge, "HeaderTooLarge", $"the header section is larger than Smtp.MaxHeaderSize ({smtp.MaxHeaderSize} octets); a message without an empty line is all header");
+        }
+
         var mail = await MessagePipeline.DescribeAsync(content, record, cancellationToken);
 
         var ruleSet = current.ActiveRuleSet;
@@ -233,4 +273,12 @@ internal static class ApiEndpoints
 
     internal static IResult Problem(int status, string code, string message) =>
         Results.Json(new ErrorResponse(code, message), ApiJsonContext.Default.ErrorResponse, statusCode: status);
+}
+
+/// <summary>Dry runs at the same time: each holds a message file and parses its header section.</summary>
+internal sealed class RuleTestGate
+{
+    public const int MaxConcurrent = 4;
+
+    public SemaphoreSlim Slots { get; } = new(MaxConcurrent, MaxConcurrent);
 }
