@@ -138,6 +138,10 @@ internal sealed class HttpDocument
 
     /// <summary>The HTTPS endpoint, or "off".</summary>
     public string? HttpsListen { get; set; }
+
+    public List<string>? AllowedHosts { get; set; }
+
+    public string? ConsolePassword { get; set; }
 }
 
 internal sealed class AccessKeyDocument

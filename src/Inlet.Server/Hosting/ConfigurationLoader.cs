@@ -150,7 +150,13 @@ internal static partial class ConfigurationLoader
         var errors = new List<string>();
         var defaults = new InletOptions();
         var smtp = BuildSmtp(d.Smtp, errors);
-        var http = new HttpOptions { Listen = d.Http?.Listen ?? defaults.Http.Listen, HttpsListen = d.Http?.HttpsListen ?? defaults.Http.HttpsListen };
+        var http = new HttpOptions
+        {
+            Listen = d.Http?.Listen ?? defaults.Http.Listen,
+            HttpsListen = d.Http?.HttpsListen ?? defaults.Http.HttpsListen,
+            AllowedHosts = [.. (d.Http?.AllowedHosts ?? []).Where(h => !string.IsNullOrWhiteSpace(h)).Select(h => h.Trim())],
+            ConsolePassword = string.IsNullOrEmpty(d.Http?.ConsolePassword) ? null : d.Http.ConsolePassword,
+        };
         CheckListen("Http.Listen", http.Listen, errors);
         if (http.HttpsListen != "off")
         {

@@ -196,6 +196,7 @@ internal sealed partial class InletServer : IAsyncDisposable
         builder.Services.AddSingleton(tls);
         builder.Services.AddSingleton<SmtpConnectionLimiter>();
         builder.Services.AddSingleton<SmtpConnectionHandler>();
+        builder.Services.AddSingleton<RuleTestGate>();
         builder.Services.AddSingleton<MessageProcessor>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<MessageProcessor>());
         if (options.SourceFile is { } sourceFile)
@@ -213,6 +214,8 @@ internal sealed partial class InletServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
+            // Every endpoint gets its own body limit (HttpAccessMiddleware); this is the floor for the rest.
+            k.Limits.MaxRequestBodySize = HttpAccessMiddleware.DefaultBodyLimit;
             k.Listen(smtpEndPoint, l =>
             {
                 l.UseConnectionHandler<SmtpConnectionHandler>();
@@ -235,6 +238,7 @@ internal sealed partial class InletServer : IAsyncDisposable
         });
 
         var app = builder.Build();
+        app.UseMiddleware<HttpAccessMiddleware>();
         app.UseMiddleware<AwsAuthenticationMiddleware>();
         ApiEndpoints.Map(app);
         LambdaEndpoints.Map(app);

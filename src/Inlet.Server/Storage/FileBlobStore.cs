@@ -184,7 +184,14 @@ internal sealed partial class FileBlobStore(string root) : IBlobStore
             throw new ArgumentException($"Invalid container name: '{container}'", nameof(container));
         }
 
-        return Path.Combine(Root, container);
+        // Never outside the root, whatever the name.
+        var path = Path.GetFullPath(Path.Combine(Root, container));
+        if (!string.Equals(Path.GetDirectoryName(path), Root.TrimEnd(Path.DirectorySeparatorChar), StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"Invalid container name: '{container}'", nameof(container));
+        }
+
+        return path;
     }
 
     private string PathOf(string container, string key)
