@@ -27,6 +27,30 @@ public sealed class RuleTestLimitsTests
     }
 
     [Fact]
+    public async Task MessageWhoseFirstLineIsNotAHeader_IsPlannedNotA500()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var response = await server.Http.PostAsync("/api/rules/test?to=x@example.com", new StringContent("hello world\r\n\r\nbody\r\n"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task ReceivedMessageWhoseFirstLineIsNotAHeader_IsProcessed()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var client = await RawSmtpClient.ConnectAsync(server.Smtp);
+        await client.ExpectAsync(220);
+        await client.SendAsync("EHLO client.test\r\nMAIL FROM:<a@sender.test>\r\nRCPT TO:<x@example.com>\r\nDATA\r\n");
+        await client.ExpectAsync(250);
+        await client.ExpectAsync(250);
+        await client.ExpectAsync(250);
+        await client.ExpectAsync(354);
+        await client.SendAsync("hello world\r\n\r\nbody\r\n.\r\n");
+        var id = (await client.ExpectAsync(250)).Split(' ')[^1];
+        await server.WaitForMessageAsync(id);
+    }
+
+    [Fact]
     public async Task FifthConcurrentDryRun_Is429()
     {
         await using var server = await TestServer.StartAsync();
