@@ -494,6 +494,11 @@ internal sealed class SmtpConnection : IAsyncDisposable
         }
         else
         {
+            if (_slot is not null)
+            {
+                _slot.Busy = true;
+            }
+
             try
             {
                 reply = await writer.CommitAsync(envelope, _connection.ConnectionClosed);
@@ -502,6 +507,14 @@ internal sealed class SmtpConnection : IAsyncDisposable
             {
                 SmtpLog.StoreFailed(_logger, _connection.ConnectionId, e);
                 reply = StorageReply(e);
+            }
+            finally
+            {
+                if (_slot is not null)
+                {
+                    _slot.Busy = false;
+                    _slot.Progress();
+                }
             }
         }
 

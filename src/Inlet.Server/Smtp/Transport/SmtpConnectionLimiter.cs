@@ -55,7 +55,7 @@ internal sealed class SmtpConnectionLimiter(SmtpOptions options)
             SmtpSlot? idlest = null;
             foreach (var slot in _slots.Keys)
             {
-                if (!slot.Evicted && now - slot.LastProgress > threshold && (idlest is null || slot.LastProgress < idlest.LastProgress))
+                if (!slot.Evicted && !slot.Busy && now - slot.LastProgress > threshold && (idlest is null || slot.LastProgress < idlest.LastProgress))
                 {
                     idlest = slot;
                 }
@@ -113,6 +113,9 @@ internal sealed class SmtpSlot(SmtpConnectionLimiter limiter, IPAddress? client)
     public long LastProgress => Volatile.Read(ref _lastProgress);
 
     public bool Evicted => _evicted;
+
+    /// <summary>The server is working for this client (committing a message, inline processing): not idle, whatever the clock says.</summary>
+    public bool Busy { get; set; }
 
     /// <summary>Called when the connection is asked to close; the connection's loop notices it at its next check.</summary>
     public Action? OnEvicted { get; set; }
