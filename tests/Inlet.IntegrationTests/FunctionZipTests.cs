@@ -90,6 +90,21 @@ public sealed class FunctionZipTests
     }
 
     [Fact]
+    public async Task UpdateFunctionCode_WithASlippingZip_Is400_AndKeepsTheCodeItHad()
+    {
+        await using var server = await TestServer.StartAsync("");
+        var good = Zip(a => Add(a, "index.js", "exports.handler = async () => 1;"));
+        Assert.Equal(HttpStatusCode.Created, (await CreateAsync(server, "fn", good)).Status);
+        var before = Directory.GetFileSystemEntries(Path.Combine(server.Directory, "functions", "fn"));
+
+        var slip = Convert.ToBase64String(Zip(a => Add(a, "../../escaped.js", "x")));
+        using var response = await server.Http.PutAsync("/2015-03-31/functions/fn/code", new StringContent($$"""{"ZipFile":"{{slip}}"}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("InvalidParameterValueException", response.Headers.GetValues("x-amzn-ErrorType").First());
+        Assert.Equal(before, Directory.GetFileSystemEntries(Path.Combine(server.Directory, "functions", "fn")));
+    }
+
+    [Fact]
     public async Task ZipOver50MB_IsRequestEntityTooLarge()
     {
         await using var server = await TestServer.StartAsync("");
