@@ -389,11 +389,73 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
             return request.Headers["x-amz-content-sha256"].FirstOrDefault() ?? (presigned ? "UNSIGNED-PAYLOAD" : SigV4.EmptyHash);
         }
 
-        // The body is part of the signature here; its size was capped before (RequestLimits), so this is bounded.
+        // The body is part of the signature here, so it is read (and kept for the endpoint) before the check; its
+        // size was capped before (HttpAccessMiddleware), and a Query form that does not carry a message is held to
+        // the smaller cap as it streams.
         request.EnableBuffering(bufferThreshold: 64 * 1024);
-        var hash = SigV4.Hex(await SHA256.HashDataAsync(request.Body, request.HttpContext.RequestAborted));
+        var query = request.Path.Value == "/" && request.HasFormContentType;
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            var start = new List<byte>();
+            var decided = !query;
+            var limit = long.MaxValue;
+            long total = 0;
+            int read;
+            while ((read = await request.Body.ReadAsync(buffer, request.HttpContext.RequestAborted)) > 0)
+            {
+                hash.AppendData(buffer, 0, read);
+                total += read;
+                if (!decided)
+                {
+                    start.AddRange(buffer.AsSpan(0, Math.Min(read, QueryActionWindow - start.Count)));
+                    if (start.Count >= QueryActionWindow)
+                    {
+                        decided = true;
+                        limit = CarriesMessage(request, start) ? long.MaxValue : HttpAccessMiddleware.QueryFormBodyLimit;
+                    }
+                }
+
+                if (total > limit)
+                {
+                    request.HttpContext.Items[HttpAccessMiddleware.BodyLimitItem] = limit;
+                    throw new BadHttpRequestException("The request body is too large", StatusCodes.Status413PayloadTooLarge);
+                }
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+
         request.Body.Position = 0;
-        return hash;
+        return SigV4.Hex(hash.GetHashAndReset());
+    }
+
+    /// <summary>How much of a Query form is looked at for its Action: the SDKs write Action first.</summary>
+    private const int QueryActionWindow = 4096;
+
+    private static readonly string[] s_messageActions = ["SendRawEmail", "SendEmail"];
+
+    /// <summary>Whether a Query form is one of the actions that carry a whole message (its Action in the query string or near the start of the body).</summary>
+    private static bool CarriesMessage(HttpRequest request, List<byte> start)
+    {
+        var action = request.Query["Action"].ToString();
+        if (action.Length == 0)
+        {
+            var text = "&" + Encoding.ASCII.GetString(start.ToArray());
+            var at = text.IndexOf("&Action=", StringComparison.Ordinal);
+            if (at < 0)
+            {
+                return false;
+            }
+
+            var value = text[(at + "&Action=".Length)..];
+            action = value.IndexOf('&') is var amp and >= 0 ? value[..amp] : value;
+        }
+
+        return s_messageActions.Contains(action, StringComparer.Ordinal);
     }
 
     internal static Task RefuseAsync(HttpContext context, AwsProtocol protocol, string code, int status, string message)

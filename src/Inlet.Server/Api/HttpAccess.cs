@@ -26,6 +26,12 @@ internal sealed partial class HttpAccessMiddleware(RequestDelegate next, InletOp
     /// <summary>A Query request can carry SendRawEmail's message, base64 and form-encoded.</summary>
     public const long QueryBodyLimit = 64L * 1024 * 1024;
 
+    /// <summary>A Query form of any other action (checked as it streams, by the action at its start).</summary>
+    public const long QueryFormBodyLimit = 8L * 1024 * 1024;
+
+    /// <summary>Where a smaller limit decided while the body streamed is left for the 413's message.</summary>
+    public const string BodyLimitItem = "Inlet.BodyLimit";
+
     /// <summary>CreateFunction and UpdateFunctionCode: Lambda's 50 MB zip, in base64, in JSON.</summary>
     public const long FunctionCodeBodyLimit = 70L * 1024 * 1024;
 
@@ -84,7 +90,7 @@ internal sealed partial class HttpAccessMiddleware(RequestDelegate next, InletOp
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge && !context.Response.HasStarted)
         {
             context.Response.Clear();
-            await TooLargeAsync(context, path, limit);
+            await TooLargeAsync(context, path, context.Items[BodyLimitItem] as long? ?? limit);
         }
     }
 

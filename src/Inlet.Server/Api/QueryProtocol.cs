@@ -66,8 +66,8 @@ internal sealed class QueryRequest(Dictionary<string, string> parameters)
     /// <summary>The longest value of any other parameter: ASP.NET Core's default, far above what any action takes.</summary>
     public const int MaxOrdinaryValueLength = 4 * 1024 * 1024;
 
-    /// <summary>The parameters allowed up to <see cref="MaxValueLength"/>: SendRawEmail's message.</summary>
-    private static readonly HashSet<string> s_largeValues = new(StringComparer.Ordinal) { "RawMessage.Data" };
+    /// <summary>The parameters allowed up to <see cref="MaxValueLength"/>: SendRawEmail's message, SendEmail's bodies.</summary>
+    private static readonly HashSet<string> s_largeValues = new(StringComparer.Ordinal) { "RawMessage.Data", "Message.Body.Text.Data", "Message.Body.Html.Data" };
 
     public const int MaxParameters = 1024;
 
