@@ -267,4 +267,12 @@ public class ConfigurationLoaderTests
             """));
         Assert.Contains("ObjectKeyPrefix", e.Message);
     }
+
+    [Fact]
+    public void HttpOptions_ReadTwiceFromTheSameFile_AreEqual()
+    {
+        const string yaml = "Http: { AllowedHosts: [mail.example.test], ConsolePassword: pw }";
+        Assert.Equal(ConfigurationLoader.Load(yaml).Http, ConfigurationLoader.Load(yaml).Http);
+        Assert.NotEqual(ConfigurationLoader.Load(yaml).Http, ConfigurationLoader.Load("Http: { AllowedHosts: [other.test], ConsolePassword: pw }").Http);
+    }
 }

@@ -76,6 +76,13 @@ internal sealed record HttpOptions
     /// name); without it those take Signature Version 4 only.
     /// </summary>
     public string? ConsolePassword { get; init; }
+
+    /// <summary>By value, the host list too, so that reading the same file twice gives equal options.</summary>
+    public bool Equals(HttpOptions? other) =>
+        other is not null && Listen == other.Listen && HttpsListen == other.HttpsListen && ConsolePassword == other.ConsolePassword
+        && AllowedHosts.SequenceEqual(other.AllowedHosts, StringComparer.Ordinal);
+
+    public override int GetHashCode() => HashCode.Combine(Listen, HttpsListen, ConsolePassword, AllowedHosts.Length);
 }
 
 internal sealed record AccessKey(string AccessKeyId, string SecretAccessKey);
