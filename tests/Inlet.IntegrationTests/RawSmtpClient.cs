@@ -21,9 +21,10 @@ internal sealed class RawSmtpClient : IAsyncDisposable
         _stream = tcp.GetStream();
     }
 
-    public static async Task<RawSmtpClient> ConnectAsync(IPEndPoint endPoint)
+    /// <summary>Connects, from <paramref name="local"/> when given (any 127.0.0.0/8 address works on loopback).</summary>
+    public static async Task<RawSmtpClient> ConnectAsync(IPEndPoint endPoint, IPAddress? local = null)
     {
-        var tcp = new TcpClient();
+        var tcp = local is null ? new TcpClient() : new TcpClient(new IPEndPoint(local, 0));
         await tcp.ConnectAsync(endPoint);
         return new RawSmtpClient(tcp);
     }

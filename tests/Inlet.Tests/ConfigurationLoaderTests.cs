@@ -181,7 +181,7 @@ public class ConfigurationLoaderTests
     public void Load_UnknownKeyFarFromAny_ListsTheKnownOnes()
     {
         var e = Assert.Throws<ConfigurationException>(() => ConfigurationLoader.Load("Http:\n  Banana: 1\n"));
-        Assert.Contains("unknown setting 'Banana' in a Http (known here: Listen, HttpsListen)", e.Message);
+        Assert.Contains("unknown setting 'Banana' in a Http (known here: Listen, HttpsListen, AllowedHosts, ConsolePassword)", e.Message);
     }
 
     [Theory]
@@ -251,5 +251,28 @@ public class ConfigurationLoaderTests
         {
             Directory.Delete(folder, recursive: true);
         }
+    }
+
+    [Fact]
+    public void S3ActionPrefix_ThatMakesKeysTooLong_IsAnError()
+    {
+        var e = Assert.Throws<ConfigurationException>(() => ConfigurationLoader.Load($$"""
+            ReceiptRuleSets:
+              - RuleSetName: main
+                Rules:
+                  - Name: store
+                    Enabled: true
+                    Actions:
+                      - S3Action: { BucketName: mail, ObjectKeyPrefix: {{new string('p', 220)}} }
+            """));
+        Assert.Contains("ObjectKeyPrefix", e.Message);
+    }
+
+    [Fact]
+    public void HttpOptions_ReadTwiceFromTheSameFile_AreEqual()
+    {
+        const string yaml = "Http: { AllowedHosts: [mail.example.test], ConsolePassword: pw }";
+        Assert.Equal(ConfigurationLoader.Load(yaml).Http, ConfigurationLoader.Load(yaml).Http);
+        Assert.NotEqual(ConfigurationLoader.Load(yaml).Http, ConfigurationLoader.Load("Http: { AllowedHosts: [other.test], ConsolePassword: pw }").Http);
     }
 }

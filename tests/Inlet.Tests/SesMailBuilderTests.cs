@@ -88,4 +88,14 @@ public class SesMailBuilderTests
     {
         Assert.Equal(expected, SesMailBuilder.Unfold(Encoding.ASCII.GetBytes(raw)));
     }
+
+    [Theory]
+    [InlineData("hello world\r\n")]
+    [InlineData("no line break at all")]
+    public void Parse_SectionWhoseFirstLineIsNotAField_HasNoHeaders(string section)
+    {
+        var headers = SesMailBuilder.Parse(Encoding.ASCII.GetBytes(section));
+        Assert.Empty(headers);
+        Assert.Empty(SesMailBuilder.Build(headers, "id", "a@b.test", DateTimeOffset.UnixEpoch).Headers);
+    }
 }

@@ -74,6 +74,7 @@ internal static class ApiEndpoints
                 MessageRefusal.InvalidParameter => StatusCodes.Status400BadRequest,
                 MessageRefusal.Busy => StatusCodes.Status409Conflict,
                 MessageRefusal.TooLarge => StatusCodes.Status413PayloadTooLarge,
+                MessageRefusal.TooMany => StatusCodes.Status429TooManyRequests,
                 _ => StatusCodes.Status404NotFound,
             };
             return Problem(status, e.Code, e.Message);

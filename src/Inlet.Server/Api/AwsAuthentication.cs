@@ -79,14 +79,22 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
             return;
         }
 
-        protocol = credential.Service switch
+        // The service is the one the request is routed to, whatever its credential names; a credential scoped to
+        // another service or region is refused, as AWS refuses it.
+        var routed = RoutedService(request, path);
+        protocol = routed switch
         {
             "s3" => AwsProtocol.S3,
             "lambda" => AwsProtocol.Lambda,
-            "ses" when path.StartsWith("/v2/email/", StringComparison.Ordinal) => AwsProtocol.SesV2,
+            "sesv2" => AwsProtocol.SesV2,
             "logs" => AwsProtocol.Json,
             _ => AwsProtocol.Query,
         };
+        if (ScopeProblem(credential, routed == "sesv2" ? "ses" : routed, options.Region, protocol, presigned) is { } scopeProblem)
+        {
+            await RefuseAsync(context, protocol, scopeProblem.Code, scopeProblem.Status, scopeProblem.Message);
+            return;
+        }
         var secret = options.Credentials.FirstOrDefault(k => k.AccessKeyId == credential.AccessKeyId)?.SecretAccessKey;
         FunctionPrincipal? principal = null;
         if (secret is null)
@@ -136,26 +144,7 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
             return;
         }
 
-        if (path == SesV2Endpoints.SendPath && context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-        {
-            // SESv2 takes raw messages of up to 40 MB, more than Kestrel's default body limit once in base64.
-            limit.MaxRequestBodySize = SesV2Endpoints.MaxSendRequestSize;
-        }
-
-        var payloadHash = await PayloadHashAsync(request, credential, presigned);
-        var headers = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var name in credential.SignedHeaders)
-        {
-            headers[name] = name == "host" ? request.Host.Value ?? string.Empty : string.Join(",", request.Headers[name].ToArray());
-        }
-
-        var raw = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget ?? path + request.QueryString;
-        var question = raw.IndexOf('?');
-        var sigRequest = new SigV4Request(request.Method, question < 0 ? raw : raw[..question], question < 0 ? string.Empty : raw[(question + 1)..], headers, payloadHash);
-        var canonical = SigV4.CanonicalRequest(sigRequest, credential.SignedHeaders, credential.Service, presigned);
-        var scope = $"{credential.Date}/{credential.Region}/{credential.Service}/aws4_request";
-        var stringToSign = SigV4.StringToSign(credential.AmzDate, scope, canonical);
-        var expected = SigV4.Signature(secret, credential.Date, credential.Region, credential.Service, stringToSign);
+        var (expected, canonical, stringToSign, payloadHash) = await ComputeSignatureAsync(context, credential, secret, presigned);
         if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(expected), Encoding.ASCII.GetBytes(credential.Signature)))
         {
             LogSignatureMismatch(logger, credential.AccessKeyId, request.Method, path);
@@ -173,6 +162,28 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
             if (actual != payloadHash)
             {
                 await RefuseAsync(context, protocol, "XAmzContentSHA256Mismatch", 400, "The provided 'x-amz-content-sha256' header does not match what was computed.");
+                return;
+            }
+        }
+
+        if (protocol == AwsProtocol.Query)
+        {
+            // The Query protocol names its service in the form (Version, Action): read once, checked, kept for the endpoint.
+            QueryRequest form;
+            try
+            {
+                form = await QueryRequest.ReadAsync(request, context.RequestAborted);
+            }
+            catch (QueryRequestException e)
+            {
+                await RefuseAsync(context, protocol, e.Code, 400, e.Message);
+                return;
+            }
+
+            context.Items[typeof(QueryRequest)] = form;
+            if (QueryEndpoint.ServiceOf(form) is { } service && ScopeProblem(credential, service, options.Region, protocol, presigned) is { } problem)
+            {
+                await RefuseAsync(context, protocol, problem.Code, problem.Status, problem.Message);
                 return;
             }
         }
@@ -270,6 +281,80 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
         await S3Api.HandleAsync(context, blobs, options.AccountId);
     }
 
+    /// <summary>
+    /// The service a request is routed to: Lambda's and SESv2's paths, CloudWatch Logs by <c>X-Amz-Target</c>, the
+    /// Query protocol at <c>/</c> (a form post or an <c>Action</c>; its service is read from the form later), and S3
+    /// for everything else.
+    /// </summary>
+    internal static string RoutedService(HttpRequest request, string path)
+    {
+        if (path.StartsWith("/2015-03-31/", StringComparison.Ordinal) || path.StartsWith("/2019-09-25/", StringComparison.Ordinal))
+        {
+            return "lambda";
+        }
+
+        if (path.StartsWith("/v2/email/", StringComparison.Ordinal))
+        {
+            return "sesv2";
+        }
+
+        if (path == "/" && request.Headers["X-Amz-Target"].ToString().StartsWith(LogsApi.TargetPrefix, StringComparison.Ordinal))
+        {
+            return "logs";
+        }
+
+        return path == "/" && (request.HasFormContentType || request.Query.ContainsKey("Action")) ? "query" : "s3";
+    }
+
+    internal sealed record Refusal(string Code, int Status, string Message);
+
+    /// <summary>
+    /// The credential's scope must name the configured region and the service the request went to
+    /// (STS, being global, is also signed for us-east-1). Null when it does.
+    /// </summary>
+    internal static Refusal? ScopeProblem(SigV4Credential credential, string service, string region, AwsProtocol protocol, bool presigned)
+    {
+        if (service == "query")
+        {
+            return null;
+        }
+
+        var regionOk = credential.Region == region || (service == "sts" && credential.Region == "us-east-1");
+        if (protocol == AwsProtocol.S3)
+        {
+            var (code, lead) = presigned
+                ? ("AuthorizationQueryParametersError", "Error parsing the X-Amz-Credential parameter;")
+                : ("AuthorizationHeaderMalformed", "The authorization header is malformed;");
+            return !regionOk ? new Refusal(code, 400, $"{lead} the region '{credential.Region}' is wrong; expecting '{region}'")
+                : credential.Service != service ? new Refusal(code, 400, $"{lead} incorrect service '{credential.Service}'. This endpoint belongs to '{service}'.")
+                : null;
+        }
+
+        return !regionOk ? new Refusal("SignatureDoesNotMatch", 403, $"Credential should be scoped to a valid region, not '{credential.Region}'. ")
+            : credential.Service != service ? new Refusal("SignatureDoesNotMatch", 403, $"Credential should be scoped to correct service: '{service}'. ")
+            : null;
+    }
+
+    /// <summary>The signature the request should carry under <paramref name="secret"/>, with what it was computed from.</summary>
+    internal static async Task<(string Expected, string Canonical, string StringToSign, string PayloadHash)> ComputeSignatureAsync(HttpContext context, SigV4Credential credential, string secret, bool presigned)
+    {
+        var request = context.Request;
+        var payloadHash = await PayloadHashAsync(request, credential, presigned);
+        var headers = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var name in credential.SignedHeaders)
+        {
+            headers[name] = name == "host" ? request.Host.Value ?? string.Empty : string.Join(",", request.Headers[name].ToArray());
+        }
+
+        var raw = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget ?? request.Path.Value + request.QueryString;
+        var question = raw.IndexOf('?');
+        var sigRequest = new SigV4Request(request.Method, question < 0 ? raw : raw[..question], question < 0 ? string.Empty : raw[(question + 1)..], headers, payloadHash);
+        var canonical = SigV4.CanonicalRequest(sigRequest, credential.SignedHeaders, credential.Service, presigned);
+        var scope = $"{credential.Date}/{credential.Region}/{credential.Service}/aws4_request";
+        var stringToSign = SigV4.StringToSign(credential.AmzDate, scope, canonical);
+        return (SigV4.Signature(secret, credential.Date, credential.Region, credential.Service, stringToSign), canonical, stringToSign, payloadHash);
+    }
+
     /// <summary>Before the scope is known: Lambda's paths, the Query root, or S3 for everything else.</summary>
     private static AwsProtocol Guess(string path, string authorization, IReadOnlyDictionary<string, string> query)
     {
@@ -296,10 +381,73 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
             return request.Headers["x-amz-content-sha256"].FirstOrDefault() ?? (presigned ? "UNSIGNED-PAYLOAD" : SigV4.EmptyHash);
         }
 
-        request.EnableBuffering();
-        var hash = SigV4.Hex(await SHA256.HashDataAsync(request.Body));
+        // The body is part of the signature here, so it is read (and kept for the endpoint) before the check; its
+        // size was capped before (HttpAccessMiddleware), and a Query form that does not carry a message is held to
+        // the smaller cap as it streams.
+        request.EnableBuffering(bufferThreshold: 64 * 1024);
+        var query = request.Path.Value == "/" && request.HasFormContentType;
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            var start = new List<byte>();
+            var decided = !query;
+            var limit = long.MaxValue;
+            long total = 0;
+            int read;
+            while ((read = await request.Body.ReadAsync(buffer, request.HttpContext.RequestAborted)) > 0)
+            {
+                hash.AppendData(buffer, 0, read);
+                total += read;
+                if (!decided)
+                {
+                    start.AddRange(buffer.AsSpan(0, Math.Min(read, QueryActionWindow - start.Count)));
+                    if (start.Count >= QueryActionWindow)
+                    {
+                        decided = true;
+                        limit = CarriesMessage(request, start) ? long.MaxValue : HttpLimits.QueryFormBodyLimit;
+                    }
+                }
+
+                if (total > limit)
+                {
+                    request.HttpContext.Items[HttpLimits.BodyLimitItem] = limit;
+                    throw new BadHttpRequestException("The request body is too large", StatusCodes.Status413PayloadTooLarge);
+                }
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+
         request.Body.Position = 0;
-        return hash;
+        return SigV4.Hex(hash.GetHashAndReset());
+    }
+
+    /// <summary>How much of a Query form is looked at for its Action: the SDKs write Action first.</summary>
+    private const int QueryActionWindow = 4096;
+
+    private static readonly string[] s_messageActions = ["SendRawEmail", "SendEmail"];
+
+    /// <summary>Whether a Query form is one of the actions that carry a whole message (its Action in the query string or near the start of the body).</summary>
+    private static bool CarriesMessage(HttpRequest request, List<byte> start)
+    {
+        var action = request.Query["Action"].ToString();
+        if (action.Length == 0)
+        {
+            var text = "&" + Encoding.ASCII.GetString(start.ToArray());
+            var at = text.IndexOf("&Action=", StringComparison.Ordinal);
+            if (at < 0)
+            {
+                return false;
+            }
+
+            var value = text[(at + "&Action=".Length)..];
+            action = value.IndexOf('&') is var amp and >= 0 ? value[..amp] : value;
+        }
+
+        return s_messageActions.Contains(action, StringComparer.Ordinal);
     }
 
     internal static Task RefuseAsync(HttpContext context, AwsProtocol protocol, string code, int status, string message)

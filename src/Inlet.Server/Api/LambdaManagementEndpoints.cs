@@ -153,6 +153,10 @@ internal static class LambdaManagementEndpoints
         {
             configured = store.InstallZip(configured, Convert.FromBase64String(zip));
         }
+        catch (FunctionCodeException e)
+        {
+            return LambdaEndpoints.Error(e.Status, e.Code, e.Message);
+        }
         catch (Exception e) when (e is FormatException or InvalidDataException)
         {
             return LambdaEndpoints.Error(StatusCodes.Status400BadRequest, "InvalidParameterValueException", $"Could not unzip uploaded file. Please check your file, then try to upload again. ({e.Message})");
@@ -253,6 +257,10 @@ internal static class LambdaManagementEndpoints
         try
         {
             updated = store.InstallZip(function with { LastModified = DateTimeOffset.UtcNow }, Convert.FromBase64String(zip));
+        }
+        catch (FunctionCodeException e)
+        {
+            return LambdaEndpoints.Error(e.Status, e.Code, e.Message);
         }
         catch (Exception e) when (e is FormatException or InvalidDataException)
         {

@@ -18,6 +18,22 @@ internal static class QueryEndpoint
         app.MapGet("/" + signer.CertificateFileName, () => Results.Text(signer.CertificatePem, "application/x-pem-file"));
     }
 
+    /// <summary>The service a Query request is for, by the same routing as <see cref="HandleAsync"/>; null when none serves it.</summary>
+    public static string? ServiceOf(QueryRequest query)
+    {
+        if (query.Action is not { } action)
+        {
+            return null;
+        }
+
+        var version = query.Get("Version");
+        return version == StsQueryApi.Version || (version is null && action == "GetCallerIdentity") ? "sts"
+            : version == SnsQueryApi.Version || (version is null && SnsQueryApi.Actions.Contains(action)) ? "sns"
+            : (version is null or SesQueryApi.Version) && SesSendingQueryApi.Actions.Contains(action) ? "ses"
+            : version == SesQueryApi.Version || (version is null && action.Contains("Receipt", StringComparison.Ordinal)) ? "ses"
+            : null;
+    }
+
     private static async Task<IResult> HandleAsync(HttpContext context, SnsService sns, Inlet.Management.ReceiptRulesService rules, Inlet.Outbound.SesSending sending, AwsAccount options, CancellationToken cancellationToken)
     {
         var target = context.Request.Headers["X-Amz-Target"].ToString();
@@ -26,7 +42,16 @@ internal static class QueryEndpoint
             return await LogsApi.HandleAsync(context, target[LogsApi.TargetPrefix.Length..], cancellationToken);
         }
 
-        var query = await QueryRequest.ReadAsync(context.Request, cancellationToken);
+        QueryRequest query;
+        try
+        {
+            query = context.Items[typeof(QueryRequest)] as QueryRequest ?? await QueryRequest.ReadAsync(context.Request, cancellationToken);
+        }
+        catch (QueryRequestException e)
+        {
+            return QueryXml.Error(SnsQueryApi.Namespace, e.Code, e.Message, 400);
+        }
+
         var action = query.Action;
         if (action is null)
         {

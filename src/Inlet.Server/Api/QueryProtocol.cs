@@ -63,28 +63,100 @@ internal sealed class QueryRequest(Dictionary<string, string> parameters)
     /// <summary>Room for a 10 MB message in base64 with its form encoding.</summary>
     public const int MaxValueLength = 32 * 1024 * 1024;
 
+    /// <summary>The longest value of any other parameter: ASP.NET Core's default, far above what any action takes.</summary>
+    public const int MaxOrdinaryValueLength = 4 * 1024 * 1024;
+
+    /// <summary>The parameters allowed up to <see cref="MaxValueLength"/>: SendRawEmail's message, SendEmail's bodies.</summary>
+    private static readonly HashSet<string> s_largeValues = new(StringComparer.Ordinal) { "RawMessage.Data", "Message.Body.Text.Data", "Message.Body.Html.Data" };
+
+    public const int MaxParameters = 1024;
+
+    public const int MaxKeyLength = 2048;
+
+    /// <summary>
+    /// Reads and checks the parameters: every limit and malformation is a 400 with the Query protocol's code
+    /// (<see cref="QueryRequestException"/>), never an exception from deeper down.
+    /// </summary>
     public static async Task<QueryRequest> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
     {
         var parameters = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var (key, value) in request.Query)
-        {
-            parameters[key] = value.ToString();
-        }
-
+        Add(parameters, request.Query);
         if (request.HasFormContentType)
         {
-            // A form value may be a whole raw message (SendRawEmail: 10 MB, base64 and form-encoded), past the
-            // 4 MB that ASP.NET Core allows one value by default.
-            request.HttpContext.Features.Set<IFormFeature>(new FormFeature(request, new FormOptions { ValueLengthLimit = MaxValueLength }));
-            var form = await request.ReadFormAsync(cancellationToken);
-            foreach (var (key, value) in form)
+            var charset = Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(request.ContentType, out var type) ? type.Charset.Value : null;
+            if (charset is not null && !charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) && !charset.Equals("us-ascii", StringComparison.OrdinalIgnoreCase))
             {
-                parameters[key] = value.ToString();
+                throw new QueryRequestException("MalformedQueryString", $"Unsupported charset '{charset}': the Query protocol's form is UTF-8");
             }
+
+            // A form value may be a whole raw message (SendRawEmail: 10 MB, base64 and form-encoded), past the
+            // 4 MB that ASP.NET Core allows one value by default; other values are held to that after reading.
+            request.HttpContext.Features.Set<IFormFeature>(new FormFeature(request, new FormOptions
+            {
+                ValueLengthLimit = MaxValueLength,
+                ValueCountLimit = MaxParameters,
+                KeyLengthLimit = MaxKeyLength,
+                MultipartBodyLengthLimit = MaxValueLength,
+            }));
+            IFormCollection form;
+            try
+            {
+                form = await request.ReadFormAsync(cancellationToken);
+            }
+            catch (Exception e) when (e is InvalidDataException or DecoderFallbackException or FormatException or IOException && e is not Microsoft.AspNetCore.Http.BadHttpRequestException && !cancellationToken.IsCancellationRequested)
+            {
+                throw new QueryRequestException("MalformedQueryString", $"The request body is not a valid form: {e.Message}");
+            }
+
+            Add(parameters, form);
+        }
+
+        if (parameters.Count > MaxParameters)
+        {
+            throw new QueryRequestException("MalformedQueryString", $"Too many parameters: {parameters.Count} (at most {MaxParameters})");
         }
 
         return new QueryRequest(parameters);
     }
+
+    private static void Add(Dictionary<string, string> parameters, IEnumerable<KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues>> source)
+    {
+        foreach (var (key, values) in source)
+        {
+            if (values.Count > 1 || parameters.ContainsKey(key))
+            {
+                // Two values for one name (a second Signature, a second Action) would be joined or one silently won.
+                throw new QueryRequestException("MalformedQueryString", $"The parameter {Cut(key)} is given more than once");
+            }
+
+            var value = values.ToString();
+            if (key.Length > MaxKeyLength)
+            {
+                throw new QueryRequestException("MalformedQueryString", $"A parameter name is {key.Length} characters long (at most {MaxKeyLength})");
+            }
+
+            if (key.Contains('\0') || value.Contains('\0'))
+            {
+                // As ASP.NET Core's form reader refuses a NUL in the body: the request cannot be read.
+                throw new QueryRequestException("MalformedQueryString", $"The parameter {Cut(key)} contains a NUL character");
+            }
+
+            if (value.Length > MaxOrdinaryValueLength && !s_largeValues.Contains(key))
+            {
+                throw new QueryRequestException("InvalidParameterValue", $"The value of {Cut(key)} is {value.Length} characters long (at most {MaxOrdinaryValueLength})");
+            }
+
+            parameters[key] = value;
+        }
+    }
+
+    private static string Cut(string key) => (key.Length > 64 ? key[..64] + "…" : key).Replace('\0', '?');
+}
+
+/// <summary>A Query request that cannot be read: answered 400 with <see cref="Code"/>.</summary>
+internal sealed class QueryRequestException(string code, string message) : Exception(message)
+{
+    public string Code { get; } = code;
 }
 
 /// <summary>AWS Query responses: <c>&lt;{Action}Response&gt;&lt;{Action}Result&gt;…</c> and <c>&lt;ErrorResponse&gt;</c>, in a service's namespace.</summary>

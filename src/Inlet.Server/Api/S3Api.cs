@@ -39,6 +39,13 @@ internal static class S3Api
             return;
         }
 
+        if (!IsValidBucketName(bucket))
+        {
+            // Checked before the name reaches the store: "..", "a/b" and friends are never paths there.
+            await Fail(context, 400, "InvalidBucketName", "The specified bucket is not valid.", bucket);
+            return;
+        }
+
         if (key is null && request.Query.ContainsKey("policy"))
         {
             await PolicyAsync(context, store, bucket, ct);
@@ -57,7 +64,7 @@ internal static class S3Api
 
             if (HttpMethods.IsPut(method))
             {
-                if (ReceiptValidation.CheckBucketName(bucket) is not null || bucket.Length > 63)
+                if (bucket.Length > 63)
                 {
                     await Fail(context, 400, "InvalidBucketName", "The specified bucket is not valid.", bucket);
                     return;
@@ -148,6 +155,9 @@ internal static class S3Api
             await Fail(context, 400, "IncompleteBody", $"The request body is not a valid aws-chunked body: {e.Message}", $"/{bucket}/{key}");
         }
     }
+
+    /// <summary>S3's bucket naming rules (with the legacy us-east-1 form), which no path can satisfy.</summary>
+    internal static bool IsValidBucketName(string bucket) => bucket.Length <= 255 && ReceiptValidation.CheckBucketName(bucket) is null;
 
     /// <summary>The bucket named by a virtual host (<c>bucket.example.test</c>); null for path-style requests.</summary>
     internal static string? VirtualBucket(HttpRequest request)
@@ -667,6 +677,12 @@ internal static class S3Api
         }
 
         var (sourceBucket, sourceKey) = (decoded[..slash], decoded[(slash + 1)..]);
+        if (!IsValidBucketName(sourceBucket) || sourceKey.Length == 0)
+        {
+            await Fail(context, 400, "InvalidArgument", "Invalid copy source object key or bucket name", $"/{bucket}/{key}");
+            return;
+        }
+
         byte[] bytes;
         await using (var input = await store.OpenReadAsync(sourceBucket, sourceKey, ct))
         {

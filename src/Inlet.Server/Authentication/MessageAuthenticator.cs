@@ -71,11 +71,26 @@ internal sealed partial class MessageAuthenticator
         IReadOnlyList<DkimSignatureResult> dkim = [];
         await using (var stream = await openMessage(token) ?? throw new FileNotFoundException("The received message is missing from the spool."))
         {
-            var message = await MimeMessage.LoadAsync(ParserOptions.Default, stream, persistent: stream.CanSeek, token);
-            var domains = message.From.Mailboxes.Select(m => m.Domain.ToLowerInvariant()).Distinct().ToList();
-            // RFC 7489 §6.6.1: DMARC needs exactly one author domain.
-            fromDomain = domains.Count == 1 && domains[0].Length > 0 ? domains[0] : null;
-            dkim = await Guard<IReadOnlyList<DkimSignatureResult>>(() => _dkim.VerifyAsync(message, token), e => [new DkimSignatureResult(DkimResult.TempError, string.Empty, string.Empty, string.Empty, e)], cancellationToken);
+            MimeMessage? message;
+            try
+            {
+                message = await MimeMessage.LoadAsync(ParserOptions.Default, stream, persistent: stream.CanSeek, token);
+            }
+            catch (FormatException)
+            {
+                // A message whose first line is not a header field: it has no author and no signature to check, and
+                // failing here would retry it for hours.
+                message = null;
+                notes.Add("the message has no header section MimeKit can read: no From domain, no DKIM signature");
+            }
+
+            if (message is not null)
+            {
+                var domains = message.From.Mailboxes.Select(m => m.Domain.ToLowerInvariant()).Distinct().ToList();
+                // RFC 7489 §6.6.1: DMARC needs exactly one author domain.
+                fromDomain = domains.Count == 1 && domains[0].Length > 0 ? domains[0] : null;
+                dkim = await Guard<IReadOnlyList<DkimSignatureResult>>(() => _dkim.VerifyAsync(message, token), e => [new DkimSignatureResult(DkimResult.TempError, string.Empty, string.Empty, string.Empty, e)], cancellationToken);
+            }
         }
 
         var spf = await spfTask;

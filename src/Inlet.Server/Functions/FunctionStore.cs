@@ -28,9 +28,25 @@ internal sealed class FunctionStore(string directory)
         return InstallZip(function, File.ReadAllBytes(codeSource));
     }
 
-    /// <summary>Unpacks a zip package (CreateFunction's <c>ZipFile</c>) and returns the definition that uses it.</summary>
+    /// <summary>Lambda's limit on a zip uploaded through the API (50 MB).</summary>
+    public const long MaxZippedSize = 52_428_800;
+
+    /// <summary>Lambda's limit on a function's unpacked code (250 MB).</summary>
+    public const long MaxUnzippedSize = 262_144_000;
+
+    /// <summary>
+    /// Unpacks a zip package (CreateFunction's <c>ZipFile</c>) and returns the definition that uses it. Lambda's limits
+    /// hold while unpacking, counted in the bytes actually written (an entry's declared size can lie), and an entry
+    /// that would land outside the folder (<c>../</c>, an absolute path) or is a symbolic link refuses the whole zip;
+    /// a refused zip leaves nothing behind.
+    /// </summary>
     public FunctionDefinition InstallZip(FunctionDefinition function, byte[] zip)
     {
+        if (zip.Length > MaxZippedSize)
+        {
+            throw new FunctionCodeException("RequestEntityTooLargeException", 413, $"Zipped file size must be smaller than {MaxZippedSize} bytes");
+        }
+
         var sha = Convert.ToBase64String(SHA256.HashData(zip));
         var folder = Path.Combine(Directory, function.FunctionName, Convert.ToHexString(SHA256.HashData(zip))[..16].ToLowerInvariant());
         if (!System.IO.Directory.Exists(folder))
@@ -40,20 +56,68 @@ internal sealed class FunctionStore(string directory)
             try
             {
                 using var archive = new ZipArchive(new MemoryStream(zip), ZipArchiveMode.Read);
-                // ExtractToDirectory refuses entries that would land outside the folder (zip slip).
-                archive.ExtractToDirectory(temp);
+                Extract(archive, temp);
                 RestoreExecutableBits(archive, temp);
+                System.IO.Directory.Move(temp, folder);
             }
             catch (InvalidDataException e)
             {
-                System.IO.Directory.Delete(temp, recursive: true);
                 throw new InvalidDataException($"Could not unzip uploaded file. Please check your file, then try to upload again. ({e.Message})", e);
             }
-
-            System.IO.Directory.Move(temp, folder);
+            finally
+            {
+                if (System.IO.Directory.Exists(temp))
+                {
+                    System.IO.Directory.Delete(temp, recursive: true);
+                }
+            }
         }
 
         return function with { CodePath = folder, CodeSha256 = sha, CodeSize = zip.Length };
+    }
+
+    private static void Extract(ZipArchive archive, string folder)
+    {
+        var root = Path.GetFullPath(folder) + Path.DirectorySeparatorChar;
+        long total = 0;
+        var buffer = new byte[81920];
+        foreach (var entry in archive.Entries)
+        {
+            var name = entry.FullName;
+            var unixType = (entry.ExternalAttributes >> 16) & 0xF000;
+            if (unixType == 0xA000)
+            {
+                throw new FunctionCodeException("InvalidParameterValueException", 400, $"Could not unzip uploaded file: the entry '{name}' is a symbolic link, which function code may not contain.");
+            }
+
+            var target = Path.GetFullPath(Path.Combine(root, name));
+            if (name.Length == 0 || name.Contains('\0') || name.StartsWith('/') || name.StartsWith('\\') || Path.IsPathRooted(name)
+                || name.Replace('\\', '/').Split('/').Contains("..") || !target.StartsWith(root, StringComparison.Ordinal))
+            {
+                throw new FunctionCodeException("InvalidParameterValueException", 400, $"Could not unzip uploaded file: the entry '{name}' would be written outside the function's folder.");
+            }
+
+            if (name.EndsWith('/'))
+            {
+                System.IO.Directory.CreateDirectory(target);
+                continue;
+            }
+
+            System.IO.Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            using var input = entry.Open();
+            using var output = new FileStream(target, FileMode.Create, FileAccess.Write);
+            int read;
+            while ((read = input.Read(buffer)) > 0)
+            {
+                total += read;
+                if (total > MaxUnzippedSize)
+                {
+                    throw new FunctionCodeException("InvalidParameterValueException", 400, $"Unzipped size must be smaller than {MaxUnzippedSize} bytes");
+                }
+
+                output.Write(buffer, 0, read);
+            }
+        }
     }
 
     /// <summary>A zip made on Unix keeps file modes in its external attributes; a bootstrap must stay executable.</summary>
@@ -95,4 +159,12 @@ internal sealed class FunctionStore(string directory)
 
         return (Convert.ToBase64String(hash.GetHashAndReset()), size);
     }
+}
+
+/// <summary>Function code that Lambda would refuse: the error code and HTTP status of its answer.</summary>
+internal sealed class FunctionCodeException(string code, int status, string message) : Exception(message)
+{
+    public string Code { get; } = code;
+
+    public int Status { get; } = status;
 }

@@ -100,6 +100,21 @@ internal sealed class SmtpDocument
 
     public int? MaxConnectionsPerClient { get; set; }
 
+    /// <summary>Octets per second.</summary>
+    public double? MinDataRate { get; set; }
+
+    /// <summary>Seconds.</summary>
+    public double? MinDataRateGracePeriod { get; set; }
+
+    /// <summary>Seconds.</summary>
+    public double? MaxSessionTime { get; set; }
+
+    /// <summary>Seconds.</summary>
+    public double? ReclaimIdleAfter { get; set; }
+
+    /// <summary>Octets.</summary>
+    public long? MinFreeSpace { get; set; }
+
     /// <summary>Seconds.</summary>
     public double? InlineTimeout { get; set; }
 
@@ -123,6 +138,10 @@ internal sealed class HttpDocument
 
     /// <summary>The HTTPS endpoint, or "off".</summary>
     public string? HttpsListen { get; set; }
+
+    public List<string>? AllowedHosts { get; set; }
+
+    public string? ConsolePassword { get; set; }
 }
 
 internal sealed class AccessKeyDocument

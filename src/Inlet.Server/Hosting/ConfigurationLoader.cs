@@ -150,7 +150,13 @@ internal static partial class ConfigurationLoader
         var errors = new List<string>();
         var defaults = new InletOptions();
         var smtp = BuildSmtp(d.Smtp, errors);
-        var http = new HttpOptions { Listen = d.Http?.Listen ?? defaults.Http.Listen, HttpsListen = d.Http?.HttpsListen ?? defaults.Http.HttpsListen };
+        var http = new HttpOptions
+        {
+            Listen = d.Http?.Listen ?? defaults.Http.Listen,
+            HttpsListen = d.Http?.HttpsListen ?? defaults.Http.HttpsListen,
+            AllowedHosts = [.. (d.Http?.AllowedHosts ?? []).Where(h => !string.IsNullOrWhiteSpace(h)).Select(h => h.Trim())],
+            ConsolePassword = string.IsNullOrEmpty(d.Http?.ConsolePassword) ? null : d.Http.ConsolePassword,
+        };
         CheckListen("Http.Listen", http.Listen, errors);
         if (http.HttpsListen != "off")
         {
@@ -659,6 +665,11 @@ internal static partial class ConfigurationLoader
             MaxConnections = (int)Range("Smtp.MaxConnections", s.MaxConnections, o.MaxConnections, 1, 1_000_000, errors),
             MaxConnectionsPerClient = (int)Range("Smtp.MaxConnectionsPerClient", s.MaxConnectionsPerClient, o.MaxConnectionsPerClient, 1, 1_000_000, errors),
             InlineTimeout = Seconds("Smtp.InlineTimeout", s.InlineTimeout, o.InlineTimeout, errors),
+            MinDataRate = s.MinDataRate is { } rate && rate < 0 ? Invalid("Smtp.MinDataRate", rate, o.MinDataRate, errors) : s.MinDataRate ?? o.MinDataRate,
+            MinDataRateGracePeriod = Seconds("Smtp.MinDataRateGracePeriod", s.MinDataRateGracePeriod, o.MinDataRateGracePeriod, errors),
+            MaxSessionTime = Seconds("Smtp.MaxSessionTime", s.MaxSessionTime, o.MaxSessionTime, errors),
+            ReclaimIdleAfter = Seconds("Smtp.ReclaimIdleAfter", s.ReclaimIdleAfter, o.ReclaimIdleAfter, errors),
+            MinFreeSpace = Range("Smtp.MinFreeSpace", s.MinFreeSpace, o.MinFreeSpace, 0, 1L << 50, errors),
             Tls = new TlsOptions
             {
                 Enabled = s.Tls?.Enabled ?? true,
@@ -679,6 +690,12 @@ internal static partial class ConfigurationLoader
         }
 
         return o;
+    }
+
+    private static double Invalid(string name, double value, double fallback, List<string> errors)
+    {
+        errors.Add($"{name}: {value} must not be negative");
+        return fallback;
     }
 
     private static long Range(string name, long? value, long fallback, long min, long max, List<string> errors)

@@ -70,4 +70,20 @@ internal sealed record HttpOptions
 
     /// <summary>The same endpoint over HTTPS (SNS signing certificates, SubscribeURL); <c>off</c> to go without.</summary>
     public string HttpsListen { get; init; } = "127.0.0.1:8026";
+
+    /// <summary>Host names the endpoint answers for besides localhost, its listen addresses and Smtp.Hostname (subdomains included).</summary>
+    public ImmutableArray<string> AllowedHosts { get; init; } = [];
+
+    /// <summary>
+    /// The password of HTTP Basic for <c>/api</c> and the console when the endpoint listens beyond loopback (any user
+    /// name); without it those take Signature Version 4 only.
+    /// </summary>
+    public string? ConsolePassword { get; init; }
+
+    /// <summary>By value, the host list too, so that reading the same file twice gives equal options.</summary>
+    public bool Equals(HttpOptions? other) =>
+        other is not null && Listen == other.Listen && HttpsListen == other.HttpsListen && ConsolePassword == other.ConsolePassword
+        && AllowedHosts.SequenceEqual(other.AllowedHosts, StringComparer.Ordinal);
+
+    public override int GetHashCode() => HashCode.Combine(Listen, HttpsListen, ConsolePassword, AllowedHosts.Length);
 }

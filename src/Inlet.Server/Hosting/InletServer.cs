@@ -223,6 +223,8 @@ internal sealed partial class InletServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
+            // Every endpoint gets its own body limit (HttpAccessMiddleware); this is the floor for the rest.
+            k.Limits.MaxRequestBodySize = HttpLimits.DefaultBodyLimit;
             k.Listen(smtpEndPoint, l =>
             {
                 l.UseConnectionHandler<SmtpConnectionHandler>();
@@ -245,6 +247,8 @@ internal sealed partial class InletServer : IAsyncDisposable
         });
 
         var app = builder.Build();
+        // Host, Origin and, beyond loopback, credentials first: the console and /api follow the same access rules.
+        app.UseMiddleware<HttpAccessMiddleware>();
         // A browser gets the console at / and its views' URLs; on AWS the same unsigned GETs are S3 AccessDenied,
         // which helps nobody here. Signed requests pass on to the AWS APIs.
         app.UseMiddleware<Inlet.WebConsole.ConsoleMiddleware>();

@@ -20,10 +20,22 @@ internal static class SesMailBuilder
     public static SesMail Build(byte[] headerSection, string messageId, string source, DateTimeOffset receivedAt) =>
         Build(Parse(headerSection), messageId, source, receivedAt);
 
+    /// <summary>
+    /// The header fields of a header section. MimeKit's parser refuses a section whose first line is not a field
+    /// ("hello", or a body with no header at all), and its cost grows faster than the length of a line without a
+    /// colon; callers hand it at most Smtp.MaxHeaderSize octets, and a section it refuses has no fields.
+    /// </summary>
     public static HeaderList Parse(byte[] headerSection)
     {
         using var stream = new MemoryStream(headerSection);
-        return HeaderList.Load(ParserOptions.Default, stream);
+        try
+        {
+            return HeaderList.Load(ParserOptions.Default, stream);
+        }
+        catch (FormatException)
+        {
+            return [];
+        }
     }
 
     public static SesMail Build(HeaderList headers, string messageId, string source, DateTimeOffset receivedAt)

@@ -16,6 +16,9 @@ internal enum MessageRefusal
     NotFound,
     Busy,
     TooLarge,
+
+    /// <summary>Too many of these at once; try again when one has finished.</summary>
+    TooMany,
 }
 
 internal sealed class MessageOperationException(MessageRefusal refusal, string code, string message) : Exception(message)
@@ -132,6 +135,16 @@ internal sealed class MessageService(
     }
 
     /// <summary>A dry run: which rules and actions would run for this message and envelope. Nothing is stored or executed.</summary>
+    /// <summary>At most this many dry runs at once: each holds a message of up to Smtp.MaxMessageSize.</summary>
+    public const int MaxConcurrentDryRuns = 4;
+
+    private readonly SemaphoreSlim _dryRuns = new(MaxConcurrentDryRuns, MaxConcurrentDryRuns);
+
+    /// <summary>
+    /// A dry run: which rules and actions would run for the message, and the mail object they would see. The message
+    /// streams to a temporary file (never whole into memory) within Smtp.MaxMessageSize, and its header section is held
+    /// to Smtp.MaxHeaderSize as SMTP holds it.
+    /// </summary>
     public async Task<RuleTestResponse> TestRulesAsync(Stream body, string from, IReadOnlyList<string> to, bool tls, CancellationToken cancellationToken)
     {
         if (to.Count == 0)
@@ -139,14 +152,42 @@ internal sealed class MessageService(
             throw Invalid("name at least one envelope recipient with ?to=");
         }
 
-        using var buffer = new MemoryStream();
-        await body.CopyToAsync(buffer, cancellationToken);
-        if (buffer.Length > smtp.MaxMessageSize)
+        if (!await _dryRuns.WaitAsync(0, cancellationToken))
         {
-            throw new MessageOperationException(MessageRefusal.TooLarge, "MessageTooLarge", $"the message is larger than Smtp.MaxMessageSize ({smtp.MaxMessageSize})");
+            throw new MessageOperationException(MessageRefusal.TooMany, "TooManyRequests", $"{MaxConcurrentDryRuns} dry runs are already running; try again when one has finished");
         }
 
-        var bytes = buffer.ToArray();
+        var temp = Path.Combine(Path.GetTempPath(), "inlet-dry-run-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 64 * 1024, FileOptions.Asynchronous))
+            {
+                var buffer = new byte[64 * 1024];
+                long total = 0;
+                int read;
+                while ((read = await body.ReadAsync(buffer, cancellationToken)) > 0)
+                {
+                    total += read;
+                    if (total > smtp.MaxMessageSize)
+                    {
+                        throw new MessageOperationException(MessageRefusal.TooLarge, "MessageTooLarge", $"the message is larger than Smtp.MaxMessageSize ({smtp.MaxMessageSize} octets)");
+                    }
+
+                    await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+                }
+            }
+
+            return await PlanDryRunAsync(temp, from, to, tls, cancellationToken);
+        }
+        finally
+        {
+            File.Delete(temp);
+            _dryRuns.Release();
+        }
+    }
+
+    private async Task<RuleTestResponse> PlanDryRunAsync(string file, string from, IReadOnlyList<string> to, bool tls, CancellationToken cancellationToken)
+    {
         var current = configuration.Current.Configuration;
         var now = time.GetUtcNow();
         var record = new MessageRecord
@@ -160,7 +201,15 @@ internal sealed class MessageService(
             RemoteAddress = "127.0.0.1",
             ConfigVersion = current.Version,
         };
-        var content = await MessageContent.LoadAsync(_ => Task.FromResult<Stream?>(new MemoryStream(bytes)), messages.SesHeaders(record), [], cancellationToken);
+        var content = await MessageContent.LoadAsync(
+            _ => Task.FromResult<Stream?>(new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024, FileOptions.Asynchronous)),
+            messages.SesHeaders(record), [], cancellationToken);
+        if (content.HeaderEnd > smtp.MaxHeaderSize)
+        {
+            // SMTP refuses such a message while it streams (552 5.3.4); the header section is never parsed.
+            throw new MessageOperationException(MessageRefusal.TooLarge, "HeaderTooLarge", $"the header section is larger than Smtp.MaxHeaderSize ({smtp.MaxHeaderSize} octets); a message without an empty line after its header fields is all header");
+        }
+
         var mail = await ReceivedMessages.DescribeAsync(content, record, cancellationToken);
 
         var ruleSet = current.ActiveRuleSet;

@@ -36,6 +36,35 @@ internal sealed partial class SmtpBackend(
     public SmtpReply? CheckClient(IPEndPoint? remote) =>
         remote is not null && _configuration.Current.Filters.IsBlocked(remote.Address) ? s_blocked : null;
 
+    private long _spaceCheckedAt = long.MinValue / 2;
+    private bool _spaceLow;
+
+    /// <summary>Below Smtp.MinFreeSpace on the spool's file system, MAIL is deferred with 452 (checked at most once a second).</summary>
+    public SmtpReply? CheckStorage()
+    {
+        if (_options.MinFreeSpace <= 0 || _spool is not FileBlobStore files)
+        {
+            return null;
+        }
+
+        var now = Environment.TickCount64;
+        if (now - Volatile.Read(ref _spaceCheckedAt) > 1000)
+        {
+            _spaceLow = files.AvailableFreeSpace(SpoolContainer) is { } free && free < _options.MinFreeSpace;
+            Volatile.Write(ref _spaceCheckedAt, now);
+            if (_spaceLow)
+            {
+                LogStorageLow(logger, _options.MinFreeSpace);
+            }
+        }
+
+        return _spaceLow ? SmtpReply.InsufficientStorage : null;
+    }
+
+    [LoggerMessage(EventId = 211, Level = LogLevel.Warning, Message = "The spool's file system has less than Smtp.MinFreeSpace ({MinFreeSpace} octets) free: MAIL is answered 452 4.3.1")]
+    private static partial void LogStorageLow(ILogger logger, long minFreeSpace);
+
+
     /// <summary>
     /// The configuration in force at MAIL, pinned for the transaction: its recipients are judged by it and its message
     /// is recorded with its version, so the rules that accepted a recipient are the rules that process the message.

@@ -100,6 +100,36 @@ internal static partial class ReceiptValidation
         return null;
     }
 
+    /// <summary>Length of a message id, the last part of every object key the S3 action writes.</summary>
+    private const int MessageIdLength = 40;
+
+    /// <summary>
+    /// Longest object key, escaped into one file name by the file bucket store (255 octets is the common file
+    /// systems' limit; S3's own is 1024 octets of UTF-8, the tighter one is held).
+    /// </summary>
+    public const int MaxEscapedObjectKey = 255;
+
+    /// <summary>
+    /// A prefix whose keys cannot be stored is refused when the rule is made, rather than every message failing its
+    /// S3 action for hours of retries.
+    /// </summary>
+    public static ReceiptError? CheckObjectKeyPrefix(string? prefix)
+    {
+        if (string.IsNullOrEmpty(prefix))
+        {
+            return null;
+        }
+
+        var key = (prefix.EndsWith('/') ? prefix : prefix + "/") + new string('0', MessageIdLength);
+        var escaped = Uri.EscapeDataString(key).Length;
+        if (System.Text.Encoding.UTF8.GetByteCount(key) > 1024 || escaped > MaxEscapedObjectKey || prefix.Contains('\0'))
+        {
+            return new ReceiptError("InvalidS3Configuration", $"Invalid ObjectKeyPrefix: with the {MessageIdLength}-character message id its object keys would be {escaped} characters once escaped, over the {MaxEscapedObjectKey} that the bucket store can hold");
+        }
+
+        return null;
+    }
+
     public static ReceiptError? CheckFilter(ReceiptFilter filter)
     {
         if (CheckFilterName(filter.Name) is { } nameError)
@@ -175,6 +205,7 @@ internal static partial class ReceiptValidation
             case "S3Action":
                 var bucket = Required("BucketName", ref error);
                 error ??= CheckBucketName(bucket);
+                error ??= CheckObjectKeyPrefix(Get("ObjectKeyPrefix"));
                 action = new S3ReceiptAction(bucket, Get("ObjectKeyPrefix"), Get("KmsKeyArn"), Get("TopicArn"), Get("IamRoleArn"));
                 break;
             case "BounceAction":

@@ -31,6 +31,9 @@ internal interface ISmtpBackend
     /// <summary>At MAIL: the transaction that judges its recipients, and whose view of the rules its message keeps.</summary>
     ISmtpTransaction BeginTransaction();
 
+    /// <summary>At MAIL: null when there is room for a message, or the 452 that defers it (RFC 5321 §4.5.3.1.10).</summary>
+    SmtpReply? CheckStorage() => null;
+
     /// <summary>At DATA or the first BDAT: opens a spool entry to stream the message into.</summary>
     ValueTask<ISmtpMessageWriter> BeginMessageAsync(CancellationToken cancellationToken);
 }

@@ -26,11 +26,35 @@ internal sealed record SmtpOptions
     /// <summary>Largest header section of a message, in octets.</summary>
     public int MaxHeaderSize { get; init; } = 262_144;
 
-    /// <summary>How long the server waits for the next command (RFC 5321 §4.5.3.2.7: at least 5 minutes).</summary>
+    /// <summary>
+    /// How long a whole command line may take to arrive, counted from the end of the previous one (RFC 5321
+    /// §4.5.3.2.7: at least 5 minutes). A deadline, not an idle timer: bytes dribbled in do not extend it.
+    /// </summary>
     public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromMinutes(5);
 
     /// <summary>How long the server waits for more message data (RFC 5321 §4.5.3.2.5 gives the client 3 minutes per block).</summary>
     public TimeSpan DataTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// Slowest average rate of message data (DATA, each BDAT chunk), in octets per second, once
+    /// <see cref="MinDataRateGracePeriod"/> has passed; 0 turns the check off. As Kestrel's MinRequestBodyDataRate.
+    /// </summary>
+    public double MinDataRate { get; init; } = 240;
+
+    /// <summary>How long message data may arrive below <see cref="MinDataRate"/> before the rate is enforced.</summary>
+    public TimeSpan MinDataRateGracePeriod { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Longest a session may last, however busy; past it the client gets 421 4.4.2 at its next command.</summary>
+    public TimeSpan MaxSessionTime { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// When every connection slot is taken, a connection that has made no progress (no completed command, no message
+    /// data) for this long is closed with 421 4.4.2 to admit the new one.
+    /// </summary>
+    public TimeSpan ReclaimIdleAfter { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Free space the spool's file system must keep; below it MAIL gets 452 4.3.1. 0 turns the check off.</summary>
+    public long MinFreeSpace { get; init; } = 100L * 1024 * 1024;
 
     /// <summary>Bad commands (4xx/5xx replies to syntax or sequence errors) before the session is closed with 421.</summary>
     public int MaxBadCommands { get; init; } = 10;

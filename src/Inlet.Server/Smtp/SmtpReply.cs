@@ -73,6 +73,11 @@ internal sealed record SmtpReply(int Code, string? Status, IReadOnlyList<string>
     public static readonly SmtpReply TooManyRecipients = new(452, "4.5.3", "Too many recipients");
     public static readonly SmtpReply TooManyErrors = new(421, "4.7.0", "Too many errors, closing connection");
     public static readonly SmtpReply IdleTimeout = new(421, "4.4.2", "Idle timeout, closing connection");
+    public static readonly SmtpReply CommandTooSlow = new(421, "4.4.2", "Timeout: the command line did not arrive in time, closing connection");
+    public static readonly SmtpReply DataTooSlow = new(421, "4.4.2", "Timeout: message data is arriving too slowly, closing connection");
+    public static readonly SmtpReply SessionTooLong = new(421, "4.4.2", "Session time limit reached, closing connection");
+    public static readonly SmtpReply Reclaimed = new(421, "4.4.2", "Idle connection closed to make room for another client");
+    public static readonly SmtpReply InsufficientStorage = new(452, "4.3.1", "Insufficient system storage");
     public static readonly SmtpReply ShuttingDown = new(421, "4.3.2", "Service shutting down, closing connection");
     public static readonly SmtpReply TooManyConnections = new(421, "4.7.0", "Too many connections, try again later");
     public static readonly SmtpReply TooManyConnectionsFromClient = new(421, "4.7.0", "Too many connections from your address, try again later");

@@ -272,6 +272,11 @@ internal sealed class SmtpSession
             return new SmtpStep(SmtpReply.Utf8AddressNeedsSmtpUtf8);
         }
 
+        if (_backend.CheckStorage() is { } full)
+        {
+            return new SmtpStep(full);
+        }
+
         MailFrom = parsed.Address;
         _transaction = _backend.BeginTransaction();
         SmtpUtf8 = smtpUtf8;

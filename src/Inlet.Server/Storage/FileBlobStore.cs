@@ -184,7 +184,14 @@ internal sealed partial class FileBlobStore(string root) : IBlobStore
             throw new ArgumentException($"Invalid container name: '{container}'", nameof(container));
         }
 
-        return Path.Combine(Root, container);
+        // Never outside the root, whatever the name.
+        var path = Path.GetFullPath(Path.Combine(Root, container));
+        if (!string.Equals(Path.GetDirectoryName(path), Root.TrimEnd(Path.DirectorySeparatorChar), StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"Invalid container name: '{container}'", nameof(container));
+        }
+
+        return path;
     }
 
     private string PathOf(string container, string key)
@@ -268,11 +275,36 @@ internal sealed partial class FileBlobStore(string root) : IBlobStore
 
         public async ValueTask DisposeAsync()
         {
-            await stream.DisposeAsync();
-            if (!_committed)
+            try
             {
-                File.Delete(temp);
+                // On a full disk the close itself fails, writing what is buffered; the temporary file goes anyway.
+                await stream.DisposeAsync();
             }
+            catch (IOException) when (!_committed)
+            {
+            }
+            finally
+            {
+                if (!_committed)
+                {
+                    File.Delete(temp);
+                }
+            }
+        }
+    }
+
+    /// <summary>Free octets on the file system of a container's folder, or null when unknown.</summary>
+    public long? AvailableFreeSpace(string container)
+    {
+        try
+        {
+            var path = ContainerPath(container);
+            Directory.CreateDirectory(path);
+            return new DriveInfo(path).AvailableFreeSpace;
+        }
+        catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException)
+        {
+            return null;
         }
     }
 }

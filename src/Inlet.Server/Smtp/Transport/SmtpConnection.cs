@@ -11,6 +11,10 @@ namespace Inlet.Smtp.Transport;
 /// The I/O loop of one SMTP session: reads command lines and message data from the connection's pipe, hands
 /// commands to <see cref="SmtpSession"/>, and writes its replies. Replies to pipelined commands are written as a
 /// batch, flushed whenever the loop is about to wait for input (RFC 2920 §3.1).
+/// Time is enforced by deadlines, never by idle timers that a byte resets: a command line must be complete within
+/// <see cref="SmtpOptions.CommandTimeout"/>, message data must keep <see cref="SmtpOptions.MinDataRate"/> on average,
+/// and a session ends after <see cref="SmtpOptions.MaxSessionTime"/>. A watchdog wakes the pending read
+/// (<see cref="PipeReader.CancelPendingRead"/>) so that the deadlines are checked while the client sends nothing.
 /// </summary>
 internal sealed class SmtpConnection : IAsyncDisposable
 {
@@ -23,18 +27,26 @@ internal sealed class SmtpConnection : IAsyncDisposable
     private readonly SmtpTlsContext _tls;
     private readonly CancellationToken _stopping;
     private readonly ILogger _logger;
-    private PipeReader _input;
+    private readonly SmtpSlot? _slot;
+    private readonly long _sessionDeadline;
+    private readonly Timer _watchdog;
+    private long _commandDeadline;
+    private long _linesHandled;
+    private volatile PipeReader _input;
     private PipeWriter _output;
     private SslStream? _ssl;
     private bool _discardingLine;
+    private bool _writeFailed;
 
     // A BDAT transaction spans several commands; its spool entry and decoder live here between chunks.
     private ISmtpMessageWriter? _chunkWriter;
     private MessageDataDecoder? _chunkDecoder;
     private DateTimeOffset _chunkReceivedAt;
 
-    public SmtpConnection(ConnectionContext connection, SmtpSession session, SmtpOptions options, ISmtpBackend backend, SmtpTlsContext tls, CancellationToken stopping, ILogger logger)
+    public SmtpConnection(ConnectionContext connection, SmtpSession session, SmtpOptions options, ISmtpBackend backend, SmtpTlsContext tls, CancellationToken stopping, ILogger logger, SmtpSlot? slot = null)
     {
+        _slot = slot;
+        _sessionDeadline = Environment.TickCount64 + (long)Math.Min(options.MaxSessionTime.TotalMilliseconds, long.MaxValue / 4);
         _connection = connection;
         _session = session;
         _options = options;
@@ -44,6 +56,38 @@ internal sealed class SmtpConnection : IAsyncDisposable
         _logger = logger;
         _input = connection.Transport.Input;
         _output = connection.Transport.Output;
+        var shortest = new[] { options.CommandTimeout, options.DataTimeout, options.MinDataRateGracePeriod, options.MaxSessionTime }.Min() / 4;
+        var interval = TimeSpan.FromMilliseconds(Math.Clamp(shortest.TotalMilliseconds, 50, 500));
+        _watchdog = new Timer(static state => ((SmtpConnection)state!).Wake(), this, interval, interval);
+        if (slot is not null)
+        {
+            slot.OnEvicted = Wake;
+        }
+    }
+
+    private void Wake()
+    {
+        try
+        {
+            _input.CancelPendingRead();
+        }
+        catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException)
+        {
+            // The reader is already complete: the connection is ending.
+        }
+    }
+
+    private void ResetCommandDeadline() =>
+        _commandDeadline = Environment.TickCount64 + (long)Math.Min(_options.CommandTimeout.TotalMilliseconds, long.MaxValue / 4);
+
+    /// <summary>The 421 that ends a session waiting for a command, if one of its limits has passed.</summary>
+    private SmtpReply? CheckCommandLimits()
+    {
+        var now = Environment.TickCount64;
+        return _slot is { Evicted: true } ? SmtpReply.Reclaimed
+            : now >= _sessionDeadline ? SmtpReply.SessionTooLong
+            : now >= _commandDeadline ? SmtpReply.CommandTooSlow
+            : null;
     }
 
     private enum Outcome
@@ -60,24 +104,43 @@ internal sealed class SmtpConnection : IAsyncDisposable
     public async Task RunAsync()
     {
         await ReplyAndFlushAsync(_session.Greeting);
-        using var timeout = new CancellationTokenSource();
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, _stopping, _connection.ConnectionClosed);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(_stopping, _connection.ConnectionClosed);
+        ResetCommandDeadline();
         while (true)
         {
+            if (CheckCommandLimits() is { } limit)
+            {
+                SmtpLog.LimitReached(_logger, _connection.ConnectionId, limit);
+                await ReplyAndCloseAsync(limit);
+                return;
+            }
+
             ReadResult result;
-            timeout.CancelAfter(_options.CommandTimeout);
             try
             {
                 result = await _input.ReadAsync(linked.Token);
             }
-            catch (OperationCanceledException) when (timeout.IsCancellationRequested || _stopping.IsCancellationRequested)
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
             {
-                await ReplyAndFlushAsync(timeout.IsCancellationRequested ? SmtpReply.IdleTimeout : SmtpReply.ShuttingDown);
+                await ReplyAndCloseAsync(SmtpReply.ShuttingDown);
                 return;
             }
 
-            timeout.CancelAfter(Timeout.InfiniteTimeSpan);
+            if (result.IsCanceled)
+            {
+                // The watchdog: nothing consumed, the deadlines are checked at the top.
+                _input.AdvanceTo(result.Buffer.Start);
+                continue;
+            }
+
+            var handled = _linesHandled;
             var outcome = await HandleInputAsync(result);
+            if (outcome == Outcome.Restart || _linesHandled != handled)
+            {
+                ResetCommandDeadline();
+                _slot?.Progress();
+            }
+
             if (outcome == Outcome.Close)
             {
                 await _output.FlushAsync(_connection.ConnectionClosed);
@@ -95,6 +158,22 @@ internal sealed class SmtpConnection : IAsyncDisposable
                 await ReplyAndFlushAsync(SmtpReply.ShuttingDown);
                 return;
             }
+        }
+    }
+
+    /// <summary>A last reply to a client that may not be reading: written with a bounded wait, then the connection ends.</summary>
+    private async ValueTask ReplyAndCloseAsync(SmtpReply reply)
+    {
+        reply.WriteTo(_output);
+        using var flush = CancellationTokenSource.CreateLinkedTokenSource(_connection.ConnectionClosed);
+        flush.CancelAfter(TimeSpan.FromSeconds(5));
+        try
+        {
+            await _output.FlushAsync(flush.Token);
+        }
+        catch (OperationCanceledException) when (flush.IsCancellationRequested && !_connection.ConnectionClosed.IsCancellationRequested)
+        {
+            _connection.Abort(new ConnectionAbortedException("The client did not read the closing reply"));
         }
     }
 
@@ -128,6 +207,7 @@ internal sealed class SmtpConnection : IAsyncDisposable
             else
             {
                 buffer = buffer.Slice(consumed);
+                _linesHandled++;
                 step = _session.Handle(SmtpCommandParser.Parse(line));
             }
 
@@ -203,6 +283,7 @@ internal sealed class SmtpConnection : IAsyncDisposable
         var receivedAt = DateTimeOffset.UtcNow;
         var decoder = new MessageDataDecoder(dotStuffed: true, _options.MaxMessageSize, _options.MaxLineLength, _options.MaxHeaderSize);
         ISmtpMessageWriter? writer = null;
+        SmtpReply? beginFailure = null;
         try
         {
             writer = await _backend.BeginMessageAsync(_connection.ConnectionClosed);
@@ -211,6 +292,7 @@ internal sealed class SmtpConnection : IAsyncDisposable
         {
             // The data must still be read to its end, or it would be taken for commands.
             SmtpLog.StoreFailed(_logger, _connection.ConnectionId, e);
+            beginFailure = StorageReply(e);
         }
 
         await using (writer)
@@ -220,7 +302,7 @@ internal sealed class SmtpConnection : IAsyncDisposable
                 return false;
             }
 
-            var reply = writer is null ? SmtpReply.LocalError : await FinishMessageAsync(writer, decoder, receivedAt);
+            var reply = writer is null ? beginFailure! : await FinishMessageAsync(writer, decoder, receivedAt);
             await ReplyAndFlushAsync(reply);
             _session.CompleteTransaction();
             return true;
@@ -249,7 +331,7 @@ internal sealed class SmtpConnection : IAsyncDisposable
                 var skip = new MessageDataDecoder(dotStuffed: false, 0, int.MaxValue, int.MaxValue);
                 var read = await DecodeAsync(null, skip, step.ChunkSize);
                 _session.CompleteTransaction();
-                return read && await ReplyAndFlushAsync(SmtpReply.LocalError);
+                return read && await ReplyAndFlushAsync(StorageReply(e));
             }
         }
 
@@ -285,25 +367,34 @@ internal sealed class SmtpConnection : IAsyncDisposable
         var chunked = chunkSize != long.MaxValue;
         var remaining = chunkSize;
         var output = ArrayPool<byte>.Shared.Rent(64 * 1024);
-        using var timeout = new CancellationTokenSource();
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, _connection.ConnectionClosed);
+        var started = Environment.TickCount64;
+        var lastData = started;
+        long received = 0;
         try
         {
             while (!chunked || remaining > 0)
             {
-                timeout.CancelAfter(_options.DataTimeout);
-                ReadResult result;
-                try
+                var now = Environment.TickCount64;
+                var elapsed = (now - started) / 1000.0;
+                var limit = _slot is { Evicted: true } ? SmtpReply.Reclaimed
+                    : now >= _sessionDeadline ? SmtpReply.SessionTooLong
+                    : now - lastData >= _options.DataTimeout.TotalMilliseconds ? SmtpReply.IdleTimeout
+                    : _options.MinDataRate > 0 && elapsed > _options.MinDataRateGracePeriod.TotalSeconds && received / elapsed < _options.MinDataRate ? SmtpReply.DataTooSlow
+                    : null;
+                if (limit is not null)
                 {
-                    result = await _input.ReadAsync(linked.Token);
-                }
-                catch (OperationCanceledException) when (timeout.IsCancellationRequested)
-                {
-                    await ReplyAndFlushAsync(SmtpReply.IdleTimeout);
+                    SmtpLog.LimitReached(_logger, _connection.ConnectionId, limit);
+                    await ReplyAndCloseAsync(limit);
                     return false;
                 }
 
-                timeout.CancelAfter(Timeout.InfiniteTimeSpan);
+                var result = await _input.ReadAsync(_connection.ConnectionClosed);
+                if (result.IsCanceled)
+                {
+                    _input.AdvanceTo(result.Buffer.Start);
+                    continue;
+                }
+
                 var buffer = result.Buffer;
                 if (chunked && buffer.Length > remaining)
                 {
@@ -319,9 +410,18 @@ internal sealed class SmtpConnection : IAsyncDisposable
                     {
                         var status = decoder.Decode(segment.Span[offset..], output, out var consumed, out var written);
                         offset += consumed;
-                        if (written > 0 && writer is not null)
+                        if (written > 0 && writer is not null && !_writeFailed)
                         {
-                            await writer.WriteAsync(output.AsMemory(0, written), _connection.ConnectionClosed);
+                            try
+                            {
+                                await writer.WriteAsync(output.AsMemory(0, written), _connection.ConnectionClosed);
+                            }
+                            catch (IOException e)
+                            {
+                                // A full disk: the rest of the data is read and dropped, and the client gets 452.
+                                SmtpLog.StoreFailed(_logger, _connection.ConnectionId, e);
+                                _writeFailed = true;
+                            }
                         }
 
                         if (status == OperationStatus.Done)
@@ -340,6 +440,13 @@ internal sealed class SmtpConnection : IAsyncDisposable
 
                 _input.AdvanceTo(buffer.GetPosition(used));
                 remaining -= used;
+                if (used > 0)
+                {
+                    received += used;
+                    lastData = Environment.TickCount64;
+                    _slot?.Progress();
+                }
+
                 if (done)
                 {
                     return true;
@@ -364,7 +471,12 @@ internal sealed class SmtpConnection : IAsyncDisposable
         var envelope = _session.CreateEnvelope(receivedAt);
         var faults = decoder.Faults;
         SmtpReply reply;
-        if (faults.HasFlag(DataFaults.TooLarge))
+        if (_writeFailed)
+        {
+            _writeFailed = false;
+            reply = SmtpReply.InsufficientStorage;
+        }
+        else if (faults.HasFlag(DataFaults.TooLarge))
         {
             reply = SmtpReply.MessageTooLarge(_options.MaxMessageSize);
         }
@@ -382,6 +494,11 @@ internal sealed class SmtpConnection : IAsyncDisposable
         }
         else
         {
+            if (_slot is not null)
+            {
+                _slot.Busy = true;
+            }
+
             try
             {
                 reply = await writer.CommitAsync(envelope, _connection.ConnectionClosed);
@@ -389,13 +506,24 @@ internal sealed class SmtpConnection : IAsyncDisposable
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 SmtpLog.StoreFailed(_logger, _connection.ConnectionId, e);
-                reply = SmtpReply.LocalError;
+                reply = StorageReply(e);
+            }
+            finally
+            {
+                if (_slot is not null)
+                {
+                    _slot.Busy = false;
+                    _slot.Progress();
+                }
             }
         }
 
         SmtpLog.MessageReplied(_logger, reply, envelope.MailFrom, envelope.Recipients.Count, decoder.Size);
         return reply;
     }
+
+    /// <summary>A spool that cannot be written (a full disk above all) is 452 4.3.1 (RFC 3463); anything else is 451 4.3.0.</summary>
+    private static SmtpReply StorageReply(Exception e) => e is IOException ? SmtpReply.InsufficientStorage : SmtpReply.LocalError;
 
     /// <summary>A BDAT transaction ended by RSET, EHLO or a refusal leaves its spool entry behind: discard it.</summary>
     private async ValueTask DropAbandonedChunkWriterAsync()
@@ -422,6 +550,7 @@ internal sealed class SmtpConnection : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await _watchdog.DisposeAsync();
         if (_chunkWriter is not null)
         {
             await _chunkWriter.DisposeAsync();

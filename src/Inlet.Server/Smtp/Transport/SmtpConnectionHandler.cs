@@ -24,7 +24,7 @@ internal sealed class SmtpConnectionHandler(
         var client = remote?.Address is { IsIPv4MappedToIPv6: true } mapped ? mapped.MapToIPv4() : remote?.Address;
         SmtpLog.Connected(logger, connection.ConnectionId, remote);
 
-        var refusal = limiter.TryAcquire(client);
+        var refusal = limiter.TryAcquire(client, out var slot);
         if (refusal is not null)
         {
             await RefuseAsync(connection, refusal);
@@ -41,7 +41,7 @@ internal sealed class SmtpConnectionHandler(
             }
 
             var session = new SmtpSession(options, backend, remote, tls.Certificate is not null);
-            await using var smtp = new SmtpConnection(connection, session, options, backend, tls, lifetime.ApplicationStopping, logger);
+            await using var smtp = new SmtpConnection(connection, session, options, backend, tls, lifetime.ApplicationStopping, logger, slot);
             await smtp.RunAsync();
         }
         catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException or OperationCanceledException or ObjectDisposedException)
@@ -55,7 +55,7 @@ internal sealed class SmtpConnectionHandler(
         }
         finally
         {
-            limiter.Release(client);
+            slot!.Dispose();
         }
     }
 

@@ -28,4 +28,7 @@ internal static partial class SmtpLog
 
     [LoggerMessage(EventId = 107, Level = LogLevel.Error, Message = "SMTP connection {ConnectionId} failed")]
     public static partial void ConnectionFailed(ILogger logger, string connectionId, Exception exception);
+
+    [LoggerMessage(EventId = 108, Level = LogLevel.Information, Message = "SMTP connection {ConnectionId} closed: {Reply}")]
+    public static partial void LimitReached(ILogger logger, string connectionId, SmtpReply reply);
 }

@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Inlet.IntegrationTests;
+
+/// <summary>The dry run's limits: streamed to a file, header section capped, a few at a time.</summary>
+public sealed class RuleTestLimitsTests
+{
+    [Fact]
+    public async Task BodyWithoutLineBreaks_AnswersQuicklyWithinBoundedMemory()
+    {
+        await using var server = await TestServer.StartAsync();
+        var body = new byte[16 * 1024 * 1024];
+        Array.Fill(body, (byte)'a');
+        var before = GC.GetTotalMemory(forceFullCollection: true);
+        var clock = Stopwatch.StartNew();
+        using var response = await server.Http.PostAsync("/api/rules/test?to=x@example.com", new ByteArrayContent(body));
+        clock.Stop();
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Contains("HeaderTooLarge", await response.Content.ReadAsStringAsync());
+        // It took 14.7 s of CPU when the whole body was parsed as one header; generous bounds, not a benchmark.
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), clock.Elapsed.ToString());
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(server.Directory, "spool"), "#*"));
+        Assert.True(GC.GetTotalMemory(forceFullCollection: true) - before < 64L * 1024 * 1024);
+    }
+
+    [Fact]
+    public async Task MessageWhoseFirstLineIsNotAHeader_IsPlannedNotA500()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var response = await server.Http.PostAsync("/api/rules/test?to=x@example.com", new StringContent("hello world\r\n\r\nbody\r\n"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task ReceivedMessageWhoseFirstLineIsNotAHeader_IsProcessed()
+    {
+        await using var server = await TestServer.StartAsync();
+        await using var client = await RawSmtpClient.ConnectAsync(server.Smtp);
+        await client.ExpectAsync(220);
+        await client.SendAsync("EHLO client.test\r\nMAIL FROM:<a@sender.test>\r\nRCPT TO:<x@example.com>\r\nDATA\r\n");
+        await client.ExpectAsync(250);
+        await client.ExpectAsync(250);
+        await client.ExpectAsync(250);
+        await client.ExpectAsync(354);
+        await client.SendAsync("hello world\r\n\r\nbody\r\n.\r\n");
+        var id = (await client.ExpectAsync(250)).Split(' ')[^1];
+        await server.WaitForMessageAsync(id);
+    }
+
+    [Fact]
+    public async Task FifthConcurrentDryRun_Is429()
+    {
+        await using var server = await TestServer.StartAsync();
+        var slow = new List<TcpClient>();
+        try
+        {
+            for (var i = 0; i < 4; i++)
+            {
+                var tcp = new TcpClient();
+                await tcp.ConnectAsync(server.Server.HttpEndPoint);
+                await tcp.GetStream().WriteAsync(Encoding.ASCII.GetBytes($"POST /api/rules/test?to=x@example.com HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\nSubject: slow\r\n"));
+                slow.Add(tcp);
+            }
+
+            HttpStatusCode status = default;
+            for (var attempt = 0; attempt < 50 && status != HttpStatusCode.TooManyRequests; attempt++)
+            {
+                await Task.Delay(100);
+                using var response = await server.Http.PostAsync("/api/rules/test?to=x@example.com", new StringContent("Subject: t\r\n\r\nx\r\n"));
+                status = response.StatusCode;
+            }
+
+            Assert.Equal(HttpStatusCode.TooManyRequests, status);
+        }
+        finally
+        {
+            foreach (var tcp in slow)
+            {
+                tcp.Dispose();
+            }
+        }
+
+        // The slots come back once those requests end.
+        HttpStatusCode after = default;
+        for (var attempt = 0; attempt < 50 && after != HttpStatusCode.OK; attempt++)
+        {
+            await Task.Delay(100);
+            using var response = await server.Http.PostAsync("/api/rules/test?to=x@example.com", new StringContent("Subject: t\r\n\r\nx\r\n"));
+            after = response.StatusCode;
+        }
+
+        Assert.Equal(HttpStatusCode.OK, after);
+    }
+}
