@@ -157,7 +157,11 @@ internal sealed class MessageService(
             throw new MessageOperationException(MessageRefusal.TooMany, "TooManyRequests", $"{MaxConcurrentDryRuns} dry runs are already running; try again when one has finished");
         }
 
-        var temp = Path.Combine(Path.GetTempPath(), "inlet-dry-run-" + Guid.NewGuid().ToString("N"));
+        // The message goes to a file of the spool folder, never whole into memory; '#' marks it as a partial that
+        // start-up removes should the process die before the finally below.
+        var folder = blobs.Spool is FileBlobStore files ? Path.Combine(files.Root, SmtpBackend.SpoolContainer) : Path.GetTempPath();
+        Directory.CreateDirectory(folder);
+        var temp = Path.Combine(folder, "#dry-run-" + Guid.NewGuid().ToString("N"));
         try
         {
             await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 64 * 1024, FileOptions.Asynchronous))
