@@ -89,32 +89,20 @@ internal static class LogsApi
                 .Where(g => pattern is null || g.Contains(pattern, StringComparison.OrdinalIgnoreCase))
                 .Order(StringComparer.Ordinal)
                 .ToList();
-            var from = Index(input, names.Count);
-            var page = names.Skip(from).Take(limit).ToList();
-            return new JsonResult(200, w =>
+            return Page(input, "logGroups", names, limit, (w, group) =>
             {
-                w.WriteStartArray("logGroups");
-                foreach (var group in page)
-                {
-                    var function = group[GroupPrefix.Length..];
-                    var streams = logs.Streams(function);
-                    var created = streams.Count > 0 ? streams.Min(s => s.First) : registry.Resolve(function)?.LastModified ?? DateTimeOffset.UtcNow;
-                    w.WriteStartObject();
-                    w.WriteString("logGroupName", group);
-                    w.WriteNumber("creationTime", created.ToUnixTimeMilliseconds());
-                    w.WriteNumber("metricFilterCount", 0);
-                    w.WriteString("arn", GroupArn(group) + ":*");
-                    w.WriteNumber("storedBytes", logs.StoredBytes(function));
-                    w.WriteString("logGroupClass", "STANDARD");
-                    w.WriteString("logGroupArn", GroupArn(group));
-                    w.WriteEndObject();
-                }
-
-                w.WriteEndArray();
-                if (from + page.Count < names.Count)
-                {
-                    w.WriteString("nextToken", (from + page.Count).ToString(CultureInfo.InvariantCulture));
-                }
+                var function = group[GroupPrefix.Length..];
+                var streams = logs.Streams(function);
+                var created = streams.Count > 0 ? streams.Min(s => s.First) : registry.Resolve(function)?.LastModified ?? DateTimeOffset.UtcNow;
+                w.WriteStartObject();
+                w.WriteString("logGroupName", group);
+                w.WriteNumber("creationTime", created.ToUnixTimeMilliseconds());
+                w.WriteNumber("metricFilterCount", 0);
+                w.WriteString("arn", GroupArn(group) + ":*");
+                w.WriteNumber("storedBytes", logs.StoredBytes(function));
+                w.WriteString("logGroupClass", "STANDARD");
+                w.WriteString("logGroupArn", GroupArn(group));
+                w.WriteEndObject();
             });
         }
 
@@ -140,22 +128,31 @@ internal static class LogsApi
                 : descending ? streams.OrderByDescending(s => s.Name, StringComparer.Ordinal) : streams.OrderBy(s => s.Name, StringComparer.Ordinal);
             var all = streams.ToList();
             var limit = Limit(input, 50);
+            return Page(input, "logStreams", all, limit, (w, stream) =>
+            {
+                w.WriteStartObject();
+                w.WriteString("logStreamName", stream.Name);
+                w.WriteNumber("creationTime", stream.First.ToUnixTimeMilliseconds());
+                w.WriteNumber("firstEventTimestamp", stream.First.ToUnixTimeMilliseconds());
+                w.WriteNumber("lastEventTimestamp", stream.Last.ToUnixTimeMilliseconds());
+                w.WriteNumber("lastIngestionTime", stream.Last.ToUnixTimeMilliseconds());
+                w.WriteString("arn", $"{GroupArn(group)}:log-stream:{stream.Name}");
+                w.WriteNumber("storedBytes", 0);
+                w.WriteEndObject();
+            });
+        }
+
+        /// <summary>One page of a listing: the items from the position in <c>nextToken</c>, and the next token while more remain.</summary>
+        private static JsonResult Page<T>(JsonElement input, string name, List<T> all, int limit, Action<Utf8JsonWriter, T> item)
+        {
             var from = Index(input, all.Count);
             var page = all.Skip(from).Take(limit).ToList();
             return new JsonResult(200, w =>
             {
-                w.WriteStartArray("logStreams");
-                foreach (var stream in page)
+                w.WriteStartArray(name);
+                foreach (var entry in page)
                 {
-                    w.WriteStartObject();
-                    w.WriteString("logStreamName", stream.Name);
-                    w.WriteNumber("creationTime", stream.First.ToUnixTimeMilliseconds());
-                    w.WriteNumber("firstEventTimestamp", stream.First.ToUnixTimeMilliseconds());
-                    w.WriteNumber("lastEventTimestamp", stream.Last.ToUnixTimeMilliseconds());
-                    w.WriteNumber("lastIngestionTime", stream.Last.ToUnixTimeMilliseconds());
-                    w.WriteString("arn", $"{GroupArn(group)}:log-stream:{stream.Name}");
-                    w.WriteNumber("storedBytes", 0);
-                    w.WriteEndObject();
+                    item(w, entry);
                 }
 
                 w.WriteEndArray();
