@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text.Json;
-using MailKit.Net.Smtp;
 using MimeKit;
 
 namespace Inlet.IntegrationTests;
@@ -194,11 +193,7 @@ public class ForwarderTests
         message.Subject = subject;
         message.MessageId = Guid.NewGuid().ToString("N") + "@sender.test";
         message.Body = new TextPart("plain") { Text = "The body that travels." };
-        using var client = new SmtpClient();
-        await client.ConnectAsync("127.0.0.1", server.SmtpPort, MailKit.Security.SecureSocketOptions.None);
-        var reply = await client.SendAsync(message);
-        await client.DisconnectAsync(true);
-        return reply.Split(' ').Last();
+        return await ReceiptRuleTests.SendAsync(server, message, from: "original@sender.test");
     }
 }
 

@@ -1,7 +1,6 @@
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
-using MailKit.Net.Smtp;
 using MimeKit;
 
 namespace Inlet.IntegrationTests;
@@ -283,10 +282,6 @@ public class FunctionAwsAccessTests
         message.To.Add(MailboxAddress.Parse("info@example.com"));
         message.Subject = "reader";
         message.Body = new TextPart("plain") { Text = body };
-        using var client = new SmtpClient();
-        await client.ConnectAsync("127.0.0.1", server.SmtpPort, MailKit.Security.SecureSocketOptions.None);
-        var reply = await client.SendAsync(message);
-        await client.DisconnectAsync(true);
-        return reply.Split(' ').Last();
+        return await ReceiptRuleTests.SendAsync(server, message);
     }
 }
