@@ -38,7 +38,7 @@ public sealed class MessagePipelineTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(_directory);
-        _state = new SqliteStateStore(Path.Combine(_directory, "inlet.db"));
+        _state = new SqliteStateStore(Path.Combine(_directory, "inlet.db"), "test-node");
         await _state.InitializeAsync(CancellationToken.None);
         _blobs = new BlobStores(new FileBlobStore(_directory), new FileBlobStore(Path.Combine(_directory, "buckets")));
         _current = new ReceiptConfigurationProvider(ReceiptConfiguration.Empty);
@@ -167,13 +167,13 @@ public sealed class MessagePipelineTests : IAsyncLifetime
     public async Task SmtpTransaction_ConfigurationChangesBetweenRcptAndCommit_RecordsThePinnedVersion()
     {
         await ActivateAsync(Rule("old", Header("X-Old")));
-        var backend = new SmtpBackend(_current, _blobs, _state, new MessageQueue(), Pipeline(), new SmtpOptions(), TimeProvider.System, NullLogger<SmtpBackend>.Instance);
+        var backend = new SmtpBackend(_current, _blobs, _state, new MessageProcessor(_state, Pipeline(), new ProcessingOptions(), new StateOptions(), TimeProvider.System, NullLogger<MessageProcessor>.Instance), Pipeline(), new SmtpOptions(), new StateOptions(), TimeProvider.System, NullLogger<SmtpBackend>.Instance);
         var client = new SmtpClientInfo(new IPEndPoint(IPAddress.Loopback, 5000), "client.test", false);
 
         var transaction = backend.BeginTransaction();
         Assert.Null(transaction.CheckRecipient("user@example.com", client));
         var pinned = _current.Current.Configuration.Version;
-        await _configurations.SaveAsync(ReceiptConfiguration.Empty, CancellationToken.None);
+        await _configurations.SaveAsync(ReceiptConfiguration.Empty with { Version = pinned }, CancellationToken.None);
         // A second recipient of the same transaction is still judged by the pinned version, which accepted it.
         Assert.Null(transaction.CheckRecipient("other@example.com", client));
 
@@ -193,7 +193,7 @@ public sealed class MessagePipelineTests : IAsyncLifetime
         new() { Name = name, Enabled = true, Actions = [.. actions] };
 
     private Task ActivateAsync(params ReceiptRule[] rules) => _configurations.SaveAsync(
-        new ReceiptConfiguration { RuleSets = [new ReceiptRuleSet { Name = "main", Rules = [.. rules] }], ActiveRuleSetName = "main" },
+        new ReceiptConfiguration { RuleSets = [new ReceiptRuleSet { Name = "main", Rules = [.. rules] }], ActiveRuleSetName = "main", Version = _current.Current.Configuration.Version },
         CancellationToken.None);
 
     private MessagePipeline Pipeline()
@@ -231,7 +231,7 @@ public sealed class MessagePipelineTests : IAsyncLifetime
             BodyType = "7BIT",
             ConfigVersion = _current.Current.Configuration.Version,
             Status = MessageStatus.Queued,
-        }, CancellationToken.None);
+        }, null, CancellationToken.None);
         await _state.UpdateMessageAsync(new MessageUpdate(id, MessageStatus.Queued) { Progress = ProcessingJsonContext.WriteProgress(progress) }, CancellationToken.None);
         return id;
     }

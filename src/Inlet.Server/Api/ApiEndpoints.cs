@@ -12,7 +12,10 @@ internal static class ApiEndpoints
 {
     public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapGet("/health", () => Results.Json(new HealthResponse("ok"), ApiJsonContext.Default.HealthResponse));
+        // For a load balancer: 200 while this node can accept mail, 503 with the reason when it cannot.
+        app.MapGet("/health", async (NodeHealth health, CancellationToken ct) => await health.CheckAsync(ct) is var report && report.Healthy
+            ? Results.Json(new HealthResponse("ok", report.Node), ApiJsonContext.Default.HealthResponse)
+            : Results.Json(new HealthResponse("unhealthy", report.Node, report.Problem), ApiJsonContext.Default.HealthResponse, statusCode: StatusCodes.Status503ServiceUnavailable));
         var api = app.MapGroup("/api");
         // q (sender, recipient, subject or id), from, to, subject (substrings) and status narrow the list.
         api.MapGet("/messages", (MessageService messages, int? limit, string? nextToken, string? q, string? from, string? to, string? subject, string? status, CancellationToken ct) =>

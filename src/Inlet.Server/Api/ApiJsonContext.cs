@@ -4,7 +4,7 @@ using Inlet.Storage;
 
 namespace Inlet.Api;
 
-internal sealed record HealthResponse(string Status);
+internal sealed record HealthResponse(string Status, string? Node = null, string? Problem = null);
 
 internal sealed record ErrorResponse(string Code, string Message);
 

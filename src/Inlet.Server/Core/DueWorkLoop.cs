@@ -1,69 +1,65 @@
 using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
 
 namespace Inlet.Core;
 
 /// <summary>
-/// The loop behind Inlet's durable queues (asynchronous invocations, SNS deliveries): take the items that are due
-/// from the state store, run up to <paramref name="parallelism"/> at once — each item once at a time — and sleep
-/// until the next one is due or new work is signalled. Items stay durable in the store; the loop only schedules.
+/// The loop behind Inlet's durable queues (messages, asynchronous invocations, SNS deliveries, outbound mail): claim
+/// the items that are due for a lease, run up to <paramref name="parallelism"/> at once, renew the leases of those
+/// still running, release each when it is done, and sleep until the next is due or new work is signalled. Items
+/// stay durable in the store; a claim is what makes an item this node's, so no item runs twice at once, on this
+/// node or another. An item whose run fails unexpectedly (the store or the spool, not the work itself) keeps its
+/// lease until <paramref name="lease"/> runs out, which is its back-off.
 /// </summary>
-internal sealed class DueWorkLoop<T>(
-    Func<DateTimeOffset, int, CancellationToken, Task<IReadOnlyList<T>>> listDue,
-    Func<CancellationToken, Task<DateTimeOffset?>> nextDue,
+internal sealed partial class DueWorkLoop<T>(
+    string name,
+    IWorkQueue<T> queue,
     Func<T, string> idOf,
     Func<T, CancellationToken, Task> run,
     int parallelism,
-    TimeProvider time)
+    TimeSpan lease,
+    TimeProvider time,
+    ILogger logger)
 {
     private readonly SemaphoreSlim _wake = new(0);
-    private readonly ConcurrentDictionary<string, byte> _inFlight = new();
-
-    // When each item last finished: a list read while an item was finishing may still show it as due, and such a
-    // stale row must not run it a second time.
-    private readonly ConcurrentDictionary<string, long> _finishedAt = new();
-    private long _clock;
+    private readonly ConcurrentDictionary<string, byte> _running = new();
 
     /// <summary>New work was written: look again now rather than at the next due time.</summary>
     public void Wake() => _wake.Release();
 
+    /// <summary>The items this node runs now.</summary>
+    public int Running => _running.Count;
+
     public async Task RunAsync(CancellationToken stoppingToken)
     {
-        var running = new List<Task>();
+        var tasks = new List<Task>();
+        var renewed = time.GetTimestamp();
         try
         {
             while (!stoppingToken.IsCancellationRequested)
             {
-                running.RemoveAll(t => t.IsCompleted);
-                if (running.Count < parallelism)
+                tasks.RemoveAll(t => t.IsCompleted);
+                if (tasks.Count < parallelism)
                 {
-                    var listedAt = Interlocked.Increment(ref _clock);
-                    foreach (var item in await listDue(time.GetUtcNow(), parallelism * 2, stoppingToken))
+                    foreach (var item in await ClaimAsync(parallelism - tasks.Count, stoppingToken))
                     {
-                        if (running.Count >= parallelism)
-                        {
-                            break;
-                        }
-
                         var id = idOf(item);
-                        if (_finishedAt.TryGetValue(id, out var finished) && finished >= listedAt)
-                        {
-                            continue;
-                        }
-
-                        if (_inFlight.TryAdd(id, 0))
-                        {
-                            running.Add(RunOneAsync(id, item, stoppingToken));
-                        }
+                        _running[id] = 0;
+                        tasks.Add(RunOneAsync(id, item, stoppingToken));
                     }
-
-                    Forget(listedAt);
                 }
 
-                var next = await nextDue(stoppingToken);
-                var wait = running.Count >= parallelism ? TimeSpan.FromMilliseconds(20)
+                if (time.GetElapsedTime(renewed) >= lease / 3)
+                {
+                    await RenewAsync(stoppingToken);
+                    renewed = time.GetTimestamp();
+                }
+
+                var next = await queue.NextDueAsync(stoppingToken);
+                var wait = tasks.Count >= parallelism ? lease / 3
                     : next is { } n ? TimeSpan.FromMilliseconds(Math.Clamp((n - time.GetUtcNow()).TotalMilliseconds, 5, 1000))
                     : TimeSpan.FromSeconds(1);
-                await _wake.WaitAsync(wait, stoppingToken);
+                await _wake.WaitAsync(Min(wait, lease / 3), stoppingToken);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -71,33 +67,83 @@ internal sealed class DueWorkLoop<T>(
             // Stopping: what is still due is durable and runs after the next start.
         }
 
-        await Task.WhenAll(running.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
+        await Task.WhenAll(tasks.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
+    }
+
+    private async Task<IReadOnlyList<T>> ClaimAsync(int limit, CancellationToken stoppingToken)
+    {
+        try
+        {
+            return await queue.ClaimDueAsync(time.GetUtcNow(), lease, limit, stoppingToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The store is away (a database restart): the items stay where they are, and the loop looks again.
+            LogClaimFailed(logger, name, e.Message);
+            await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
+            return [];
+        }
+    }
+
+    private async Task RenewAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await queue.RenewAsync([.. _running.Keys], time.GetUtcNow(), lease, stoppingToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Tried again at the next third of the lease; a lease that runs out meanwhile goes to another node.
+        }
     }
 
     private async Task RunOneAsync(string id, T item, CancellationToken stoppingToken)
     {
         await Task.Yield();
+        var release = true;
         try
         {
             await run(item, stoppingToken);
         }
+        catch (WorkLeaseLostException)
+        {
+            // Another node took the item over; the lease is its own now.
+            LogLeaseLost(logger, name, id);
+            release = false;
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+        {
+            // Held until the lease runs out: the back-off before the item is tried again.
+            LogRunFailed(logger, name, id, lease.TotalSeconds, e);
+            release = false;
+        }
         finally
         {
-            _finishedAt[id] = Interlocked.Increment(ref _clock);
-            _inFlight.TryRemove(id, out _);
+            _running.TryRemove(id, out _);
+            if (release)
+            {
+                try
+                {
+                    await queue.ReleaseAsync(id, CancellationToken.None);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // The lease runs out by itself.
+                }
+            }
+
             _wake.Release();
         }
     }
 
-    /// <summary>Items that finished before this list was read are seen as they are now; their marks can go.</summary>
-    private void Forget(long listedAt)
-    {
-        foreach (var (id, finished) in _finishedAt)
-        {
-            if (finished < listedAt)
-            {
-                _finishedAt.TryRemove(new KeyValuePair<string, long>(id, finished));
-            }
-        }
-    }
+    [LoggerMessage(EventId = 1200, Level = LogLevel.Warning, Message = "{Queue}: cannot claim work from the state store, trying again: {Error}")]
+    private static partial void LogClaimFailed(ILogger logger, string queue, string error);
+
+    [LoggerMessage(EventId = 1201, Level = LogLevel.Warning, Message = "{Queue}: item {Id} was taken over by another node after this node's lease ran out")]
+    private static partial void LogLeaseLost(ILogger logger, string queue, string id);
+
+    [LoggerMessage(EventId = 1202, Level = LogLevel.Error, Message = "{Queue}: item {Id} could not be run; it is tried again in {Seconds} s")]
+    private static partial void LogRunFailed(ILogger logger, string queue, string id, double seconds, Exception exception);
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 }

@@ -45,5 +45,7 @@ internal static class LogEventIds
         ["Authentication"] = (800, 899),
         ["Management"] = (900, 999),
         ["WebConsole"] = (1000, 1199),
+        ["Core"] = (1200, 1249),
+        ["Storage"] = (1250, 1299),
     };
 }

@@ -12,10 +12,11 @@ namespace Inlet.Functions;
 /// is dead-lettered: kept with its reason, listed by the API and CLI, and re-driven on request.
 /// </summary>
 internal sealed partial class AsyncInvocationQueue(
-    IStateStore state,
+    IInvocationStore state,
     FunctionRegistry registry,
     FunctionInvoker invoker,
     FunctionsOptions options,
+    StateOptions leases,
     TimeProvider time,
     ILogger<AsyncInvocationQueue> logger) : BackgroundService
 {
@@ -26,7 +27,7 @@ internal sealed partial class AsyncInvocationQueue(
     private DueWorkLoop<AsyncInvocationRecord>? _dueLoop;
 
     private DueWorkLoop<AsyncInvocationRecord> Loop => _dueLoop ??= new DueWorkLoop<AsyncInvocationRecord>(
-        state.ListDueInvocationsAsync, state.NextInvocationDueAsync, i => i.Id, RunAsync, Parallelism, time);
+        "Asynchronous invocations", state, i => i.Id, RunAsync, Parallelism, leases.Lease, time, logger);
 
     public async Task<string> EnqueueAsync(FunctionDefinition function, byte[] payload, string source, CancellationToken cancellationToken)
     {

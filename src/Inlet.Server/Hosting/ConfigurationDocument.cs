@@ -36,6 +36,12 @@ internal sealed class ConfigurationDocument
     /// <summary>Where the S3 action's buckets live: files in the data folder (default) or an S3 service.</summary>
     public BucketStoreDocument? BucketStore { get; set; }
 
+    /// <summary>The state store: embedded SQLite, or PostgreSQL for several nodes.</summary>
+    public StateDocument? State { get; set; }
+
+    /// <summary>Where received messages are spooled: files, or a bucket on the BucketStore's S3 service.</summary>
+    public SpoolDocument? Spool { get; set; }
+
     public ProcessingDocument? Processing { get; set; }
 
     public OutboundDocument? Outbound { get; set; }
@@ -214,6 +220,27 @@ internal sealed class ReceiptActionDocument
     public Dictionary<string, string?>? WorkmailAction { get; set; }
 
     public Dictionary<string, string?>? ConnectAction { get; set; }
+}
+
+internal sealed class StateDocument
+{
+    /// <summary><c>sqlite</c> or <c>postgres</c>.</summary>
+    public string? Type { get; set; }
+
+    public string? ConnectionString { get; set; }
+
+    public string? NodeId { get; set; }
+
+    /// <summary>Seconds.</summary>
+    public double? LeaseSeconds { get; set; }
+}
+
+internal sealed class SpoolDocument
+{
+    /// <summary><c>files</c> or <c>s3</c>.</summary>
+    public string? Type { get; set; }
+
+    public string? Bucket { get; set; }
 }
 
 internal sealed class ProcessingDocument

@@ -201,6 +201,8 @@ internal static partial class ConfigurationLoader
         var receipt = BuildReceipt(AdoptPastedRuleSet(d, errors), errors);
         CheckFunctionReferences(receipt, functions, region, account, errors);
         var processing = BuildProcessing(d.Processing, errors);
+        var state = BuildState(d.State, errors);
+        var spool = BuildSpool(d.Spool, d.BucketStore, errors);
         var outbound = BuildOutbound(d.Outbound, errors);
         var authentication = BuildAuthentication(d.Authentication, baseDirectory, errors);
         var buckets = new List<string>();
@@ -275,6 +277,8 @@ internal static partial class ConfigurationLoader
             ActiveReceiptRuleSetDeclared = d.ActiveReceiptRuleSet is not null,
             Buckets = [.. buckets],
             BucketStore = bucketStore,
+            State = state,
+            Spool = spool,
             Processing = processing,
             Outbound = outbound,
             Functions = [.. functions],
@@ -584,6 +588,63 @@ internal static partial class ConfigurationLoader
                 }
             }
         }
+    }
+
+    private static Inlet.Storage.SpoolOptions BuildSpool(SpoolDocument? s, BucketStoreDocument? bucketStore, List<string> errors)
+    {
+        var o = new Inlet.Storage.SpoolOptions();
+        if (s is null)
+        {
+            return o;
+        }
+
+        var type = s.Type ?? o.Type;
+        if (type is not (Inlet.Storage.SpoolOptions.Files or Inlet.Storage.SpoolOptions.S3))
+        {
+            errors.Add($"Spool.Type: '{type}' must be files or s3");
+        }
+        else if (type == Inlet.Storage.SpoolOptions.S3 && bucketStore?.Type != "s3")
+        {
+            errors.Add("Spool: an s3 spool uses the S3 service of BucketStore, which must be 'Type: s3'");
+        }
+        else if (type == Inlet.Storage.SpoolOptions.S3 && string.IsNullOrWhiteSpace(s.Bucket))
+        {
+            errors.Add("Spool.Bucket: required for an s3 spool");
+        }
+
+        return o with { Type = type, Bucket = s.Bucket };
+    }
+
+    private static Inlet.Storage.StateOptions BuildState(StateDocument? s, List<string> errors)
+    {
+        var o = new Inlet.Storage.StateOptions();
+        if (s is null)
+        {
+            return o;
+        }
+
+        var type = s.Type ?? o.Type;
+        if (type is not (Inlet.Storage.StateOptions.Sqlite or Inlet.Storage.StateOptions.Postgres))
+        {
+            errors.Add($"State.Type: '{type}' must be sqlite or postgres");
+        }
+        else if (type == Inlet.Storage.StateOptions.Postgres && string.IsNullOrWhiteSpace(s.ConnectionString))
+        {
+            errors.Add("State.ConnectionString: required for a postgres state store (e.g. \"Host=db;Username=inlet;Password=…;Database=inlet\")");
+        }
+
+        if (s.NodeId is { } id && (id.Length is 0 or > 100 || id.Contains('/', StringComparison.Ordinal)))
+        {
+            errors.Add($"State.NodeId: '{id}' must be 1 to 100 characters without '/'");
+        }
+
+        return o with
+        {
+            Type = type,
+            ConnectionString = s.ConnectionString,
+            NodeId = s.NodeId,
+            Lease = Seconds("State.LeaseSeconds", s.LeaseSeconds, o.Lease, errors),
+        };
     }
 
     private static ProcessingOptions BuildProcessing(ProcessingDocument? p, List<string> errors)

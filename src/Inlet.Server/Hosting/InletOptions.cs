@@ -37,6 +37,12 @@ internal sealed record InletOptions
     /// <summary>An S3 service for the buckets, instead of files in the data folder.</summary>
     public Inlet.Storage.S3StoreOptions? BucketStore { get; init; }
 
+    /// <summary>The state store (embedded SQLite, or PostgreSQL shared by several nodes) and this node's part in it.</summary>
+    public Inlet.Storage.StateOptions State { get; init; } = new();
+
+    /// <summary>Where received messages are spooled.</summary>
+    public Inlet.Storage.SpoolOptions Spool { get; init; } = new();
+
     public ProcessingOptions Processing { get; init; } = new();
 
     public OutboundOptions Outbound { get; init; } = new();

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Net;
 using System.Net.Security;
 using Inlet.Actions;
@@ -82,13 +83,15 @@ internal sealed partial class InletServer : IAsyncDisposable
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
 
         // State first: a store that cannot open is a start-up error, before any port is bound.
-        var state = new SqliteStateStore(Path.Combine(dataDirectory, "inlet.db"));
-        await state.InitializeAsync(cancellationToken);
-        var spool = new FileBlobStore(dataDirectory);
+        var stateOptions = options.State with { NodeId = options.State.NodeId ?? DefaultNodeId(dataDirectory) };
+        var state = await OpenStateAsync(stateOptions, dataDirectory, cancellationToken);
         IBlobStore buckets = options.BucketStore is { } s3 ? new S3BlobStore(s3) : new FileBlobStore(Path.Combine(dataDirectory, "buckets"));
-        var cleaned = await CleanSpoolAsync(spool, state, cancellationToken);
-        spool.DeletePartials(BounceSender.OutboxContainer);
-        foreach (var bucket in options.Buckets.Concat(options.Receipt.RuleSets.SelectMany(s => s.Rules).SelectMany(r => r.Actions).OfType<S3ReceiptAction>().Select(a => a.BucketName)).Distinct())
+        IBlobStore spool = options.Spool.Type == SpoolOptions.S3 && buckets is S3BlobStore shared
+            ? new BucketSpool(shared, options.Spool.Bucket!)
+            : new FileBlobStore(dataDirectory);
+        string[] spoolBuckets = spool is BucketSpool bucketSpool ? [bucketSpool.Bucket] : [];
+        var declaredBuckets = options.Buckets.Concat(options.Receipt.RuleSets.SelectMany(s => s.Rules).SelectMany(r => r.Actions).OfType<S3ReceiptAction>().Select(a => a.BucketName));
+        foreach (var bucket in spoolBuckets.Concat(declaredBuckets).Distinct())
         {
             try
             {
@@ -103,11 +106,10 @@ internal sealed partial class InletServer : IAsyncDisposable
             (buckets as FileBlobStore)?.DeletePartials(bucket);
         }
 
-        var stored = await state.GetLatestConfigurationAsync(cancellationToken) is { } latest ? RulesJsonContext.Deserialize(latest.Document, latest.Version) : null;
-        // What is in force at start: the configuration as the API last left it, with the file's declarations on top.
-        var merged = stored is null ? options.Receipt : stored.WithFile(options.Receipt, options.ActiveReceiptRuleSetDeclared);
-        var configurationVersion = await state.SaveConfigurationAsync(RulesJsonContext.Serialize(merged), cancellationToken);
-        var receipt = merged with { Version = configurationVersion };
+        var cleaned = await CleanSpoolAsync(spool, state, cancellationToken);
+        (spool as FileBlobStore)?.DeletePartials(BounceSender.OutboxContainer);
+
+        var receipt = await StartingConfigurationAsync(state, options, cancellationToken);
 
         var (server, authority) = ServerCertificates.LoadOrCreate(Path.Combine(dataDirectory, "tls"), options.Smtp.Hostname);
         var tls = CreateTlsContext(options, server, authority);
@@ -145,7 +147,18 @@ internal sealed partial class InletServer : IAsyncDisposable
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(options.Account);
         builder.Services.AddSingleton(options.Smtp);
-        builder.Services.AddSingleton<IStateStore>(state);
+        builder.Services.AddSingleton(stateOptions);
+        builder.Services.AddSingleton(state);
+        builder.Services.AddSingleton<IMessageStore>(state);
+        builder.Services.AddSingleton<IInvocationStore>(state);
+        builder.Services.AddSingleton<IDeliveryStore>(state);
+        builder.Services.AddSingleton<IOutboxStore>(state);
+        builder.Services.AddSingleton<ITopicStore>(state);
+        builder.Services.AddSingleton<IIdentityStore>(state);
+        builder.Services.AddSingleton<IFunctionDefinitionStore>(state);
+        builder.Services.AddSingleton<IConfigurationVersionStore>(state);
+        builder.Services.AddSingleton<IChangeFeed>(state);
+        builder.Services.AddSingleton<NodeHealth>();
         builder.Services.AddSingleton(new BlobStores(spool, buckets));
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(new ReceiptConfigurationProvider(receipt));
@@ -153,7 +166,6 @@ internal sealed partial class InletServer : IAsyncDisposable
         builder.Services.AddSingleton<ReceiptRulesService>();
         builder.Services.AddSingleton(options.Processing);
         builder.Services.AddSingleton(options.Outbound);
-        builder.Services.AddSingleton<MessageQueue>();
         builder.Services.AddSingleton<MessagePipeline>();
         builder.Services.AddSingleton<ReceivedMessages>();
         builder.Services.AddSingleton<IOriginalMessages>(sp => sp.GetRequiredService<ReceivedMessages>());
@@ -178,7 +190,7 @@ internal sealed partial class InletServer : IAsyncDisposable
         builder.Services.AddSingleton(endpoints);
         builder.Services.AddSingleton(listeners);
         builder.Services.AddSingleton(options.Notifications);
-        builder.Services.AddSingleton(sp => new SnsService(sp.GetRequiredService<IStateStore>(), signer, endpoints, registry, TimeProvider.System, options.Region, options.AccountId));
+        builder.Services.AddSingleton(sp => new SnsService(state, state, signer, endpoints, registry, TimeProvider.System, options.Region, options.AccountId));
         builder.Services.AddSingleton<INotificationPublisher>(sp => sp.GetRequiredService<SnsService>());
         builder.Services.AddSingleton<DeliveryDispatcher>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DeliveryDispatcher>());
@@ -208,6 +220,7 @@ internal sealed partial class InletServer : IAsyncDisposable
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Inlet.WebConsole.MessageFeed>());
         builder.Services.AddSingleton<MessageProcessor>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<MessageProcessor>());
+        builder.Services.AddHostedService(sp => ActivatorUtilities.CreateInstance<ChangeWatcher>(sp, options.Functions.Select(f => f.Definition.FunctionName).ToImmutableHashSet(StringComparer.Ordinal)));
         if (options.SourceFile is { } sourceFile)
         {
             builder.Services.AddHostedService(sp => ActivatorUtilities.CreateInstance<ConfigurationWatcher>(sp, sourceFile));
@@ -421,13 +434,58 @@ internal sealed partial class InletServer : IAsyncDisposable
     /// Removes what a crash can leave in the spool: half-written files, and files whose queue record was never
     /// committed (their client never got a 250).
     /// </summary>
-    private static async Task<int> CleanSpoolAsync(FileBlobStore blobs, IStateStore state, CancellationToken cancellationToken)
+    /// <summary>
+    /// What is in force at start: the configuration as the API last left it, with the file's declarations on top.
+    /// Nodes starting at once each make it from the newest version; one that finds another's saved since makes it again.
+    /// </summary>
+    private static async Task<ReceiptConfiguration> StartingConfigurationAsync(IStateStore state, InletOptions options, CancellationToken cancellationToken)
     {
-        var count = blobs.DeletePartials(SmtpBackend.SpoolContainer);
+        for (var attempt = 1; ; attempt++)
+        {
+            var stored = await state.GetLatestConfigurationAsync(cancellationToken) is { } latest ? RulesJsonContext.Deserialize(latest.Document, latest.Version) : null;
+            var merged = stored is null ? options.Receipt with { Version = 0 } : stored.WithFile(options.Receipt, options.ActiveReceiptRuleSetDeclared);
+            try
+            {
+                var version = await state.SaveConfigurationAsync(RulesJsonContext.Serialize(merged), merged.Version, cancellationToken);
+                return merged with { Version = version };
+            }
+            catch (ConfigurationConflictException) when (attempt < 10)
+            {
+            }
+        }
+    }
+
+    private static async Task<IStateStore> OpenStateAsync(StateOptions options, string dataDirectory, CancellationToken cancellationToken)
+    {
+        IStateStore state = options.Type == StateOptions.Postgres
+            ? new PostgresStateStore(options.ConnectionString!, options.NodeId!)
+            : new SqliteStateStore(Path.Combine(dataDirectory, "inlet.db"), options.NodeId!);
+        try
+        {
+            await state.InitializeAsync(cancellationToken);
+            return state;
+        }
+        catch (Exception e) when (options.Type == StateOptions.Postgres && e is System.Data.Common.DbException or System.Net.Sockets.SocketException or TimeoutException or InvalidOperationException)
+        {
+            await state.DisposeAsync();
+            throw new ConfigurationException($"State: cannot open the PostgreSQL state store ({new Npgsql.NpgsqlConnectionStringBuilder(options.ConnectionString).Host}): {e.Message}");
+        }
+    }
+
+    /// <summary>A node's default id: its host, and its data folder (two nodes of one host have two).</summary>
+    private static string DefaultNodeId(string dataDirectory) =>
+        $"{Environment.MachineName}-{Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(dataDirectory)))[..8].ToLowerInvariant()}";
+
+    private static async Task<int> CleanSpoolAsync(IBlobStore blobs, IMessageStore state, CancellationToken cancellationToken)
+    {
+        var count = (blobs as FileBlobStore)?.DeletePartials(SmtpBackend.SpoolContainer) ?? 0;
+        // A shared spool holds the messages other nodes are receiving now, stored a moment before their records:
+        // only an object older than any SMTP transaction can be an orphan.
+        var before = blobs is FileBlobStore ? DateTime.MaxValue : DateTime.UtcNow.AddHours(-1);
         await foreach (var blob in blobs.ListAsync(SmtpBackend.SpoolContainer, cancellationToken))
         {
             var id = Path.GetFileNameWithoutExtension(blob.Key);
-            if (!await state.MessageExistsAsync(id, cancellationToken))
+            if (blob.LastModifiedUtc < before && !await state.MessageExistsAsync(id, cancellationToken))
             {
                 await blobs.DeleteAsync(SmtpBackend.SpoolContainer, blob.Key, cancellationToken);
                 count++;

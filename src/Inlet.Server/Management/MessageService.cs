@@ -34,12 +34,13 @@ internal sealed class MessageOperationException(MessageRefusal refusal, string c
 /// a message that is not stored, and the outbox.
 /// </summary>
 internal sealed class MessageService(
-    IStateStore state,
+    IMessageStore state,
+    IOutboxStore outbox,
     BlobStores blobs,
     ReceivedMessages messages,
     StoredEventBuilder events,
     ReceiptConfigurationProvider configuration,
-    MessageQueue queue,
+    MessageProcessor processor,
     FunctionRegistry functions,
     SmtpOptions smtp,
     TimeProvider time)
@@ -129,8 +130,12 @@ internal sealed class MessageService(
         var version = configuration.Current.Configuration.Version;
         var trace = MessageTrace.Read(message.Trace);
         trace.Add(new TraceEntry { At = time.GetUtcNow(), Kind = TraceKind.Note, Detail = $"replayed under configuration version {version} (it arrived under {message.ConfigVersion}); the entries after this one are the replay's" });
-        await state.UpdateMessageAsync(new MessageUpdate(id, MessageStatus.Queued) { Trace = MessageTrace.Write(trace), ConfigVersion = version }, cancellationToken);
-        queue.Enqueue(id);
+        if (!await state.UpdateMessageAsync(new MessageUpdate(id, MessageStatus.Queued) { Trace = MessageTrace.Write(trace), ConfigVersion = version }, cancellationToken))
+        {
+            throw new MessageOperationException(MessageRefusal.Busy, "MessageBusy", $"Message {id} is being processed by another node; replay it once it has finished");
+        }
+
+        processor.Wake();
         return new ReplayResponse(id, MessageStatus.Queued, version);
     }
 
@@ -263,7 +268,7 @@ internal sealed class MessageService(
     });
 
     public async Task<OutboxResponse> ListOutboxAsync(int? limit, CancellationToken cancellationToken) =>
-        new(await state.ListOutboxAsync(Math.Clamp(limit ?? DefaultPageSize, 1, MaxPageSize), cancellationToken));
+        new(await outbox.ListOutboxAsync(Math.Clamp(limit ?? DefaultPageSize, 1, MaxPageSize), cancellationToken));
 
     public async Task<Stream> OpenOutboxRawAsync(string id, CancellationToken cancellationToken)
     {

@@ -38,12 +38,35 @@ internal sealed class ReceiptRulesService(
     public ReceiptRule GetRule(string? setName, string? ruleName) =>
         GetRuleSet(setName).Rules.FirstOrDefault(r => r.Name == ruleName) ?? throw new ReceiptException("RuleDoesNotExist", $"Rule does not exist: {ruleName}");
 
-    private async Task ChangeAsync(Func<ReceiptConfiguration, ReceiptConfiguration> change, CancellationToken cancellationToken)
+    private Task ChangeAsync(Func<ReceiptConfiguration, ReceiptConfiguration> change, CancellationToken cancellationToken) =>
+        SaveAsync(c => change(c), cancellationToken);
+
+    /// <summary>
+    /// Makes a change on the version in force and saves it. When another node saved a version meanwhile, the change
+    /// is made again on that one — so neither change is lost, and a change the other made impossible (the rule now
+    /// exists, the set is gone) is refused with SES's error, as it would be had they come one after the other.
+    /// </summary>
+    private async Task<ReceiptConfiguration?> SaveAsync(Func<ReceiptConfiguration, ReceiptConfiguration?> change, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            await store.SaveAsync(change(Configuration), cancellationToken);
+            for (var attempt = 1; ; attempt++)
+            {
+                if (change(Configuration) is not { } changed)
+                {
+                    return null;
+                }
+
+                try
+                {
+                    return await store.SaveAsync(changed, cancellationToken);
+                }
+                catch (ConfigurationConflictException) when (attempt < 10)
+                {
+                    await store.RefreshAsync(cancellationToken);
+                }
+            }
         }
         finally
         {
@@ -55,21 +78,12 @@ internal sealed class ReceiptRulesService(
     /// Applies a configuration file's rule sets, filters and active rule set on top of what is in force (the
     /// file wins for the same names). Returns the new configuration, or null when the file changes nothing.
     /// </summary>
-    public async Task<ReceiptConfiguration?> ApplyFileAsync(ReceiptConfiguration file, bool activeDeclared, CancellationToken cancellationToken)
-    {
-        await _gate.WaitAsync(cancellationToken);
-        try
+    public Task<ReceiptConfiguration?> ApplyFileAsync(ReceiptConfiguration file, bool activeDeclared, CancellationToken cancellationToken) =>
+        SaveAsync(c =>
         {
-            var merged = Configuration.WithFile(file, activeDeclared);
-            return RulesJsonContext.Serialize(merged) == RulesJsonContext.Serialize(Configuration)
-                ? null
-                : await store.SaveAsync(merged, cancellationToken);
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
+            var merged = c.WithFile(file, activeDeclared);
+            return RulesJsonContext.Serialize(merged) == RulesJsonContext.Serialize(c) ? null : merged;
+        }, cancellationToken);
 
     private static ReceiptConfiguration ReplaceSet(ReceiptConfiguration c, ReceiptRuleSet set) =>
         c with { RuleSets = c.RuleSets.Select(s => s.Name == set.Name ? set : s).ToImmutableArray() };

@@ -20,7 +20,7 @@ internal sealed partial class DeliveryDispatcher : BackgroundService
     public const string Rejected = DeliveryStatus.Rejected;
     private const int Parallelism = 16;
 
-    private readonly IStateStore _state;
+    private readonly IDeliveryStore _state;
     private readonly SnsService _sns;
     private readonly FunctionRegistry _functions;
     private readonly AsyncInvocationQueue _invocations;
@@ -30,7 +30,7 @@ internal sealed partial class DeliveryDispatcher : BackgroundService
     private readonly HttpClient _http;
     private readonly DueWorkLoop<DeliveryRecord> _loop;
 
-    public DeliveryDispatcher(IStateStore state, SnsService sns, FunctionRegistry functions, AsyncInvocationQueue invocations, SnsOptions options, TimeProvider time, ILogger<DeliveryDispatcher> logger)
+    public DeliveryDispatcher(IDeliveryStore state, SnsService sns, FunctionRegistry functions, AsyncInvocationQueue invocations, SnsOptions options, StateOptions leases, TimeProvider time, ILogger<DeliveryDispatcher> logger)
     {
         _state = state;
         _sns = sns;
@@ -47,7 +47,7 @@ internal sealed partial class DeliveryDispatcher : BackgroundService
 
         _http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
         _http.DefaultRequestHeaders.UserAgent.ParseAdd("Amazon Simple Notification Service Agent");
-        _loop = new DueWorkLoop<DeliveryRecord>(state.ListDueDeliveriesAsync, state.NextDeliveryDueAsync, d => d.Id, DeliverAsync, Parallelism, time);
+        _loop = new DueWorkLoop<DeliveryRecord>("SNS deliveries", state, d => d.Id, DeliverAsync, Parallelism, leases.Lease, time, logger);
         sns.DeliveriesAdded += _loop.Wake;
     }
 

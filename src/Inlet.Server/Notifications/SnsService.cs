@@ -26,7 +26,8 @@ internal sealed class SnsException(string code, int status, string message) : Ex
 /// It is also what SES actions publish their receipt notifications through.
 /// </summary>
 internal sealed partial class SnsService(
-    IStateStore state,
+    ITopicStore state,
+    IDeliveryStore deliveryStore,
     SnsSigner signer,
     PublicEndpoints endpoints,
     FunctionRegistry functions,
@@ -52,16 +53,25 @@ internal sealed partial class SnsService(
 
     public string SigningCertUrl => $"{endpoints.BaseUrl}/{signer.CertificateFileName}";
 
+    /// <summary>Reads the topics and subscriptions from the store: at start, and when another node changed them.</summary>
     public async Task LoadAsync(CancellationToken cancellationToken)
     {
-        foreach (var topic in await state.ListTopicsAsync(cancellationToken))
+        var topics = await state.ListTopicsAsync(cancellationToken);
+        var subscriptions = await state.ListSubscriptionsAsync(cancellationToken);
+        Replace(_topics, topics.ToDictionary(t => t.Arn, StringComparer.Ordinal));
+        Replace(_subscriptions, subscriptions.ToDictionary(s => s.Arn, StringComparer.Ordinal));
+    }
+
+    private static void Replace<T>(ConcurrentDictionary<string, T> cache, Dictionary<string, T> stored)
+    {
+        foreach (var (key, value) in stored)
         {
-            _topics[topic.Arn] = topic;
+            cache[key] = value;
         }
 
-        foreach (var subscription in await state.ListSubscriptionsAsync(cancellationToken))
+        foreach (var key in cache.Keys.Where(k => !stored.ContainsKey(k)))
         {
-            _subscriptions[subscription.Arn] = subscription;
+            cache.TryRemove(key, out _);
         }
     }
 
@@ -298,7 +308,7 @@ internal sealed partial class SnsService(
         };
         var version = SignatureVersion(subscription.TopicArn);
         var body = SnsMessages.HttpBody(message, version, signer.Sign(SnsMessages.StringToSign(message), version), SigningCertUrl);
-        await state.InsertDeliveriesAsync([NewDelivery(subscription, message, body)], cancellationToken);
+        await deliveryStore.InsertDeliveriesAsync([NewDelivery(subscription, message, body)], cancellationToken);
         DeliveriesAdded?.Invoke();
     }
 
@@ -347,7 +357,7 @@ internal sealed partial class SnsService(
 
         if (deliveries.Count > 0)
         {
-            await state.InsertDeliveriesAsync(deliveries, cancellationToken);
+            await deliveryStore.InsertDeliveriesAsync(deliveries, cancellationToken);
             DeliveriesAdded?.Invoke();
         }
 

@@ -31,13 +31,13 @@ internal sealed partial class OutboundQueue : BackgroundService
 
     private readonly OutboundOptions _options;
     private readonly SmtpOptions _smtp;
-    private readonly IStateStore _state;
+    private readonly IOutboxStore _state;
     private readonly BlobStores _blobs;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly DueWorkLoop<OutboxRecord> _loop;
 
-    public OutboundQueue(OutboundOptions options, SmtpOptions smtp, IStateStore state, BlobStores blobs, TimeProvider time, ILogger<OutboundQueue> logger)
+    public OutboundQueue(OutboundOptions options, SmtpOptions smtp, IOutboxStore state, BlobStores blobs, StateOptions leases, TimeProvider time, ILogger<OutboundQueue> logger)
     {
         _options = options;
         _smtp = smtp;
@@ -45,7 +45,7 @@ internal sealed partial class OutboundQueue : BackgroundService
         _blobs = blobs;
         _time = time;
         _logger = logger;
-        _loop = new DueWorkLoop<OutboxRecord>(state.ListDueOutboxAsync, state.NextOutboxDueAsync, r => r.Id, DeliverAsync, Parallelism, time);
+        _loop = new DueWorkLoop<OutboxRecord>("Outbound mail", state, r => r.Id, DeliverAsync, Parallelism, leases.Lease, time, logger);
     }
 
     public static string Key(string id) => id + ".eml";

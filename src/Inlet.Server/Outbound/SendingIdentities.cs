@@ -28,15 +28,22 @@ internal sealed record SendingIdentity(string Name, bool IsDomain, IdentitySourc
 /// identities do). The recipients of every rule set's rules count as identities too, and also verify what they
 /// would receive for: an address its <c>+label</c> forms, a <c>.example.com</c> condition the subdomains of example.com.
 /// </summary>
-internal sealed partial class SendingIdentities(IStateStore state, ReceiptConfigurationProvider receipt, ImmutableArray<string> declared, TimeProvider time)
+internal sealed partial class SendingIdentities(IIdentityStore state, ReceiptConfigurationProvider receipt, ImmutableArray<string> declared, TimeProvider time)
 {
     private readonly ConcurrentDictionary<string, IdentityRecord> _stored = new(StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>Reads the identities from the store: at start, and when another node changed them.</summary>
     public async Task LoadAsync(CancellationToken cancellationToken)
     {
-        foreach (var identity in await state.ListIdentitiesAsync(cancellationToken))
+        var stored = (await state.ListIdentitiesAsync(cancellationToken)).ToDictionary(i => i.Identity, StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, identity) in stored)
         {
-            _stored[identity.Identity] = identity;
+            _stored[name] = identity;
+        }
+
+        foreach (var name in _stored.Keys.Where(n => !stored.ContainsKey(n)))
+        {
+            _stored.TryRemove(name, out _);
         }
     }
 

@@ -75,7 +75,7 @@ internal sealed record SesBouncedRecipient(string Recipient, string? BounceType,
 /// the message SES would send (Bcc removed, SES's Message-ID and Date), and hands it to the outbound queue. The caller
 /// is answered with SES's MessageId once the message is durable.
 /// </summary>
-internal sealed class SesSending(SendingIdentities identities, OutboundQueue outbound, IStateStore state, IOriginalMessages originals, SmtpOptions smtp, AwsAccount options, TimeProvider time)
+internal sealed class SesSending(SendingIdentities identities, OutboundQueue outbound, IMessageStore state, IOriginalMessages originals, SmtpOptions smtp, AwsAccount options, TimeProvider time)
 {
     public const int MaxRecipients = 50;
 

@@ -21,7 +21,7 @@ internal sealed record PipelineResult(string Status, DateTimeOffset? RetryAt = n
 /// is kept. Past the retry window the action is given up, recorded, and evaluation goes on.
 /// </summary>
 internal sealed partial class MessagePipeline(
-    IStateStore state,
+    IMessageStore state,
     ReceivedMessages messages,
     ReceiptConfigurationStore configurations,
     IEnumerable<ActionRegistration> handlers,
@@ -347,16 +347,21 @@ internal sealed partial class MessagePipeline(
             : new SmtpReply(code, null, text[(parts[0].Length + 1)..]);
     }
 
-    private Task SaveAsync(MessageRun run, string status, DateTimeOffset? nextAttempt, CancellationToken cancellationToken) =>
-        state.UpdateMessageAsync(
-            new MessageUpdate(run.Message.Id, status)
-            {
-                Subject = run.Subject,
-                Progress = ProcessingJsonContext.WriteProgress(run.Progress),
-                Trace = MessageTrace.Write(run.Trace),
-                NextAttemptAt = nextAttempt,
-            },
-            cancellationToken);
+    private async Task SaveAsync(MessageRun run, string status, DateTimeOffset? nextAttempt, CancellationToken cancellationToken)
+    {
+        var update = new MessageUpdate(run.Message.Id, status)
+        {
+            Subject = run.Subject,
+            Progress = ProcessingJsonContext.WriteProgress(run.Progress),
+            Trace = MessageTrace.Write(run.Trace),
+            NextAttemptAt = nextAttempt,
+        };
+        if (!await state.UpdateMessageAsync(update, cancellationToken))
+        {
+            // This node's lease ran out (it was stalled past it) and another node goes on with the message.
+            throw new WorkLeaseLostException(run.Message.Id);
+        }
+    }
 
     /// <summary>Marks a message that was never acknowledged (inline mode) as rejected, with the reason in its trace.</summary>
     public async Task RejectAsync(MessageRecord message, string reason, CancellationToken cancellationToken)

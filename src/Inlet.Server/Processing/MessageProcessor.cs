@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Inlet.Smtp;
 using Inlet.Storage;
 using Microsoft.Extensions.Hosting;
@@ -7,142 +6,46 @@ using Microsoft.Extensions.Logging;
 namespace Inlet.Processing;
 
 /// <summary>
-/// Works through accepted messages after their 250 (async mode): runs the pipeline for each, and brings back
-/// retrying messages when they are due. At start it picks up every message that was acknowledged but not finished
-/// before the last stop or crash; a message caught in inline processing by a crash was never acknowledged, so it is
-/// marked rejected instead.
+/// Works through accepted messages after their 250 (async mode): claims the messages that are due from the message
+/// work queue — new ones, retries whose time has come, and those a stopped or dead node left unfinished — and runs
+/// the pipeline for each. A message caught in inline processing by a crash was never acknowledged, so it is marked
+/// rejected instead.
 /// </summary>
 internal sealed partial class MessageProcessor(
-    MessageQueue queue,
-    IStateStore state,
+    IMessageStore state,
     MessagePipeline pipeline,
     ProcessingOptions options,
+    StateOptions leases,
     TimeProvider time,
     ILogger<MessageProcessor> logger) : BackgroundService
 {
-    private readonly ConcurrentDictionary<string, byte> _inFlight = new();
-    private readonly PriorityQueue<string, DateTimeOffset> _scheduled = new();
-    private readonly SemaphoreSlim _scheduleChanged = new(0);
+    private DueWorkLoop<MessageRecord>? _dueLoop;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    private DueWorkLoop<MessageRecord> Loop => _dueLoop ??= new DueWorkLoop<MessageRecord>(
+        "Messages", state, m => m.Id, ProcessAsync, options.Workers, leases.Lease, time, logger);
+
+    /// <summary>A message was queued (accepted or replayed): claim it now rather than at the next look.</summary>
+    public void Wake() => Loop.Wake();
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => Loop.RunAsync(stoppingToken);
+
+    private async Task ProcessAsync(MessageRecord message, CancellationToken stoppingToken)
     {
-        foreach (var message in await state.ListUnfinishedAsync(stoppingToken))
+        if (message.Status == MessageStatus.Inline)
         {
-            if (message.Status == MessageStatus.Inline)
-            {
-                await pipeline.RejectAsync(message, "the server stopped during inline processing, before the client was answered; the message was never acknowledged", stoppingToken);
-            }
-            else if (message.Status == MessageStatus.Retrying && message.NextAttemptAt is { } due)
-            {
-                Schedule(message.Id, due);
-            }
-            else
-            {
-                LogRecovered(logger, message.Id);
-                queue.Enqueue(message.Id);
-            }
+            await pipeline.RejectAsync(message, "the server stopped during inline processing, before the client was answered; the message was never acknowledged", stoppingToken);
+            return;
         }
 
-        var workers = Enumerable.Range(0, options.Workers).Select(_ => WorkAsync(stoppingToken)).Append(TimerAsync(stoppingToken));
-        await Task.WhenAll(workers);
+        if (message.Status == MessageStatus.Processing)
+        {
+            LogRecovered(logger, message.Id);
+        }
+
+        // Retries come back through the queue: the pipeline records when the message is due again.
+        await pipeline.RunAsync(message, ProcessingMode.Async, stoppingToken);
     }
 
-    /// <summary>Brings a message back when it is due.</summary>
-    public void Schedule(string id, DateTimeOffset due)
-    {
-        lock (_scheduled)
-        {
-            _scheduled.Enqueue(id, due);
-        }
-
-        _scheduleChanged.Release();
-    }
-
-    private async Task TimerAsync(CancellationToken stoppingToken)
-    {
-        try
-        {
-            while (!stoppingToken.IsCancellationRequested)
-            {
-                TimeSpan wait;
-                lock (_scheduled)
-                {
-                    var now = time.GetUtcNow();
-                    while (_scheduled.TryPeek(out var id, out var due) && due <= now)
-                    {
-                        _scheduled.Dequeue();
-                        queue.Enqueue(id);
-                    }
-
-                    wait = _scheduled.TryPeek(out _, out var next) ? next - now : Timeout.InfiniteTimeSpan;
-                }
-
-                await _scheduleChanged.WaitAsync(wait, stoppingToken);
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-            // Stopping: scheduled retries are durable (status retrying, next_attempt_at) and come back at the next start.
-        }
-    }
-
-    private async Task WorkAsync(CancellationToken stoppingToken)
-    {
-        try
-        {
-            await foreach (var id in queue.Reader.ReadAllAsync(stoppingToken))
-            {
-                if (!_inFlight.TryAdd(id, 0))
-                {
-                    // Already being processed (a replay raced with a run): look again shortly.
-                    Schedule(id, time.GetUtcNow().AddSeconds(1));
-                    continue;
-                }
-
-                try
-                {
-                    await ProcessAsync(id, stoppingToken);
-                }
-                finally
-                {
-                    _inFlight.TryRemove(id, out _);
-                }
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-            // Stopping: whatever is still queued stays durable and is picked up at the next start.
-        }
-    }
-
-    private async Task ProcessAsync(string id, CancellationToken stoppingToken)
-    {
-        try
-        {
-            var record = await state.GetMessageAsync(id, stoppingToken);
-            if (record is null || !MessageStatus.IsUnfinished(record.Status))
-            {
-                return;
-            }
-
-            var result = await pipeline.RunAsync(record, ProcessingMode.Async, stoppingToken);
-            if (result.RetryAt is { } due)
-            {
-                Schedule(id, due);
-            }
-        }
-        catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
-        {
-            // Not an action failure (those are retried inside the pipeline) but the pipeline itself: the spool or
-            // the state store. The message stays unfinished and is tried again later.
-            LogProcessingFailed(logger, id, e);
-            Schedule(id, time.GetUtcNow() + options.RetryInitialDelay);
-        }
-    }
-
-    [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "Message {Id} was accepted before the last stop and is processed now")]
+    [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "Message {Id} was being processed when its node stopped; it is processed now")]
     private static partial void LogRecovered(ILogger logger, string id);
-
-    [LoggerMessage(EventId = 201, Level = LogLevel.Error, Message = "Message {Id} could not be processed; it will be tried again")]
-    private static partial void LogProcessingFailed(ILogger logger, string id, Exception exception);
 }

@@ -13,17 +13,19 @@ namespace Inlet.Processing;
 internal sealed partial class SmtpBackend(
     ReceiptConfigurationProvider configuration,
     BlobStores blobs,
-    IStateStore state,
-    MessageQueue queue,
+    IMessageStore state,
+    MessageProcessor processor,
     MessagePipeline pipeline,
     SmtpOptions options,
+    StateOptions leases,
     TimeProvider time,
     ILogger<SmtpBackend> logger) : ISmtpBackend
 {
     private readonly ReceiptConfigurationProvider _configuration = configuration;
     private readonly IBlobStore _spool = blobs.Spool;
-    private readonly IStateStore _state = state;
-    private readonly MessageQueue _queue = queue;
+    private readonly IMessageStore _state = state;
+    private readonly MessageProcessor _processor = processor;
+    private readonly TimeSpan _inlineLease = options.InlineTimeout + leases.Lease;
     private readonly SmtpOptions _options = options;
 
     public const string SpoolContainer = "spool";
@@ -159,9 +161,11 @@ internal sealed partial class SmtpBackend(
                 ConfigVersion = envelope.Transaction is PinnedTransaction pinned ? pinned.Version : backend._configuration.Current.Configuration.Version,
                 Status = backend._options.Mode == ProcessingMode.Inline ? MessageStatus.Inline : MessageStatus.Queued,
             };
+            var inline = backend._options.Mode == ProcessingMode.Inline;
             try
             {
-                await backend._state.InsertMessageAsync(record, CancellationToken.None);
+                // Inline, the message is this node's from the start: it is processed now, while the client waits.
+                await backend._state.InsertMessageAsync(record, inline ? backend._inlineLease : null, CancellationToken.None);
             }
             catch
             {
@@ -169,12 +173,12 @@ internal sealed partial class SmtpBackend(
                 throw;
             }
 
-            if (backend._options.Mode == ProcessingMode.Inline)
+            if (inline)
             {
                 return await backend.ProcessInlineAsync(record);
             }
 
-            backend._queue.Enqueue(id);
+            backend._processor.Wake();
             InletMetrics.MessagesAccepted.Add(1);
             return SmtpReply.Accepted(id);
         }

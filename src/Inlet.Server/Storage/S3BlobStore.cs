@@ -117,8 +117,10 @@ internal sealed class S3BlobStore : IBlobStore, IDisposable
     {
         try
         {
+            // Into a temporary file rather than memory: readers seek (the header section, then the whole), and a 40 MB
+            // message must not sit whole in memory for each reader. The file goes when the stream is closed.
             using var response = await _client.GetObjectAsync(container, key, cancellationToken);
-            var copy = new MemoryStream();
+            var copy = new FileStream(Path.Combine(Path.GetTempPath(), "inlet-s3-" + Guid.NewGuid().ToString("N")), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 64 * 1024, FileOptions.Asynchronous | FileOptions.DeleteOnClose);
             await response.ResponseStream.CopyToAsync(copy, cancellationToken);
             copy.Position = 0;
             return copy;
@@ -145,9 +147,12 @@ internal sealed class S3BlobStore : IBlobStore, IDisposable
     public Task DeleteAsync(string container, string key, CancellationToken cancellationToken) =>
         _client.DeleteObjectAsync(container, key, cancellationToken);
 
-    public async IAsyncEnumerable<BlobInfo> ListAsync(string container, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public IAsyncEnumerable<BlobInfo> ListAsync(string container, CancellationToken cancellationToken) => ListAsync(container, null, cancellationToken);
+
+    /// <summary>The objects whose keys begin with <paramref name="prefix"/>, in key order.</summary>
+    public async IAsyncEnumerable<BlobInfo> ListAsync(string container, string? prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var request = new ListObjectsV2Request { BucketName = container };
+        var request = new ListObjectsV2Request { BucketName = container, Prefix = prefix };
         ListObjectsV2Response response;
         do
         {

@@ -65,7 +65,7 @@ internal static class ConsoleEndpoints
         return Results.Json(new RulesView(configuration.ActiveRuleSetName, configuration.Version, sets, filters), ConsoleJsonContext.Default.RulesView);
     }
 
-    private static async Task<MimeMessage?> LoadAsync(IStateStore state, BlobStores blobs, string id, CancellationToken cancellationToken)
+    private static async Task<MimeMessage?> LoadAsync(IMessageStore state, BlobStores blobs, string id, CancellationToken cancellationToken)
     {
         if (!MessageId.IsValid(id) || !await state.MessageExistsAsync(id, cancellationToken))
         {
@@ -79,7 +79,7 @@ internal static class ConsoleEndpoints
     /// <summary>The parts of a message in one order, which part links (<c>/parts/{index}</c>) refer to.</summary>
     internal static List<MimeEntity> Parts(MimeMessage message) => [.. message.BodyParts];
 
-    private static async Task<IResult> GetContentAsync(IStateStore state, BlobStores blobs, string id, CancellationToken cancellationToken)
+    private static async Task<IResult> GetContentAsync(IMessageStore state, BlobStores blobs, string id, CancellationToken cancellationToken)
     {
         var message = await LoadAsync(state, blobs, id, cancellationToken);
         if (message is null)
@@ -114,7 +114,7 @@ internal static class ConsoleEndpoints
         return counter.Length;
     }
 
-    private static async Task<IResult> GetPartAsync(HttpResponse response, IStateStore state, BlobStores blobs, string id, int index, CancellationToken cancellationToken)
+    private static async Task<IResult> GetPartAsync(HttpResponse response, IMessageStore state, BlobStores blobs, string id, int index, CancellationToken cancellationToken)
     {
         var message = await LoadAsync(state, blobs, id, cancellationToken);
         var parts = message is null ? [] : Parts(message);
@@ -162,7 +162,7 @@ internal static class ConsoleEndpoints
     /// Invokes a function synchronously, with the body as its event, or with the SES event of a stored message
     /// (<c>?message=</c>), as <c>aws lambda invoke</c> would with the output of <c>GET /api/messages/{id}/event</c>.
     /// </summary>
-    private static async Task<IResult> InvokeAsync(HttpRequest request, FunctionRegistry registry, FunctionInvoker invoker, FunctionLogs logs, IStateStore state, StoredEventBuilder events, string name, string? message, CancellationToken cancellationToken)
+    private static async Task<IResult> InvokeAsync(HttpRequest request, FunctionRegistry registry, FunctionInvoker invoker, FunctionLogs logs, IMessageStore state, StoredEventBuilder events, string name, string? message, CancellationToken cancellationToken)
     {
         var function = registry.Resolve(name);
         if (function is null)

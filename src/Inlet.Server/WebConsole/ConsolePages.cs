@@ -19,7 +19,7 @@ namespace Inlet.WebConsole;
 /// message, served on its own under a policy that lets no script run and, unless asked, nothing remote load.
 /// Only unsigned browser GETs are the console's: a signed or presigned request to the same path is S3's, as on AWS.
 /// </summary>
-internal sealed partial class ConsoleMiddleware(RequestDelegate next, ServerEndpoints endpoints, IStateStore state, BlobStores blobs)
+internal sealed partial class ConsoleMiddleware(RequestDelegate next, ServerEndpoints endpoints, IMessageStore state, BlobStores blobs)
 {
     private const string AssetPrefix = "console/";
 

@@ -10,7 +10,7 @@ namespace Inlet.WebConsole;
 /// <see cref="Interval"/> which messages changed since the last look (an index on <c>updated_at</c> answers it), so
 /// that a message received or processed by any node sharing the store shows up, not only this node's.
 /// </summary>
-internal sealed partial class MessageFeed(IStateStore state, ILogger<MessageFeed> logger) : BackgroundService
+internal sealed partial class MessageFeed(IMessageStore state, ILogger<MessageFeed> logger) : BackgroundService
 {
     public static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(300);
 

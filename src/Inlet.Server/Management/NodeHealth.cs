@@ -1,0 +1,42 @@
+using Inlet.Processing;
+using Inlet.Storage;
+
+namespace Inlet.Management;
+
+/// <summary>What <c>GET /health</c> answers a load balancer: whether this node can accept mail now.</summary>
+internal sealed record HealthReport(bool Healthy, string Node, string? Problem);
+
+/// <summary>
+/// A node can accept mail when its state store answers and its spool can be reached: the two things a 250 needs.
+/// Each probe has a short deadline, so that a load balancer hears "unhealthy" rather than nothing.
+/// </summary>
+internal sealed class NodeHealth(IChangeFeed state, BlobStores blobs, StateOptions options)
+{
+    private static readonly TimeSpan s_deadline = TimeSpan.FromSeconds(3);
+
+    public async Task<HealthReport> CheckAsync(CancellationToken cancellationToken)
+    {
+        var node = options.NodeId ?? string.Empty;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(s_deadline);
+        try
+        {
+            await state.ReadVersionsAsync(deadline.Token);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            return new HealthReport(false, node, $"the state store ({options.Type}) does not answer: {e.Message}");
+        }
+
+        try
+        {
+            await blobs.Spool.ContainerExistsAsync(SmtpBackend.SpoolContainer, deadline.Token);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            return new HealthReport(false, node, $"the spool does not answer: {e.Message}");
+        }
+
+        return new HealthReport(true, node, null);
+    }
+}

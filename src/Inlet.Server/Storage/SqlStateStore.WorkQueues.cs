@@ -1,0 +1,124 @@
+using System.Data.Common;
+
+namespace Inlet.Storage;
+
+/// <summary>The four durable work queues, and the claim, renew and release that all of them share.</summary>
+internal abstract partial class SqlStateStore
+{
+    /// <summary>One queue: its table, the columns its records are read from, and when an item is due.</summary>
+    private sealed record WorkTable<T>(string Table, string Columns, string Due, string Order, Func<DbDataReader, T> Read);
+
+    // Leases compare as text, like every time here; an item is free when it has no lease or its lease ran out.
+    private const string Unleased = "(lease_until IS NULL OR lease_until < @now)";
+
+    /// <summary>The condition of an update made by a node that does not hold the lease: nobody else may hold it.</summary>
+    protected const string NotLeasedByAnother = "(lease_owner IS NULL OR lease_owner = @owner OR lease_until < @now)";
+
+    private static readonly string[] s_leasedTables = ["messages", "invocations", "deliveries", "outbox"];
+
+    private async Task<IReadOnlyList<T>> ClaimAsync<T>(WorkTable<T> queue, DateTimeOffset now, TimeSpan lease, int limit, CancellationToken cancellationToken)
+    {
+        (string, object?)[] parameters = [("@now", Format(now)), ("@owner", Owner), ("@until", Format(now + lease)), ("@limit", limit)];
+        var where = $"({queue.Due}) AND {Unleased}";
+        // A look first, outside the write path: an idle queue costs a read, not a transaction.
+        if (limit <= 0 || await ScalarAsync($"SELECT 1 FROM {queue.Table} WHERE {where} LIMIT 1;", parameters, cancellationToken) is null)
+        {
+            return [];
+        }
+
+        var result = await WriteAsync(async (connection, transaction) =>
+        {
+            await using var command = Command(connection, transaction, $"""
+                UPDATE {queue.Table} SET lease_owner = @owner, lease_until = @until
+                WHERE id IN (SELECT id FROM {queue.Table} WHERE {where} ORDER BY {queue.Order} LIMIT @limit {SkipLocked})
+                RETURNING {queue.Columns};
+                """, parameters);
+            var claimed = new List<T>();
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                claimed.Add(queue.Read(reader));
+            }
+
+            return claimed;
+        }, cancellationToken);
+        return (List<T>)result!;
+    }
+
+    private Task RenewAsync(string table, IReadOnlyCollection<string> ids, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        if (ids.Count == 0)
+        {
+            return Task.CompletedTask;
+        }
+
+        var names = ids.Select((_, i) => "@id" + i).ToList();
+        (string, object?)[] parameters = [("@owner", Owner), ("@until", Format(now + lease)), .. ids.Select((id, i) => ("@id" + i, (object?)id))];
+        return ExecuteWriteAsync($"UPDATE {table} SET lease_until = @until WHERE lease_owner = @owner AND id IN ({string.Join(", ", names)});", parameters, cancellationToken);
+    }
+
+    private Task ReleaseAsync(string table, string id, CancellationToken cancellationToken) =>
+        ExecuteWriteAsync($"UPDATE {table} SET lease_owner = NULL, lease_until = NULL WHERE id = @id AND lease_owner = @owner;", [("@id", id), ("@owner", Owner)], cancellationToken);
+
+    private async Task<DateTimeOffset?> NextDueAsync(string sql, CancellationToken cancellationToken) =>
+        await ScalarAsync(sql, [], cancellationToken) is string text ? Parse(text) : null;
+
+    /// <summary>A restarted node takes its work back at once, rather than after its old leases run out.</summary>
+    private Task ReleaseEarlierRunsAsync(CancellationToken cancellationToken) =>
+        WriteAsync(async (connection, transaction) =>
+        {
+            var prefix = NodeId + "/";
+            foreach (var table in s_leasedTables)
+            {
+                await ExecuteAsync(connection, transaction,
+                    $"UPDATE {table} SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL AND substr(lease_owner, 1, @length) = @prefix AND lease_owner <> @owner;",
+                    [("@length", prefix.Length), ("@prefix", prefix), ("@owner", Owner)], cancellationToken);
+            }
+
+            return null;
+        }, cancellationToken);
+
+    Task<IReadOnlyList<MessageRecord>> IWorkQueue<MessageRecord>.ClaimDueAsync(DateTimeOffset now, TimeSpan lease, int limit, CancellationToken cancellationToken) =>
+        ClaimAsync(s_messages, now, lease, limit, cancellationToken);
+
+    Task IWorkQueue<MessageRecord>.RenewAsync(IReadOnlyCollection<string> ids, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken) =>
+        RenewAsync("messages", ids, now, lease, cancellationToken);
+
+    Task IWorkQueue<MessageRecord>.ReleaseAsync(string id, CancellationToken cancellationToken) => ReleaseAsync("messages", id, cancellationToken);
+
+    Task<DateTimeOffset?> IWorkQueue<MessageRecord>.NextDueAsync(CancellationToken cancellationToken) =>
+        NextDueAsync($"SELECT MIN(next_attempt_at) FROM messages WHERE status = '{MessageStatus.Retrying}';", cancellationToken);
+
+    Task<IReadOnlyList<AsyncInvocationRecord>> IWorkQueue<AsyncInvocationRecord>.ClaimDueAsync(DateTimeOffset now, TimeSpan lease, int limit, CancellationToken cancellationToken) =>
+        ClaimAsync(s_invocations, now, lease, limit, cancellationToken);
+
+    Task IWorkQueue<AsyncInvocationRecord>.RenewAsync(IReadOnlyCollection<string> ids, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken) =>
+        RenewAsync("invocations", ids, now, lease, cancellationToken);
+
+    Task IWorkQueue<AsyncInvocationRecord>.ReleaseAsync(string id, CancellationToken cancellationToken) => ReleaseAsync("invocations", id, cancellationToken);
+
+    Task<DateTimeOffset?> IWorkQueue<AsyncInvocationRecord>.NextDueAsync(CancellationToken cancellationToken) =>
+        NextDueAsync($"SELECT MIN(next_attempt_at) FROM invocations WHERE status = '{InvocationStatus.Pending}';", cancellationToken);
+
+    Task<IReadOnlyList<DeliveryRecord>> IWorkQueue<DeliveryRecord>.ClaimDueAsync(DateTimeOffset now, TimeSpan lease, int limit, CancellationToken cancellationToken) =>
+        ClaimAsync(s_deliveries, now, lease, limit, cancellationToken);
+
+    Task IWorkQueue<DeliveryRecord>.RenewAsync(IReadOnlyCollection<string> ids, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken) =>
+        RenewAsync("deliveries", ids, now, lease, cancellationToken);
+
+    Task IWorkQueue<DeliveryRecord>.ReleaseAsync(string id, CancellationToken cancellationToken) => ReleaseAsync("deliveries", id, cancellationToken);
+
+    Task<DateTimeOffset?> IWorkQueue<DeliveryRecord>.NextDueAsync(CancellationToken cancellationToken) =>
+        NextDueAsync($"SELECT MIN(next_attempt_at) FROM deliveries WHERE status = '{DeliveryStatus.Pending}';", cancellationToken);
+
+    Task<IReadOnlyList<OutboxRecord>> IWorkQueue<OutboxRecord>.ClaimDueAsync(DateTimeOffset now, TimeSpan lease, int limit, CancellationToken cancellationToken) =>
+        ClaimAsync(s_outbox, now, lease, limit, cancellationToken);
+
+    Task IWorkQueue<OutboxRecord>.RenewAsync(IReadOnlyCollection<string> ids, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken) =>
+        RenewAsync("outbox", ids, now, lease, cancellationToken);
+
+    Task IWorkQueue<OutboxRecord>.ReleaseAsync(string id, CancellationToken cancellationToken) => ReleaseAsync("outbox", id, cancellationToken);
+
+    Task<DateTimeOffset?> IWorkQueue<OutboxRecord>.NextDueAsync(CancellationToken cancellationToken) =>
+        NextDueAsync($"SELECT MIN(next_attempt_at) FROM outbox WHERE status = '{OutboxStatus.Pending}';", cancellationToken);
+}
