@@ -163,6 +163,50 @@ public sealed class ScaleOutTests(PostgresServer postgres, Xunit.Abstractions.IT
     }
 
     [PostgresFact]
+    public async Task S3SpoolUnreachable_SmtpAnswers451WhileItIsAway_AndTheNodeRecoversByItself()
+    {
+        var database = await postgres.NewDatabaseAsync();
+        var s3Directory = TestServer.NewDirectory();
+        var port = FreePort();
+        Func<Inlet.Hosting.InletOptions, Inlet.Hosting.InletOptions> fixedPort = o => o with { Http = o.Http with { Listen = $"127.0.0.1:{port}" } };
+        var s3 = await TestServer.StartAsync(adjust: fixedPort, directory: s3Directory);
+        await using var node = await TestServer.StartAsync(Rules, o => o with
+        {
+            State = new Inlet.Storage.StateOptions { Type = "postgres", ConnectionString = database, NodeId = "s3-spool", Lease = TimeSpan.FromSeconds(3) },
+            Spool = new Inlet.Storage.SpoolOptions { Type = "s3", Bucket = "inlet-spool" },
+            BucketStore = new Inlet.Storage.S3StoreOptions { ServiceUrl = $"http://127.0.0.1:{port}", AccessKeyId = "inlet", SecretAccessKey = "inlet-secret" },
+        });
+        try
+        {
+            await node.WaitForMessageAsync(await ReceiptRuleTests.SendAsync(node, NewMessage("before")));
+
+            await s3.DisposeAsync();
+            var refused = await Assert.ThrowsAsync<SmtpCommandException>(() => ReceiptRuleTests.SendAsync(node, NewMessage("while away")));
+            Assert.Equal(4, (int)refused.StatusCode / 100);
+            using (var health = await node.Http.GetAsync("/health"))
+            {
+                Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, health.StatusCode);
+            }
+
+            s3 = await TestServer.StartAsync(adjust: fixedPort, directory: s3Directory);
+            var id = await ReceiptRuleTests.SendAsync(node, NewMessage("after"));
+            await node.WaitForMessageAsync(id);
+            Assert.NotNull(ReceiptRuleTests.ReadObject(s3, "mail", "in/" + id));
+        }
+        finally
+        {
+            await s3.DisposeAsync();
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    [PostgresFact]
     public async Task TwoNodes_ChangeTheRulesAtOnce_BothChangesAreKept()
     {
         var database = await postgres.NewDatabaseAsync();
@@ -201,15 +245,36 @@ public sealed class ScaleOutTests(PostgresServer postgres, Xunit.Abstractions.IT
     private static Task<TestServer> StartInProcessAsync(string database, string nodeId) =>
         TestServer.StartAsync(Rules, o => o with { State = new Inlet.Storage.StateOptions { Type = "postgres", ConnectionString = database, NodeId = nodeId, Lease = TimeSpan.FromSeconds(3) } });
 
+    /// <summary>The nodes run a synchronous function before the S3 action, so that a kill also lands in the middle of one.</summary>
+    private static string FunctionRules(string folder) => $$"""
+        Functions:
+          - FunctionName: slow
+            Runtime: nodejs20.x
+            Handler: index.handler
+            Code: {{folder}}
+        ReceiptRuleSets:
+          - RuleSetName: main
+            Rules:
+              - Name: store
+                Enabled: true
+                Recipients: [example.com]
+                Actions:
+                  - LambdaAction: { FunctionArn: slow, InvocationType: RequestResponse }
+                  - S3Action: { BucketName: mail, ObjectKeyPrefix: in/ }
+        ActiveReceiptRuleSet: main
+        """;
+
     private static async Task<InletProcess> StartProcessAsync(string database, TestServer s3, string nodeId)
     {
         var directory = TestServer.NewDirectory();
+        var folder = FunctionFixtures.Write(directory, "slow", "index.js",
+            "exports.handler = async () => { await new Promise(r => setTimeout(r, 200)); return { disposition: 'CONTINUE' }; };\n");
         var config = Path.Combine(directory, "inlet.yaml");
         await File.WriteAllTextAsync(config, $"""
             State: {JsonSerializer.Serialize(new { Type = "postgres", ConnectionString = database, NodeId = nodeId, LeaseSeconds = 3 })}
             Spool: {JsonSerializer.Serialize(new { Type = "s3", Bucket = "inlet-spool" })}
             BucketStore: {JsonSerializer.Serialize(new { Type = "s3", ServiceUrl = $"http://{s3.Server.HttpEndPoint}", AccessKeyId = "inlet", SecretAccessKey = "inlet-secret" })}
-            {Rules}
+            {FunctionRules(folder)}
             """);
         return await InletProcess.StartAsync(directory, config);
     }
