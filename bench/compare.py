@@ -10,12 +10,17 @@ the ratios Inlet's acceptance is held to.
   bench/compare.py                 # the headline cell: 1 KB messages, 10 sessions, connection reuse
   bench/compare.py --matrix        # 1 KB and 100 KB; 1, 10 and 50 sessions; reuse and a connection per message
   bench/compare.py --rounds 5 --messages 4000
+  bench/compare.py --systems inlet,inlet-inline,inlet-pg,inlet-pg-inline   # the embedded store beside PostgreSQL + S3
+  bench/compare.py --claims        # the work queue's claim rate, SQLite and PostgreSQL, 1 to 64 workers
 
 Systems:
   smtp-sink      Postfix's smtp-sink: accepts and discards (the ceiling)
   haraka-fsync   Haraka 3.3.4 with a queue plugin that fsyncs each message before next(OK) (the durable peer)
   inlet          Inlet accepting into its durable spool (async mode, a rule for the recipient, no actions)
   inlet-inline   Inlet in inline mode: a rule runs a synchronous Node function (CONTINUE) and an S3 action before the 250
+  inlet-pg       as inlet, with its state in PostgreSQL (a cluster this script makes) and its spool in an S3 bucket
+                 (a second Inlet's S3 API): the configuration of one node of several
+  inlet-pg-inline  as inlet-inline, on PostgreSQL and S3 (the S3 action's bucket is on the same S3 service)
 """
 
 import argparse
@@ -230,8 +235,9 @@ def start_haraka(haraka, scratch):
     return Process("haraka-fsync", [haraka, "-c", home], env=env, cwd=scratch, port=port)
 
 
-def start_inlet(inlet_dll, scratch, inline, dns_port):
-    name = "inlet-inline" if inline else "inlet"
+def start_inlet(inlet_dll, scratch, inline, dns_port, shared=None):
+    """shared: (PostgreSQL connection string, S3 port) for a node that keeps its state and spool there."""
+    name = ("inlet-pg" if shared else "inlet") + ("-inline" if inline else "")
     folder = os.path.join(scratch, name)
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(os.path.join(folder, "fn"))
@@ -242,7 +248,13 @@ def start_inlet(inlet_dll, scratch, inline, dns_port):
         Actions:
           - LambdaAction: { FunctionArn: cont, InvocationType: RequestResponse }
           - S3Action: { BucketName: mail }""" if inline else ""
-    config = f"""
+    store = ""
+    if shared:
+        store = f"""
+State: {{ Type: postgres, ConnectionString: "{shared[0]}", NodeId: {name} }}
+Spool: {{ Type: s3, Bucket: {name}-spool }}
+BucketStore: {{ Type: s3, ServiceUrl: "http://127.0.0.1:{shared[1]}", AccessKeyId: inlet, SecretAccessKey: inlet-secret }}"""
+    config = f"""{store}
 Smtp:
   Mode: {"inline" if inline else "async"}
   MaxConnectionsPerClient: 200
@@ -267,6 +279,62 @@ ActiveReceiptRuleSet: main
     command = ["dotnet", inlet_dll, "serve", "--config", os.path.join(folder, "inlet.yaml"), "--data-dir", os.path.join(folder, "data"),
                "--smtp", f"127.0.0.1:{port}", "--http", f"127.0.0.1:{http}", "--https", "off"]
     return Process(name, command, cwd=folder, port=port)
+
+
+class Postgres:
+    """A PostgreSQL cluster in the scratch folder on a loopback port, from Debian's server binaries, run as the
+    postgres user when this script runs as root (PostgreSQL refuses root)."""
+
+    def __init__(self, scratch):
+        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        if not bins:
+            raise RuntimeError("PostgreSQL's server binaries are not installed (apt-get install postgresql)")
+        self.bin = os.path.dirname(bins[-1])
+        self.folder = os.path.join(scratch, "postgres")
+        shutil.rmtree(self.folder, ignore_errors=True)
+        os.makedirs(self.folder)
+        if os.geteuid() == 0:
+            shutil.chown(self.folder, "postgres", "postgres")
+        self.port = free_port()
+        self.pg("initdb", "-D", self.data, "-U", "inlet", "-A", "trust", "-E", "UTF8", "--locale=C")
+        self.pg("pg_ctl", "-D", self.data, "-l", os.path.join(self.folder, "server.log"), "-w", "start",
+                "-o", f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c max_connections=300")
+        self.databases = 0
+
+    @property
+    def data(self):
+        return os.path.join(self.folder, "data")
+
+    def pg(self, program, *arguments):
+        command = [os.path.join(self.bin, program), *arguments]
+        if os.geteuid() == 0:
+            command = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", *command]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+
+    def new_database(self):
+        self.databases += 1
+        name = f"bench{self.databases}"
+        self.pg("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "inlet", name)
+        return f"Host=127.0.0.1;Port={self.port};Username=inlet;Database={name}"
+
+    def stop(self):
+        try:
+            self.pg("pg_ctl", "-D", self.data, "-w", "-m", "fast", "stop")
+        except subprocess.CalledProcessError:
+            pass
+
+
+def start_s3(inlet_dll, scratch):
+    """A plain Inlet whose S3 API holds the spool bucket and the S3 action's bucket of the PostgreSQL systems."""
+    folder = os.path.join(scratch, "inlet-s3")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+    port, http = free_port(), free_port()
+    command = ["dotnet", inlet_dll, "serve", "--data-dir", os.path.join(folder, "data"),
+               "--smtp", f"127.0.0.1:{port}", "--http", f"127.0.0.1:{http}", "--https", "off"]
+    process = Process("inlet-s3", command, cwd=folder, port=port)
+    process.http = http
+    return process
 
 
 def drive(postfix, system, messages, sessions, size, reuse):
@@ -305,7 +373,18 @@ def main():
     parser.add_argument("--messages", type=int, default=2000, help="per run of 1 KB messages (100 KB runs send a quarter)")
     parser.add_argument("--matrix", action="store_true")
     parser.add_argument("--systems", default="smtp-sink,haraka-fsync,inlet,inlet-inline")
+    parser.add_argument("--claims", action="store_true", help="measure the work queue's claim rate instead")
     args = parser.parse_args()
+
+    if args.claims:
+        postgres = Postgres(args.scratch)
+        try:
+            env = dict(os.environ, INLET_BENCH_POSTGRES=postgres.new_database())
+            print(f"\n{time.strftime('%Y-%m-%d')} · {os.cpu_count()} cores · {machine()} · commit {commit()}")
+            subprocess.run(["dotnet", "run", "-c", "Release", "--project", os.path.join(HERE, "Inlet.Benchmarks"), "--", "claims", "4000", "1,4,16,64"], env=env, check=True)
+        finally:
+            postgres.stop()
+        return
 
     postfix = install_postfix(args.scratch)
     haraka = install_haraka(args.scratch)
@@ -316,13 +395,20 @@ def main():
     if args.matrix:
         cells = [(size, sessions, reuse) for size in (1024, 100 * 1024) for sessions in (1, 10, 50) for reuse in (True, False)]
 
+    names = [n for n in args.systems.split(",") if n]
+    postgres = s3 = None
+    if any(n.startswith("inlet-pg") for n in names):
+        postgres = Postgres(args.scratch)
+        s3 = start_s3(inlet_dll, args.scratch)
+
     starters = {
         "smtp-sink": lambda: start_sink(postfix, args.scratch),
         "haraka-fsync": lambda: start_haraka(haraka, args.scratch),
         "inlet": lambda: start_inlet(inlet_dll, args.scratch, inline=False, dns_port=resolver.port),
         "inlet-inline": lambda: start_inlet(inlet_dll, args.scratch, inline=True, dns_port=resolver.port),
+        "inlet-pg": lambda: start_inlet(inlet_dll, args.scratch, inline=False, dns_port=resolver.port, shared=(postgres.new_database(), s3.http)),
+        "inlet-pg-inline": lambda: start_inlet(inlet_dll, args.scratch, inline=True, dns_port=resolver.port, shared=(postgres.new_database(), s3.http)),
     }
-    names = [n for n in args.systems.split(",") if n]
     systems = {}
     try:
         for name in names:
@@ -333,7 +419,7 @@ def main():
 
         print(f"\n{time.strftime('%Y-%m-%d')} · {os.cpu_count()} cores · {machine()} · commit {commit()}")
         print(f"{args.rounds} rounds per cell, systems alternated; msg/s is the median (min–max)\n")
-        header = f"{'size':>6} {'sess':>4} {'conn':>5}  {'system':<13} {'msg/s':>22} {'CPU s/1k':>9} {'peak RSS':>9}"
+        header = f"{'size':>6} {'sess':>4} {'conn':>5}  {'system':<16} {'msg/s':>22} {'CPU s/1k':>9} {'peak RSS':>9}"
         print(header)
         print("-" * len(header))
         summary = []
@@ -350,7 +436,7 @@ def main():
                 cpu = statistics.median(r[1] for r in runs)
                 rss = max(r[2] for r in runs)
                 label = f"{medians[name]:,.0f} ({min(rates):,.0f}–{max(rates):,.0f})"
-                print(f"{size // 1024:>4}KB {sessions:>4} {'reuse' if reuse else 'each':>5}  {name:<13} {label:>22} {cpu:>9.2f} {rss:>7.0f}MB")
+                print(f"{size // 1024:>4}KB {sessions:>4} {'reuse' if reuse else 'each':>5}  {name:<16} {label:>22} {cpu:>9.2f} {rss:>7.0f}MB")
             summary.append(((size, sessions, reuse), medians))
             print()
 
@@ -363,10 +449,18 @@ def main():
                 parts.append(f"inlet/smtp-sink {m['inlet'] / m['smtp-sink']:.2f}x")
             if "inlet-inline" in m and "haraka-fsync" in m:
                 parts.append(f"inlet-inline/haraka-fsync {m['inlet-inline'] / m['haraka-fsync']:.2f}x")
+            if "inlet-pg" in m and "inlet" in m:
+                parts.append(f"inlet-pg/inlet {m['inlet-pg'] / m['inlet']:.2f}x")
+            if "inlet-pg-inline" in m and "inlet-inline" in m:
+                parts.append(f"inlet-pg-inline/inlet-inline {m['inlet-pg-inline'] / m['inlet-inline']:.2f}x")
             print(f"  {size // 1024}KB, {sessions} sessions, {'reuse' if reuse else 'a connection per message'}: " + ", ".join(parts))
     finally:
         for system in systems.values():
             system.stop()
+        if s3:
+            s3.stop()
+        if postgres:
+            postgres.stop()
 
 
 def machine():
