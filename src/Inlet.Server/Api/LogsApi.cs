@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Inlet.Functions;
+using Inlet.Storage;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 

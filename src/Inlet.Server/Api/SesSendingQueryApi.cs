@@ -1,4 +1,5 @@
 using System.Globalization;
+using Inlet.Mail;
 using Inlet.Outbound;
 
 namespace Inlet.Api;

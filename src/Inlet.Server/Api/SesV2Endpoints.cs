@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Inlet.Mail;
 using Inlet.Outbound;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;

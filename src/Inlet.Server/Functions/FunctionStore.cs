@@ -1,5 +1,6 @@
 using System.IO.Compression;
 using System.Security.Cryptography;
+using Inlet.Storage;
 
 namespace Inlet.Functions;
 

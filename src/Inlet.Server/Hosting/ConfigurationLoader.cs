@@ -8,6 +8,7 @@ using Inlet.Outbound;
 using Inlet.Processing;
 using Inlet.Rules;
 using Inlet.Smtp;
+using Inlet.Storage;
 using YamlDotNet.Core;
 using YamlDotNet.Serialization;
 

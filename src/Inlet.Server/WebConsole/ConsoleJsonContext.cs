@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Text.Json.Serialization;
 using Inlet.Functions;
 using Inlet.Mail;
+using Inlet.Storage;
 
 namespace Inlet.WebConsole;
 
