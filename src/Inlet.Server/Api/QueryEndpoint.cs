@@ -1,3 +1,4 @@
+using Inlet.Management;
 using Inlet.Notifications;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -34,7 +35,7 @@ internal static class QueryEndpoint
             : null;
     }
 
-    private static async Task<IResult> HandleAsync(HttpContext context, SnsService sns, Inlet.Management.ReceiptRulesService rules, Inlet.Outbound.SesSending sending, AwsAccount options, CancellationToken cancellationToken)
+    private static async Task<IResult> HandleAsync(HttpContext context, SnsService sns, ReceiptRulesService rules, SendingService sending, AwsAccount options, CancellationToken cancellationToken)
     {
         var target = context.Request.Headers["X-Amz-Target"].ToString();
         if (target.StartsWith(LogsApi.TargetPrefix, StringComparison.Ordinal) && HttpMethods.IsPost(context.Request.Method))

@@ -174,6 +174,7 @@ internal sealed partial class InletServer : IAsyncDisposable
         builder.Services.AddHostedService(sp => sp.GetRequiredService<OutboundQueue>());
         builder.Services.AddSingleton(sp => new SendingIdentities(state, sp.GetRequiredService<ReceiptConfigurationProvider>(), options.Identities, TimeProvider.System));
         builder.Services.AddSingleton<SesSending>();
+        builder.Services.AddSingleton<SendingService>();
         builder.Services.AddSingleton(signer);
         builder.Services.AddSingleton(endpoints);
         builder.Services.AddSingleton(listeners);
