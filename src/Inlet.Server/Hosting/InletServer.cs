@@ -182,6 +182,7 @@ internal sealed partial class InletServer : IAsyncDisposable
         builder.Services.AddSingleton(sp => new SnsService(sp.GetRequiredService<IStateStore>(), signer, endpoints, registry, TimeProvider.System, options.Region, options.AccountId));
         builder.Services.AddSingleton<INotificationPublisher>(sp => sp.GetRequiredService<SnsService>());
         builder.Services.AddSingleton<DeliveryDispatcher>();
+        builder.Services.AddSingleton<TopicsService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DeliveryDispatcher>());
         // The actions, each with the side effects it owns: its notification, its DSN through the outbound queue.
         builder.Services.AddSingleton<ReceiptNotifier>();
@@ -263,7 +264,7 @@ internal sealed partial class InletServer : IAsyncDisposable
         _ = s_meterBridge.Value;
         app.MapMetrics("/metrics");
         NotificationEndpoints.Map(app);
-        QueryEndpoint.Map(app, signer);
+        QueryEndpoint.Map(app);
 
         var sns = app.Services.GetRequiredService<SnsService>();
         await sns.LoadAsync(cancellationToken);

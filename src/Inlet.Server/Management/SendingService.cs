@@ -62,27 +62,7 @@ internal sealed class SendingService(SesSending sending)
     public Task<bool> DeleteIdentityAsync(string name, CancellationToken cancellationToken) =>
         RunAsync(() => sending.Identities.DeleteAsync(name, cancellationToken));
 
-    private static T Run<T>(Func<T> operation)
-    {
-        try
-        {
-            return operation();
-        }
-        catch (SesSendingException e)
-        {
-            throw SendingException.From(e);
-        }
-    }
+    private static T Run<T>(Func<T> operation) => Refusals.Translate<SesSendingException, T>(operation, SendingException.From);
 
-    private static async Task<T> RunAsync<T>(Func<Task<T>> operation)
-    {
-        try
-        {
-            return await operation();
-        }
-        catch (SesSendingException e)
-        {
-            throw SendingException.From(e);
-        }
-    }
+    private static Task<T> RunAsync<T>(Func<Task<T>> operation) => Refusals.TranslateAsync<SesSendingException, T>(operation, SendingException.From);
 }
