@@ -5,12 +5,19 @@ using Inlet.Storage;
 namespace Inlet.Functions;
 
 /// <summary>
-/// Where function code lives: a folder is used where it is; a zip is unpacked into
-/// <c>functions/&lt;name&gt;/&lt;sha256&gt;/</c> in the data folder, never outside it.
+/// Where functions live: their code (a folder is used where it is; a zip is unpacked into
+/// <c>functions/&lt;name&gt;/&lt;sha256&gt;/</c> in the data folder, never outside it), and the definitions of the
+/// functions made through the API, kept in the state store across restarts.
 /// </summary>
-internal sealed class FunctionStore(string directory)
+internal sealed class FunctionStore(string directory, IStateStore state)
 {
     public string Directory { get; } = directory;
+
+    /// <summary>Keeps a function made or changed through the API, to be loaded again at the next start.</summary>
+    public Task SaveAsync(FunctionDefinition function, CancellationToken cancellationToken) =>
+        state.PutFunctionAsync(function.FunctionName, System.Text.Json.JsonSerializer.Serialize(function, FunctionDefinitionJsonContext.Default.FunctionDefinition), cancellationToken);
+
+    public Task DeleteAsync(string name, CancellationToken cancellationToken) => state.DeleteFunctionAsync(name, cancellationToken);
 
     /// <summary>The definition with its code in place: CodePath, CodeSha256 and CodeSize filled in.</summary>
     public FunctionDefinition Install(FunctionDefinition function, string? codeSource)

@@ -126,7 +126,7 @@ internal sealed partial class InletServer : IAsyncDisposable
             throw new ConfigurationException(e.Message);
         }
 
-        var functionStore = new FunctionStore(Path.Combine(dataDirectory, "functions"));
+        var functionStore = new FunctionStore(Path.Combine(dataDirectory, "functions"), state);
         var registry = new FunctionRegistry(options.Region, options.AccountId);
         // Functions made through the API first; the file's functions replace any of the same name.
         foreach (var document in await state.ListFunctionsAsync(cancellationToken))
@@ -201,6 +201,7 @@ internal sealed partial class InletServer : IAsyncDisposable
         builder.Services.AddSingleton(sp => new FunctionHost(sp.GetRequiredService<FunctionCredentials>(), options.AccountId, sandbox));
         builder.Services.AddSingleton<FunctionInvoker>();
         builder.Services.AddSingleton<AsyncInvocationQueue>();
+        builder.Services.AddSingleton<FunctionsService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<AsyncInvocationQueue>());
         builder.Services.AddSingleton<ISmtpBackend, SmtpBackend>();
         builder.Services.AddSingleton(tls);
