@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Inlet.Functions;
+using Inlet.Storage;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Inlet.Benchmarks;

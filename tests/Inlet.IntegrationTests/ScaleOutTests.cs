@@ -242,6 +242,56 @@ public sealed class ScaleOutTests(PostgresServer postgres, Xunit.Abstractions.IT
         }
     }
 
+    [PostgresFact]
+    public async Task FunctionMadeThroughOneNode_RunsOnTheOther_AndIsGoneFromBothWhenDeleted()
+    {
+        var database = await postgres.NewDatabaseAsync();
+        await using var a = await StartInProcessAsync(database, "fn-a");
+        await using var b = await StartInProcessAsync(database, "fn-b");
+        var zip = Path.Combine(a.Directory, "fn.zip");
+        using (var archive = System.IO.Compression.ZipFile.Open(zip, System.IO.Compression.ZipArchiveMode.Create))
+        await using (var writer = new StreamWriter(archive.CreateEntry("index.js").Open()))
+        {
+            await writer.WriteAsync("exports.handler = async () => ({ ranOn: process.env.AWS_LAMBDA_FUNCTION_NAME, answer: 42 });");
+        }
+
+        var created = await AwsCli.RunAsync(a, "lambda", "create-function", "--function-name", "shared-fn", "--runtime", "nodejs20.x",
+            "--role", "arn:aws:iam::000000000000:role/x", "--handler", "index.handler", "--zip-file", "fileb://" + zip);
+        Assert.True(created.ExitCode == 0, created.Error);
+
+        // Node b has never seen the zip: it learns of the function from the change feed and unpacks the stored code.
+        var output = Path.Combine(b.Directory, "out.json");
+        AwsCli.Result invoked = default!;
+        for (var attempt = 0; attempt < 30; attempt++)
+        {
+            invoked = await AwsCli.RunAsync(b, "lambda", "invoke", "--function-name", "shared-fn", output);
+            if (invoked.ExitCode == 0)
+            {
+                break;
+            }
+
+            await Task.Delay(200);
+        }
+
+        Assert.True(invoked.ExitCode == 0, invoked.Error);
+        Assert.Contains("\"answer\":42", await File.ReadAllTextAsync(output), StringComparison.Ordinal);
+
+        Assert.Equal(0, (await AwsCli.RunAsync(b, "lambda", "delete-function", "--function-name", "shared-fn")).ExitCode);
+        AwsCli.Result gone = default!;
+        for (var attempt = 0; attempt < 30; attempt++)
+        {
+            gone = await AwsCli.RunAsync(a, "lambda", "get-function", "--function-name", "shared-fn");
+            if (gone.ExitCode != 0)
+            {
+                break;
+            }
+
+            await Task.Delay(200);
+        }
+
+        Assert.Contains("ResourceNotFoundException", gone.Error, StringComparison.Ordinal);
+    }
+
     private static Task<TestServer> StartInProcessAsync(string database, string nodeId) =>
         TestServer.StartAsync(Rules, o => o with { State = new Inlet.Storage.StateOptions { Type = "postgres", ConnectionString = database, NodeId = nodeId, Lease = TimeSpan.FromSeconds(3) } });
 

@@ -10,12 +10,17 @@ namespace Inlet.Tests;
 public sealed partial class ArchitectureTests
 {
     /// <summary>
-    /// What the Api (and the console) may use: Management for everything the engine does, Core, the Storage models,
-    /// the pure models of Rules and Mail whose shapes the AWS APIs speak, and the three AWS services Inlet serves as
-    /// APIs of their own — Lambda and its Logs and STS credentials (Functions), SNS (Notifications), SES sending
-    /// (Outbound). Never the machinery that handles mail: Smtp, Processing, Actions, Authentication, nor Hosting.
+    /// What the Api (and the console) may use: Management for everything the engine does — receipt rules and messages,
+    /// and the AWS services Inlet serves as APIs of their own: Lambda, its logs and its callers' credentials
+    /// (FunctionsService), SNS (TopicsService), SES sending (SendingService) — Core, and the pure shapes the APIs speak,
+    /// which live below both the Api and the engine so that neither reaches into the other for them: the Storage
+    /// records (a function definition and the log lines among them), the receipt rules of Rules, and the SES objects of
+    /// Mail (the mail object, and what the sending APIs take). Storage is also used for what is storage itself: the
+    /// buckets S3Api serves, and read-only listings of records (dead-lettered invocations, deliveries, a message's
+    /// content for the console). Never the engine: Functions, Notifications, Outbound, Smtp, Processing, Actions,
+    /// Authentication, nor Hosting.
     /// </summary>
-    private static readonly HashSet<string> s_apiMayUse = ["Management", "Core", "Storage", "Rules", "Mail", "Functions", "Notifications", "Outbound"];
+    private static readonly HashSet<string> s_apiMayUse = ["Management", "Core", "Storage", "Rules", "Mail"];
 
     /// <summary>Folders that use nothing but Core (and, for Authentication, Mail).</summary>
     private static readonly Dictionary<string, HashSet<string>> s_leaves = new()

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
-using Inlet.Functions;
+using Inlet.Management;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
@@ -30,7 +30,7 @@ internal enum AwsProtocol
 /// AWS's codes in each protocol's error shape. Inlet's own endpoints (<c>/api</c>, <c>/health</c>, the SNS signing
 /// certificate, <c>/metrics</c>) and the two unsigned SNS URLs (SubscribeURL, UnsubscribeURL) are not AWS requests.
 /// </summary>
-internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, AwsAccount options, FunctionsOptions functions, Inlet.Storage.BlobStores blobs, FunctionCredentials functionCredentials, TimeProvider time, ILogger<AwsAuthenticationMiddleware> logger)
+internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, AwsAccount options, FunctionsService functions, Inlet.Storage.BlobStores blobs, TimeProvider time, ILogger<AwsAuthenticationMiddleware> logger)
 {
     /// <summary>The function whose temporary credentials signed the request, when one did.</summary>
     public const string PrincipalItem = "Inlet.FunctionPrincipal";
@@ -96,11 +96,11 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
             return;
         }
         var secret = options.Credentials.FirstOrDefault(k => k.AccessKeyId == credential.AccessKeyId)?.SecretAccessKey;
-        FunctionPrincipal? principal = null;
+        FunctionCaller? principal = null;
         if (secret is null)
         {
             // A function's temporary credentials: the session token must come with them, as STS requires.
-            principal = functionCredentials.Find(credential.AccessKeyId);
+            principal = functions.FindCaller(credential.AccessKeyId);
             var token = request.Headers["X-Amz-Security-Token"].FirstOrDefault() ?? (query.TryGetValue("X-Amz-Security-Token", out var t) ? t : null);
             if (principal is null || token is null || !CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(token), Encoding.ASCII.GetBytes(principal.SessionToken)))
             {
@@ -108,7 +108,7 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
                 return;
             }
 
-            if (functionCredentials.IsExpired(principal))
+            if (principal.IsExpired)
             {
                 await RefuseAsync(context, protocol, "ExpiredToken", 400, "The security token included in the request is expired");
                 return;
@@ -194,10 +194,10 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
         {
             context.Items[PrincipalItem] = principal;
             operation = await AwsOperation.IdentifyAsync(context, credential.Service);
-            if (!FunctionPermissions.Allows(operation, functions.CredentialScope))
+            if (!FunctionPermissions.Allows(operation, functions.CallersMayUseEverything))
             {
                 LogFunctionDenied(logger, principal.FunctionName, $"{operation.Service}:{operation.Name}");
-                principal.CurrentInvocation()?.AwsCalls.Enqueue(operation.Describe(403, "AccessDenied"));
+                principal.RecordCall(operation.Describe(403, "AccessDenied"));
                 await RefuseAsync(context, protocol, "AccessDenied", 403,
                     $"User: {principal.AssumedRoleArn} is not authorized to perform: {operation.Service}:{operation.Name} (function credentials are limited to the data plane; FunctionSettings.CredentialScope)");
                 return;
@@ -220,7 +220,7 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
             // A call made with a function's credentials during an invocation belongs to that invocation's trace.
             if (principal is not null && operation is not null)
             {
-                principal.CurrentInvocation()?.AwsCalls.Enqueue(operation.Describe(context.Response.StatusCode, context.Items[AwsOperation.OutcomeItem] as string));
+                principal.RecordCall(operation.Describe(context.Response.StatusCode, context.Items[AwsOperation.OutcomeItem] as string));
             }
         }
     }

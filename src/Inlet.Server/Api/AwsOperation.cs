@@ -134,6 +134,7 @@ internal static class FunctionPermissions
         "sts:GetCallerIdentity",
     };
 
-    public static bool Allows(AwsOperation operation, Inlet.Functions.CredentialScope scope) =>
-        scope == Inlet.Functions.CredentialScope.All || operation.Service == "logs" || s_allowed.Contains($"{operation.Service}:{operation.Name}");
+    /// <summary>Whether the operation is allowed; <paramref name="unrestricted"/> is the scope <c>All</c>.</summary>
+    public static bool Allows(AwsOperation operation, bool unrestricted) =>
+        unrestricted || operation.Service == "logs" || s_allowed.Contains($"{operation.Service}:{operation.Name}");
 }

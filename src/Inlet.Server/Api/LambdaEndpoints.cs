@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using Inlet.Functions;
+using Inlet.Management;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -25,25 +25,25 @@ internal static class LambdaEndpoints
     {
         app.MapPost("/2015-03-31/functions/{name}/invocations", InvokeAsync);
         var api = app.MapGroup("/api");
-        api.MapGet("/functions", (FunctionRegistry registry) => Results.Json(
-            new FunctionListResponse(registry.All.Select(f => new FunctionSummary(f.FunctionName, f.FunctionArn, f.Runtime, f.Handler, f.Timeout, f.MemorySize, f.CodePath, f.Url)).ToList()),
+        api.MapGet("/functions", (FunctionsService functions) => Results.Json(
+            new FunctionListResponse(functions.All.Select(f => new FunctionSummary(f.FunctionName, f.FunctionArn, f.Runtime, f.Handler, f.Timeout, f.MemorySize, f.CodePath, f.Url)).ToList()),
             ApiJsonContext.Default.FunctionListResponse));
         api.MapGet("/functions/{name}/logs", LogsAsync);
         api.MapGet("/invocations", ListInvocationsAsync);
         api.MapPost("/invocations/{id}/redrive", RedriveAsync);
     }
 
-    private static async Task<IResult> InvokeAsync(HttpRequest request, HttpResponse response, string name, string? qualifier, FunctionRegistry registry, FunctionInvoker invoker, AsyncInvocationQueue queue, CancellationToken cancellationToken)
+    private static async Task<IResult> InvokeAsync(HttpRequest request, HttpResponse response, string name, string? qualifier, FunctionsService functions, CancellationToken cancellationToken)
     {
-        if (!FunctionRegistry.TryParseReference(name, out _, out _, out var nameError))
+        if (!FunctionsService.TryParseReference(name, out _, out _, out var nameError))
         {
             return Error(StatusCodes.Status400BadRequest, "ValidationException", nameError!);
         }
 
-        var function = registry.Resolve(name, qualifier);
+        var function = functions.Find(name, qualifier);
         if (function is null)
         {
-            return Error(StatusCodes.Status404NotFound, "ResourceNotFoundException", registry.NotFoundMessage(name, qualifier));
+            return Error(StatusCodes.Status404NotFound, "ResourceNotFoundException", functions.NotFoundMessage(name, qualifier));
         }
 
         var type = request.Headers["X-Amz-Invocation-Type"].FirstOrDefault() ?? "RequestResponse";
@@ -52,7 +52,7 @@ internal static class LambdaEndpoints
             return Error(StatusCodes.Status400BadRequest, "InvalidParameterValueException", $"1 validation error detected: Value '{type}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]");
         }
 
-        var limit = type == "Event" ? FunctionsOptions.MaxAsyncPayload : FunctionsOptions.MaxSyncPayload;
+        var limit = type == "Event" ? FunctionsService.MaxAsyncPayload : FunctionsService.MaxSyncPayload;
         using var body = new MemoryStream();
         var buffer = new byte[16 * 1024];
         int read;
@@ -84,18 +84,18 @@ internal static class LambdaEndpoints
 
         if (type == "Event")
         {
-            await queue.EnqueueAsync(function, payload, "invoke", cancellationToken);
+            await functions.EnqueueAsync(function, payload, "invoke", cancellationToken);
             response.Headers["X-Amz-Executed-Version"] = "$LATEST";
             return Results.StatusCode(StatusCodes.Status202Accepted);
         }
 
-        InvocationResult result;
+        InvokeResult result;
         try
         {
             var invokedArn = qualifier is null ? function.FunctionArn : $"{function.FunctionArn}:{qualifier}";
-            result = await invoker.InvokeAsync(function, payload, new InvokeOptions { ClientContext = request.Headers["X-Amz-Client-Context"].FirstOrDefault(), InvokedArn = invokedArn, Source = "invoke" }, cancellationToken);
+            result = await functions.InvokeAsync(function, payload, "invoke", request.Headers["X-Amz-Client-Context"].FirstOrDefault(), invokedArn, cancellationToken);
         }
-        catch (FunctionThrottledException e)
+        catch (FunctionException e) when (e.Code == FunctionException.TooManyRequests)
         {
             response.Headers["x-amzn-ErrorType"] = "TooManyRequestsException";
             return Results.Json(new LambdaThrottleError("User", e.Message, "ReservedFunctionConcurrentInvocationLimitExceeded"), ApiJsonContext.Default.LambdaThrottleError, statusCode: StatusCodes.Status429TooManyRequests);
@@ -116,17 +116,17 @@ internal static class LambdaEndpoints
         return Results.Bytes(result.Payload, "application/json");
     }
 
-    private static async Task LogsAsync(HttpContext context, string name, int? tail, bool? follow, FunctionRegistry registry, FunctionLogs logs)
+    private static async Task LogsAsync(HttpContext context, string name, int? tail, bool? follow, FunctionsService functions)
     {
-        var function = registry.Resolve(name);
+        var function = functions.Find(name);
         if (function is null)
         {
-            await Error(StatusCodes.Status404NotFound, "ResourceNotFoundException", registry.NotFoundMessage(name)).ExecuteAsync(context);
+            await Error(StatusCodes.Status404NotFound, "ResourceNotFoundException", functions.NotFoundMessage(name)).ExecuteAsync(context);
             return;
         }
 
         context.Response.ContentType = "text/plain; charset=utf-8";
-        foreach (var line in logs.Tail(function.FunctionName, Math.Clamp(tail ?? 100, 1, 5000)))
+        foreach (var line in functions.LogTail(function.FunctionName, Math.Clamp(tail ?? 100, 1, 5000)))
         {
             await context.Response.WriteAsync(line.Text + "\n", context.RequestAborted);
         }
@@ -139,7 +139,7 @@ internal static class LambdaEndpoints
         await context.Response.Body.FlushAsync(context.RequestAborted);
         try
         {
-            await foreach (var line in logs.Follow(function.FunctionName, context.RequestAborted).ReadAllAsync(context.RequestAborted))
+            await foreach (var line in functions.FollowLog(function.FunctionName, context.RequestAborted).ReadAllAsync(context.RequestAborted))
             {
                 await context.Response.WriteAsync(line.Text + "\n", context.RequestAborted);
                 await context.Response.Body.FlushAsync(context.RequestAborted);
@@ -151,7 +151,7 @@ internal static class LambdaEndpoints
         }
     }
 
-    private static async Task<IResult> ListInvocationsAsync(Inlet.Storage.IStateStore state, string? status, int? limit, CancellationToken cancellationToken)
+    private static async Task<IResult> ListInvocationsAsync(FunctionsService functions, string? status, int? limit, CancellationToken cancellationToken)
     {
         var which = status ?? InvocationStatus.Dead;
         if (which is not (InvocationStatus.Dead or InvocationStatus.Pending))
@@ -159,13 +159,13 @@ internal static class LambdaEndpoints
             return ApiEndpoints.Problem(StatusCodes.Status400BadRequest, "InvalidParameterValue", "status is dead or pending");
         }
 
-        var list = await state.ListInvocationsAsync(which, Math.Clamp(limit ?? 100, 1, 1000), cancellationToken);
+        var list = await functions.ListInvocationsAsync(which, Math.Clamp(limit ?? 100, 1, 1000), cancellationToken);
         var views = list.Select(i => new AsyncInvocationView(i.Id, i.FunctionName, i.CreatedAt, i.Attempts, i.NextAttemptAt, i.Status, i.LastError, i.Source, Encoding.UTF8.GetString(i.Payload))).ToList();
         return Results.Json(new AsyncInvocationListResponse(views), ApiJsonContext.Default.AsyncInvocationListResponse);
     }
 
-    private static async Task<IResult> RedriveAsync(AsyncInvocationQueue queue, string id, CancellationToken cancellationToken) =>
-        await queue.RedriveAsync(id, cancellationToken)
+    private static async Task<IResult> RedriveAsync(FunctionsService functions, string id, CancellationToken cancellationToken) =>
+        await functions.RedriveAsync(id, cancellationToken)
             ? Results.StatusCode(StatusCodes.Status202Accepted)
             : ApiEndpoints.Problem(StatusCodes.Status404NotFound, "InvocationNotFound", $"No dead-lettered invocation with id {id}");
 

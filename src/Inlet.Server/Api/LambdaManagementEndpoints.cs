@@ -2,7 +2,7 @@ using System.Collections.Immutable;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Inlet.Functions;
+using Inlet.Management;
 using Inlet.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -62,22 +62,22 @@ internal static class LambdaManagementEndpoints
     public static void Map(IEndpointRouteBuilder app)
     {
         app.MapPost("/2015-03-31/functions", CreateAsync);
-        app.MapGet("/2015-03-31/functions", (FunctionRegistry registry) => Results.Json(new ListFunctionsResponse(registry.All.Select(View).ToList()), LambdaJsonContext.Default.ListFunctionsResponse));
-        app.MapGet("/2015-03-31/functions/{name}", (string name, FunctionRegistry registry) =>
-            registry.Resolve(name) is { } f
+        app.MapGet("/2015-03-31/functions", (FunctionsService functions) => Results.Json(new ListFunctionsResponse(functions.All.Select(View).ToList()), LambdaJsonContext.Default.ListFunctionsResponse));
+        app.MapGet("/2015-03-31/functions/{name}", (string name, FunctionsService functions) =>
+            functions.Find(name) is { } f
                 ? Results.Json(new GetFunctionResponse(View(f), new FunctionCodeLocation("S3", $"file://{f.CodePath}"), f.ReservedConcurrentExecutions is { } r ? new ConcurrencyView(r) : null), LambdaJsonContext.Default.GetFunctionResponse)
-                : NotFound(registry, name));
+                : NotFound(functions, name));
         app.MapDelete("/2015-03-31/functions/{name}", DeleteAsync);
         app.MapPut("/2015-03-31/functions/{name}/code", UpdateCodeAsync);
         app.MapPut("/2015-03-31/functions/{name}/configuration", UpdateConfigurationAsync);
         app.MapPut("/2019-09-25/functions/{name}/event-invoke-config", PutEventInvokeConfigAsync);
-        app.MapGet("/2019-09-25/functions/{name}/event-invoke-config", (string name, FunctionRegistry registry) =>
-            registry.Resolve(name) is { } f ? Results.Json(EventConfig(f), LambdaJsonContext.Default.EventInvokeConfigView) : NotFound(registry, name));
+        app.MapGet("/2019-09-25/functions/{name}/event-invoke-config", (string name, FunctionsService functions) =>
+            functions.Find(name) is { } f ? Results.Json(EventConfig(f), LambdaJsonContext.Default.EventInvokeConfigView) : NotFound(functions, name));
         app.MapPost("/2015-03-31/functions/{name}/policy", AddPermissionAsync);
     }
 
-    private static IResult NotFound(FunctionRegistry registry, string name) =>
-        LambdaEndpoints.Error(StatusCodes.Status404NotFound, "ResourceNotFoundException", registry.NotFoundMessage(name));
+    private static IResult NotFound(FunctionsService functions, string name) =>
+        LambdaEndpoints.Error(StatusCodes.Status404NotFound, "ResourceNotFoundException", functions.NotFoundMessage(name));
 
     /// <summary>The request body as JSON, or null when it is not JSON (answered with <see cref="NotJson"/>).</summary>
     private static async Task<JsonDocument?> ReadJsonAsync(HttpRequest request, CancellationToken ct)
@@ -97,7 +97,7 @@ internal static class LambdaManagementEndpoints
 
     private static IResult Invalid(string message) => LambdaEndpoints.Error(StatusCodes.Status400BadRequest, "InvalidParameterValueException", message);
 
-    private static async Task<IResult> CreateAsync(HttpRequest request, FunctionRegistry registry, FunctionStore store, IStateStore state, AwsAccount options, CancellationToken ct)
+    private static async Task<IResult> CreateAsync(HttpRequest request, FunctionsService functions, AwsAccount options, CancellationToken ct)
     {
         using var body = await ReadJsonAsync(request, ct);
         if (body is null)
@@ -108,7 +108,7 @@ internal static class LambdaManagementEndpoints
         var json = body.RootElement;
         var name = Text(json, "FunctionName");
         string? error = null;
-        if (name is null || !FunctionRegistry.TryParseReference(name, out var plain, out _, out error) || plain != name)
+        if (name is null || !FunctionsService.TryParseReference(name, out var plain, out _, out error) || plain != name)
         {
             return LambdaEndpoints.Error(StatusCodes.Status400BadRequest, "ValidationException", error ?? $"1 validation error detected: Value '{name}' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern");
         }
@@ -119,7 +119,7 @@ internal static class LambdaManagementEndpoints
             return badRole;
         }
 
-        if (registry.Resolve(name) is not null)
+        if (functions.Find(name) is not null)
         {
             return LambdaEndpoints.Error(StatusCodes.Status409Conflict, "ResourceConflictException", $"Function already exist: {name}");
         }
@@ -151,9 +151,9 @@ internal static class LambdaManagementEndpoints
 
         try
         {
-            configured = store.InstallZip(configured, Convert.FromBase64String(zip));
+            configured = await functions.InstallZipAsync(configured, Convert.FromBase64String(zip), ct);
         }
-        catch (FunctionCodeException e)
+        catch (FunctionException e)
         {
             return LambdaEndpoints.Error(e.Status, e.Code, e.Message);
         }
@@ -162,7 +162,7 @@ internal static class LambdaManagementEndpoints
             return LambdaEndpoints.Error(StatusCodes.Status400BadRequest, "InvalidParameterValueException", $"Could not unzip uploaded file. Please check your file, then try to upload again. ({e.Message})");
         }
 
-        await SaveAsync(configured, registry, state, ct);
+        await functions.SaveAsync(configured, ct);
         return Results.Json(View(configured), LambdaJsonContext.Default.FunctionConfigurationView, statusCode: StatusCodes.Status201Created);
     }
 
@@ -215,31 +215,24 @@ internal static class LambdaManagementEndpoints
         return null;
     }
 
-    private static async Task SaveAsync(FunctionDefinition function, FunctionRegistry registry, IStateStore state, CancellationToken ct)
+    private static async Task<IResult> DeleteAsync(string name, FunctionsService functions, CancellationToken ct)
     {
-        await state.PutFunctionAsync(function.FunctionName, JsonSerializer.Serialize(function, FunctionDefinitionJsonContext.Default.FunctionDefinition), ct);
-        registry.Put(function);
-    }
-
-    private static async Task<IResult> DeleteAsync(string name, FunctionRegistry registry, IStateStore state, CancellationToken ct)
-    {
-        var function = registry.Resolve(name);
+        var function = functions.Find(name);
         if (function is null)
         {
-            return NotFound(registry, name);
+            return NotFound(functions, name);
         }
 
-        registry.Remove(function.FunctionName, out _);
-        await state.DeleteFunctionAsync(function.FunctionName, ct);
+        await functions.DeleteAsync(function, ct);
         return Results.StatusCode(StatusCodes.Status204NoContent);
     }
 
-    private static async Task<IResult> UpdateCodeAsync(string name, HttpRequest request, FunctionRegistry registry, FunctionStore store, IStateStore state, CancellationToken ct)
+    private static async Task<IResult> UpdateCodeAsync(string name, HttpRequest request, FunctionsService functions, CancellationToken ct)
     {
-        var function = registry.Resolve(name);
+        var function = functions.Find(name);
         if (function is null)
         {
-            return NotFound(registry, name);
+            return NotFound(functions, name);
         }
 
         using var body = await ReadJsonAsync(request, ct);
@@ -256,9 +249,9 @@ internal static class LambdaManagementEndpoints
         FunctionDefinition updated;
         try
         {
-            updated = store.InstallZip(function with { LastModified = DateTimeOffset.UtcNow }, Convert.FromBase64String(zip));
+            updated = await functions.InstallZipAsync(function with { LastModified = DateTimeOffset.UtcNow }, Convert.FromBase64String(zip), ct);
         }
-        catch (FunctionCodeException e)
+        catch (FunctionException e)
         {
             return LambdaEndpoints.Error(e.Status, e.Code, e.Message);
         }
@@ -267,16 +260,16 @@ internal static class LambdaManagementEndpoints
             return Invalid($"Could not unzip uploaded file. Please check your file, then try to upload again. ({e.Message})");
         }
 
-        await SaveAsync(updated, registry, state, ct);
+        await functions.SaveAsync(updated, ct);
         return Results.Json(View(updated), LambdaJsonContext.Default.FunctionConfigurationView);
     }
 
-    private static async Task<IResult> UpdateConfigurationAsync(string name, HttpRequest request, FunctionRegistry registry, IStateStore state, CancellationToken ct)
+    private static async Task<IResult> UpdateConfigurationAsync(string name, HttpRequest request, FunctionsService functions, CancellationToken ct)
     {
-        var function = registry.Resolve(name);
+        var function = functions.Find(name);
         if (function is null)
         {
-            return NotFound(registry, name);
+            return NotFound(functions, name);
         }
 
         using var body = await ReadJsonAsync(request, ct);
@@ -295,16 +288,16 @@ internal static class LambdaManagementEndpoints
             return problem;
         }
 
-        await SaveAsync(updated, registry, state, ct);
+        await functions.SaveAsync(updated, ct);
         return Results.Json(View(updated), LambdaJsonContext.Default.FunctionConfigurationView);
     }
 
-    private static async Task<IResult> PutEventInvokeConfigAsync(string name, HttpRequest request, FunctionRegistry registry, IStateStore state, CancellationToken ct)
+    private static async Task<IResult> PutEventInvokeConfigAsync(string name, HttpRequest request, FunctionsService functions, CancellationToken ct)
     {
-        var function = registry.Resolve(name);
+        var function = functions.Find(name);
         if (function is null)
         {
-            return NotFound(registry, name);
+            return NotFound(functions, name);
         }
 
         using var body = await ReadJsonAsync(request, ct);
@@ -326,16 +319,16 @@ internal static class LambdaManagementEndpoints
         }
 
         var updated = function with { MaximumRetryAttempts = retries, MaximumEventAgeInSeconds = age };
-        await SaveAsync(updated, registry, state, ct);
+        await functions.SaveAsync(updated, ct);
         return Results.Json(EventConfig(updated), LambdaJsonContext.Default.EventInvokeConfigView);
     }
 
-    private static async Task<IResult> AddPermissionAsync(string name, HttpRequest request, FunctionRegistry registry, CancellationToken ct)
+    private static async Task<IResult> AddPermissionAsync(string name, HttpRequest request, FunctionsService functions, CancellationToken ct)
     {
-        var function = registry.Resolve(name);
+        var function = functions.Find(name);
         if (function is null)
         {
-            return NotFound(registry, name);
+            return NotFound(functions, name);
         }
 
         using var body = await ReadJsonAsync(request, ct);

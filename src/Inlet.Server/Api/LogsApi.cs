@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
-using Inlet.Functions;
+using Inlet.Management;
+using Inlet.Storage;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -25,7 +26,7 @@ internal static class LogsApi
     public static async Task<IResult> HandleAsync(HttpContext context, string operation, CancellationToken cancellationToken)
     {
         var services = context.RequestServices;
-        var api = new Service(services.GetRequiredService<FunctionRegistry>(), services.GetRequiredService<FunctionLogs>(), services.GetRequiredService<AwsAccount>());
+        var api = new Service(services.GetRequiredService<FunctionsService>(), services.GetRequiredService<AwsAccount>());
         JsonElement input;
         try
         {
@@ -70,7 +71,7 @@ internal static class LogsApi
         public string Code { get; } = code;
     }
 
-    private sealed class Service(FunctionRegistry registry, FunctionLogs logs, AwsAccount options)
+    private sealed class Service(FunctionsService functions, AwsAccount options)
     {
         public IResult DescribeLogGroups(JsonElement input)
         {
@@ -82,8 +83,7 @@ internal static class LogsApi
             }
 
             var limit = Limit(input, 50);
-            var names = registry.All.Select(f => f.FunctionName).Concat(logs.Functions)
-                .Distinct(StringComparer.Ordinal)
+            var names = functions.LoggedFunctions()
                 .Select(f => GroupPrefix + f)
                 .Where(g => prefix is null || g.StartsWith(prefix, StringComparison.Ordinal))
                 .Where(g => pattern is null || g.Contains(pattern, StringComparison.OrdinalIgnoreCase))
@@ -92,14 +92,14 @@ internal static class LogsApi
             return Page(input, "logGroups", names, limit, (w, group) =>
             {
                 var function = group[GroupPrefix.Length..];
-                var streams = logs.Streams(function);
-                var created = streams.Count > 0 ? streams.Min(s => s.First) : registry.Resolve(function)?.LastModified ?? DateTimeOffset.UtcNow;
+                var streams = functions.LogStreams(function);
+                var created = streams.Count > 0 ? streams.Min(s => s.First) : functions.Find(function)?.LastModified ?? DateTimeOffset.UtcNow;
                 w.WriteStartObject();
                 w.WriteString("logGroupName", group);
                 w.WriteNumber("creationTime", created.ToUnixTimeMilliseconds());
                 w.WriteNumber("metricFilterCount", 0);
                 w.WriteString("arn", GroupArn(group) + ":*");
-                w.WriteNumber("storedBytes", logs.StoredBytes(function));
+                w.WriteNumber("storedBytes", functions.LogStoredBytes(function));
                 w.WriteString("logGroupClass", "STANDARD");
                 w.WriteString("logGroupArn", GroupArn(group));
                 w.WriteEndObject();
@@ -122,7 +122,7 @@ internal static class LogsApi
             }
 
             var descending = input.TryGetProperty("descending", out var d) && d.ValueKind == JsonValueKind.True;
-            var streams = logs.Streams(function).Where(s => prefix is null || s.Name.StartsWith(prefix, StringComparison.Ordinal));
+            var streams = functions.LogStreams(function).Where(s => prefix is null || s.Name.StartsWith(prefix, StringComparison.Ordinal));
             streams = orderBy == "LastEventTime"
                 ? descending ? streams.OrderByDescending(s => s.Last) : streams.OrderBy(s => s.Last)
                 : descending ? streams.OrderByDescending(s => s.Name, StringComparer.Ordinal) : streams.OrderBy(s => s.Name, StringComparer.Ordinal);
@@ -171,7 +171,7 @@ internal static class LogsApi
         {
             var (_, function) = Group(input);
             var stream = Text(input, "logStreamName") ?? throw Invalid("1 validation error detected: Value null at 'logStreamName' failed to satisfy constraint: Member must not be null");
-            if (!logs.Streams(function).Any(s => s.Name == stream))
+            if (!functions.LogStreams(function).Any(s => s.Name == stream))
             {
                 throw new LogsException("ResourceNotFoundException", "The specified log stream does not exist.");
             }
@@ -204,8 +204,8 @@ internal static class LogsApi
                 query = query with { Latest = backward };
             }
 
-            var lines = Capped(logs.Read(function, query).Lines, backward);
-            var end = given ?? logs.StoredBytes(function);
+            var lines = Capped(functions.ReadLog(function, query).Lines, backward);
+            var end = given ?? functions.LogStoredBytes(function);
             var forward = lines.Count > 0 ? lines[^1].Position + 1 : end;
             var back = lines.Count > 0 ? lines[0].Position : end;
             return new JsonResult(200, w =>
@@ -241,7 +241,7 @@ internal static class LogsApi
                 throw Invalid("logStreamNames and logStreamNamePrefix are mutually exclusive parameters.");
             }
 
-            var pattern = LogFilterPattern.Parse(Text(input, "filterPattern"), out var patternError);
+            var match = FunctionsService.ParseFilterPattern(Text(input, "filterPattern"), out var patternError);
             if (patternError is not null)
             {
                 throw Invalid(patternError);
@@ -253,21 +253,21 @@ internal static class LogsApi
                 throw Invalid("The specified nextToken is invalid.");
             }
 
-            var page = logs.Read(function, new LogQuery
+            var page = functions.ReadLog(function, new LogQuery
             {
                 Streams = names,
                 StreamPrefix = prefix,
                 StartTime = Long(input, "startTime"),
                 EndTime = Long(input, "endTime"),
                 From = from,
-                Match = pattern is null ? null : pattern.IsMatch,
+                Match = match,
                 Limit = Limit(input, MaxEvents),
             });
             var lines = Capped(page.Lines, false);
             long? next = lines.Count < page.Lines.Count ? page.Lines[lines.Count].Position : page.Next;
             var searched = names is not null
                 ? names.Order(StringComparer.Ordinal).ToList()
-                : logs.Streams(function).Select(s => s.Name).Where(s => prefix is null || s.StartsWith(prefix, StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
+                : functions.LogStreams(function).Select(s => s.Name).Where(s => prefix is null || s.StartsWith(prefix, StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
             return new JsonResult(200, w =>
             {
                 w.WriteStartArray("events");
@@ -322,7 +322,7 @@ internal static class LogsApi
             }
 
             var function = name.StartsWith(GroupPrefix, StringComparison.Ordinal) ? name[GroupPrefix.Length..] : null;
-            if (function is null || function.Length == 0 || (registry.Resolve(function) is null && !logs.Exists(function)))
+            if (function is null || function.Length == 0 || !functions.HasLog(function))
             {
                 throw new LogsException("ResourceNotFoundException", "The specified log group does not exist.");
             }

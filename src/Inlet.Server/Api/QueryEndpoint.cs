@@ -1,7 +1,8 @@
-using Inlet.Notifications;
+using Inlet.Management;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Inlet.Api;
 
@@ -12,10 +13,11 @@ namespace Inlet.Api;
 /// </summary>
 internal static class QueryEndpoint
 {
-    public static void Map(IEndpointRouteBuilder app, SnsSigner signer)
+    public static void Map(IEndpointRouteBuilder app)
     {
+        var topics = app.ServiceProvider.GetRequiredService<TopicsService>();
         app.MapMethods("/", [HttpMethods.Get, HttpMethods.Post], HandleAsync);
-        app.MapGet("/" + signer.CertificateFileName, () => Results.Text(signer.CertificatePem, "application/x-pem-file"));
+        app.MapGet("/" + topics.CertificateFileName, () => Results.Text(topics.CertificatePem, "application/x-pem-file"));
     }
 
     /// <summary>The service a Query request is for, by the same routing as <see cref="HandleAsync"/>; null when none serves it.</summary>
@@ -34,7 +36,7 @@ internal static class QueryEndpoint
             : null;
     }
 
-    private static async Task<IResult> HandleAsync(HttpContext context, SnsService sns, Inlet.Management.ReceiptRulesService rules, Inlet.Outbound.SesSending sending, AwsAccount options, CancellationToken cancellationToken)
+    private static async Task<IResult> HandleAsync(HttpContext context, TopicsService sns, ReceiptRulesService rules, SendingService sending, AwsAccount options, CancellationToken cancellationToken)
     {
         var target = context.Request.Headers["X-Amz-Target"].ToString();
         if (target.StartsWith(LogsApi.TargetPrefix, StringComparison.Ordinal) && HttpMethods.IsPost(context.Request.Method))

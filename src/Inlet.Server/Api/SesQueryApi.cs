@@ -207,7 +207,7 @@ internal static class SesQueryApi
         QueryXml.Members(w, "Actions", rule.Actions, (x, action) =>
         {
             x.WriteStartElement(action.MemberName);
-            foreach (var (name, value) in Fields(action))
+            foreach (var (name, value) in ReceiptActionKinds.Of(action).Fields(action))
             {
                 if (value is not null)
                 {
@@ -218,17 +218,4 @@ internal static class SesQueryApi
             x.WriteEndElement();
         });
     }
-
-    /// <summary>An action's fields with the API's names and spellings.</summary>
-    public static IEnumerable<(string Name, string? Value)> Fields(ReceiptAction action) => action switch
-    {
-        S3ReceiptAction a => [("BucketName", a.BucketName), ("ObjectKeyPrefix", a.ObjectKeyPrefix), ("KmsKeyArn", a.KmsKeyArn), ("TopicArn", a.TopicArn), ("IamRoleArn", a.IamRoleArn)],
-        BounceReceiptAction a => [("SmtpReplyCode", a.SmtpReplyCode), ("StatusCode", a.StatusCode), ("Message", a.Message), ("Sender", a.Sender), ("TopicArn", a.TopicArn)],
-        LambdaReceiptAction a => [("FunctionArn", a.FunctionArn), ("InvocationType", a.InvocationType.ToString()), ("TopicArn", a.TopicArn)],
-        SnsReceiptAction a => [("TopicArn", a.TopicArn), ("Encoding", a.Encoding == SnsEncoding.Base64 ? "Base64" : "UTF-8")],
-        StopReceiptAction a => [("Scope", a.Scope), ("TopicArn", a.TopicArn)],
-        AddHeaderReceiptAction a => [("HeaderName", a.HeaderName), ("HeaderValue", a.HeaderValue)],
-        WorkmailReceiptAction a => [("OrganizationArn", a.OrganizationArn), ("TopicArn", a.TopicArn)],
-        _ => [],
-    };
 }

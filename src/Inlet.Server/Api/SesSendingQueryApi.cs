@@ -1,5 +1,6 @@
 using System.Globalization;
-using Inlet.Outbound;
+using Inlet.Mail;
+using Inlet.Management;
 
 namespace Inlet.Api;
 
@@ -24,7 +25,7 @@ internal static class SesSendingQueryApi
         return QueryXml.Ok(action, SesQueryApi.Namespace, w => w.WriteElementString("MessageId", id));
     }
 
-    public static async Task<Microsoft.AspNetCore.Http.IResult> HandleAsync(QueryRequest q, SesSending sending, Microsoft.AspNetCore.Http.HttpContext context, CancellationToken ct)
+    public static async Task<Microsoft.AspNetCore.Http.IResult> HandleAsync(QueryRequest q, SendingService sending, Microsoft.AspNetCore.Http.HttpContext context, CancellationToken ct)
     {
         var action = q.Action!;
         var ns = SesQueryApi.Namespace;
@@ -58,11 +59,11 @@ internal static class SesSendingQueryApi
                     }
                     catch (FormatException)
                     {
-                        throw new SesSendingException(SesSendingException.InvalidParameterValue, "RawMessage.Data must be base64-encoded.");
+                        throw new SendingException(SendingException.InvalidParameterValue, "RawMessage.Data must be base64-encoded.");
                     }
 
                     var destinations = q.List("Destinations");
-                    var id = await sending.SendRawAsync(raw, q.Get("Source"), destinations.Count > 0 ? destinations : null, SesSending.MaxRawSizeV1, ct);
+                    var id = await sending.SendRawAsync(raw, q.Get("Source"), destinations.Count > 0 ? destinations : null, SendingService.MaxRawSizeV1, ct);
                     return Sent(context, action, id);
                 }
 
@@ -75,24 +76,24 @@ internal static class SesSendingQueryApi
                 case "VerifyEmailIdentity" or "VerifyEmailAddress":
                 {
                     var address = Required(q, "EmailAddress", "emailAddress");
-                    if (!address.Contains('@') || SesSending.ParseAddress(address).Address != address)
+                    if (!address.Contains('@') || SendingService.AddressOf(address) != address)
                     {
-                        throw new SesSendingException(SesSendingException.InvalidParameterValue, $"Invalid email address<{address}>.");
+                        throw new SendingException(SendingException.InvalidParameterValue, $"Invalid email address<{address}>.");
                     }
 
-                    await sending.Identities.AddAsync(address, isDomain: false, ct);
+                    await sending.AddIdentityAsync(address, isDomain: false, ct);
                     return QueryXml.Ok(action, ns, action == "VerifyEmailAddress" ? null : _ => { });
                 }
 
                 case "VerifyDomainIdentity":
                 {
                     var domain = Required(q, "Domain", "domain");
-                    if (!SendingIdentities.IsDomainName(domain))
+                    if (!SendingService.IsDomainName(domain))
                     {
-                        throw new SesSendingException(SesSendingException.InvalidParameterValue, $"Invalid domain name {domain}.");
+                        throw new SendingException(SendingException.InvalidParameterValue, $"Invalid domain name {domain}.");
                     }
 
-                    var identity = await sending.Identities.AddAsync(domain, isDomain: true, ct);
+                    var identity = await sending.AddIdentityAsync(domain, isDomain: true, ct);
                     return QueryXml.Ok(action, ns, w => w.WriteElementString("VerificationToken", identity.VerificationToken ?? string.Empty));
                 }
 
@@ -101,12 +102,12 @@ internal static class SesSendingQueryApi
                     var type = q.Get("IdentityType");
                     if (type is not (null or "EmailAddress" or "Domain"))
                     {
-                        throw new SesSendingException("ValidationError", $"1 validation error detected: Value '{type}' at 'identityType' failed to satisfy constraint: Member must satisfy enum value set: [EmailAddress, Domain]");
+                        throw new SendingException("ValidationError", $"1 validation error detected: Value '{type}' at 'identityType' failed to satisfy constraint: Member must satisfy enum value set: [EmailAddress, Domain]");
                     }
 
                     var max = int.TryParse(q.Get("MaxItems"), NumberStyles.None, CultureInfo.InvariantCulture, out var m) ? Math.Clamp(m, 1, MaxListItems) : MaxListItems;
                     var start = int.TryParse(q.Get("NextToken"), NumberStyles.None, CultureInfo.InvariantCulture, out var s) ? s : 0;
-                    var all = sending.Identities.All().Where(i => type is null || i.IsDomain == (type == "Domain")).ToList();
+                    var all = sending.Identities().Where(i => type is null || i.IsDomain == (type == "Domain")).ToList();
                     var page = all.Skip(start).Take(max).ToList();
                     return QueryXml.Ok(action, ns, w =>
                     {
@@ -121,7 +122,7 @@ internal static class SesSendingQueryApi
                 case "GetIdentityVerificationAttributes":
                 {
                     // Identities the account does not have are left out of the map, as SES leaves them out.
-                    var found = q.List("Identities").Select(sending.Identities.Find).OfType<SendingIdentity>().ToList();
+                    var found = q.List("Identities").Select(sending.FindIdentity).OfType<SendingIdentity>().ToList();
                     return QueryXml.Ok(action, ns, w =>
                     {
                         w.WriteStartElement("VerificationAttributes");
@@ -146,20 +147,20 @@ internal static class SesSendingQueryApi
 
                 case "DeleteIdentity":
                     // SES answers success for an identity it does not have; the file's and the rules' stay.
-                    await sending.Identities.DeleteAsync(Required(q, "Identity", "identity"), ct);
+                    await sending.DeleteIdentityAsync(Required(q, "Identity", "identity"), ct);
                     return QueryXml.Ok(action, ns, _ => { });
                 default:
                     return QueryXml.Error(ns, "InvalidAction", $"The action {action} is not valid for this endpoint.", 400);
             }
         }
-        catch (SesSendingException e)
+        catch (SendingException e)
         {
             return QueryXml.Error(ns, e.Code, e.Message, 400);
         }
     }
 
     private static string Required(QueryRequest q, string name, string member) =>
-        q.Get(name) ?? throw new SesSendingException("ValidationError", $"1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null");
+        q.Get(name) ?? throw new SendingException("ValidationError", $"1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null");
 
     private static SesText? Text(QueryRequest q, string prefix) =>
         q.Get(prefix + ".Data") is { } data ? new SesText(data, q.Get(prefix + ".Charset")) : null;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
-using Inlet.Outbound;
+using Inlet.Mail;
+using Inlet.Management;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -29,7 +30,7 @@ internal static class SesV2Endpoints
         app.MapDelete("/v2/email/identities/{identity}", DeleteIdentityAsync);
     }
 
-    private static async Task<IResult> SendEmailAsync(HttpRequest request, SesSending sending, CancellationToken cancellationToken)
+    private static async Task<IResult> SendEmailAsync(HttpRequest request, SendingService sending, CancellationToken cancellationToken)
     {
         try
         {
@@ -42,7 +43,7 @@ internal static class SesV2Endpoints
             var bcc = Strings(destination, "BccAddresses");
             if (!body.TryGetProperty("Content", out var content) || content.ValueKind != JsonValueKind.Object)
             {
-                throw new SesSendingException(SesSendingException.InvalidParameterValue, "Content is required.");
+                throw new SendingException(SendingException.InvalidParameterValue, "Content is required.");
             }
 
             string id;
@@ -55,25 +56,25 @@ internal static class SesV2Endpoints
                 }
                 catch (FormatException)
                 {
-                    throw new SesSendingException(SesSendingException.InvalidParameterValue, "Content.Raw.Data must be base64-encoded.");
+                    throw new SendingException(SendingException.InvalidParameterValue, "Content.Raw.Data must be base64-encoded.");
                 }
 
                 var destinations = to.Concat(cc).Concat(bcc).ToList();
-                id = await sending.SendRawAsync(data, from, destinations.Count > 0 ? destinations : null, SesSending.MaxRawSizeV2, cancellationToken);
+                id = await sending.SendRawAsync(data, from, destinations.Count > 0 ? destinations : null, SendingService.MaxRawSizeV2, cancellationToken);
             }
             else
             {
-                var source = from ?? throw new SesSendingException(SesSendingException.InvalidParameterValue, "FromEmailAddress is required for Simple and Template content.");
+                var source = from ?? throw new SendingException(SendingException.InvalidParameterValue, "FromEmailAddress is required for Simple and Template content.");
                 var composition = content.TryGetProperty("Simple", out var simple) ? Simple(simple, source)
                     : content.TryGetProperty("Template", out var template) ? Template(template, source)
-                    : throw new SesSendingException(SesSendingException.InvalidParameterValue, "Content must have Simple, Raw or Template.");
+                    : throw new SendingException(SendingException.InvalidParameterValue, "Content must have Simple, Raw or Template.");
                 id = await sending.SendAsync(composition with { To = to, Cc = cc, Bcc = bcc, ReplyTo = Strings(body, "ReplyToAddresses") }, cancellationToken);
             }
 
             request.HttpContext.Items[AwsOperation.OutcomeItem] = $"outbox {id}";
             return Json(w => w.WriteString("MessageId", id));
         }
-        catch (SesSendingException e)
+        catch (SendingException e)
         {
             return Error(e);
         }
@@ -95,7 +96,7 @@ internal static class SesV2Endpoints
                 }
                 catch (FormatException)
                 {
-                    throw new SesSendingException(SesSendingException.InvalidParameterValue, "Attachment RawContent must be base64-encoded.");
+                    throw new SendingException(SendingException.InvalidParameterValue, "Attachment RawContent must be base64-encoded.");
                 }
 
                 attachments.Add(new SesAttachment(String(a, "FileName") ?? "attachment", data, String(a, "ContentType"), String(a, "ContentDisposition"), String(a, "ContentId"), String(a, "ContentDescription")));
@@ -105,7 +106,7 @@ internal static class SesV2Endpoints
         return new SesComposition
         {
             Source = source,
-            Subject = subject ?? throw new SesSendingException(SesSendingException.InvalidParameterValue, "Content.Simple.Subject is required."),
+            Subject = subject ?? throw new SendingException(SendingException.InvalidParameterValue, "Content.Simple.Subject is required."),
             Text = body.ValueKind == JsonValueKind.Object && body.TryGetProperty("Text", out var t) ? Text(t) : null,
             Html = body.ValueKind == JsonValueKind.Object && body.TryGetProperty("Html", out var h) ? Text(h) : null,
             Headers = Headers(simple),
@@ -119,7 +120,7 @@ internal static class SesV2Endpoints
         if (!template.TryGetProperty("TemplateContent", out var inline) || inline.ValueKind != JsonValueKind.Object)
         {
             var name = String(template, "TemplateName") ?? String(template, "TemplateArn") ?? string.Empty;
-            throw new SesSendingException(SesSendingException.NotFound, $"Template {name} does not exist.");
+            throw new SendingException(SendingException.NotFound, $"Template {name} does not exist.");
         }
 
         JsonElement data;
@@ -130,10 +131,10 @@ internal static class SesV2Endpoints
         }
         catch (JsonException)
         {
-            throw new SesSendingException(SesSendingException.InvalidParameterValue, "TemplateData is not valid JSON.");
+            throw new SendingException(SendingException.InvalidParameterValue, "TemplateData is not valid JSON.");
         }
 
-        string? Render(string field, bool html) => String(inline, field) is { } text ? SesTemplate.Render(text, data, html) : null;
+        string? Render(string field, bool html) => String(inline, field) is { } text ? SendingService.RenderTemplate(text, data, html) : null;
         return new SesComposition
         {
             Source = source,
@@ -144,24 +145,24 @@ internal static class SesV2Endpoints
         };
     }
 
-    private static async Task<IResult> CreateIdentityAsync(HttpRequest request, SesSending sending, CancellationToken cancellationToken)
+    private static async Task<IResult> CreateIdentityAsync(HttpRequest request, SendingService sending, CancellationToken cancellationToken)
     {
         try
         {
             using var document = await ReadAsync(request, cancellationToken);
-            var name = String(document.RootElement, "EmailIdentity") ?? throw new SesSendingException(SesSendingException.InvalidParameterValue, "EmailIdentity is required.");
+            var name = String(document.RootElement, "EmailIdentity") ?? throw new SendingException(SendingException.InvalidParameterValue, "EmailIdentity is required.");
             var isDomain = !name.Contains('@');
-            if (isDomain ? !SendingIdentities.IsDomainName(name) : SesSending.ParseAddress(name).Address != name)
+            if (isDomain ? !SendingService.IsDomainName(name) : SendingService.AddressOf(name) != name)
             {
-                throw new SesSendingException(SesSendingException.InvalidParameterValue, $"Invalid identity {name}.");
+                throw new SendingException(SendingException.InvalidParameterValue, $"Invalid identity {name}.");
             }
 
-            if (sending.Identities.Find(name) is { Source: not IdentitySource.ReceiptRules })
+            if (sending.FindIdentity(name) is { Source: not IdentitySource.ReceiptRules })
             {
-                throw new SesSendingException(SesSendingException.AlreadyExists, $"Email identity {name} already exist.");
+                throw new SendingException(SendingException.AlreadyExists, $"Email identity {name} already exist.");
             }
 
-            var identity = await sending.Identities.AddAsync(name, isDomain, cancellationToken);
+            var identity = await sending.AddIdentityAsync(name, isDomain, cancellationToken);
             return Json(w =>
             {
                 w.WriteString("IdentityType", identity.IsDomain ? "DOMAIN" : "EMAIL_ADDRESS");
@@ -169,17 +170,17 @@ internal static class SesV2Endpoints
                 WriteDkim(w);
             });
         }
-        catch (SesSendingException e)
+        catch (SendingException e)
         {
             return Error(e);
         }
     }
 
-    private static IResult ListIdentities(SesSending sending, string? nextToken, int? pageSize)
+    private static IResult ListIdentities(SendingService sending, string? nextToken, int? pageSize)
     {
         var size = Math.Clamp(pageSize ?? 100, 1, MaxPageSize);
         var start = int.TryParse(nextToken, NumberStyles.None, CultureInfo.InvariantCulture, out var s) ? s : 0;
-        var all = sending.Identities.All();
+        var all = sending.Identities();
         var page = all.Skip(start).Take(size).ToList();
         return Json(w =>
         {
@@ -202,11 +203,11 @@ internal static class SesV2Endpoints
         });
     }
 
-    private static IResult GetIdentity(SesSending sending, string identity)
+    private static IResult GetIdentity(SendingService sending, string identity)
     {
-        if (sending.Identities.Find(identity) is not { } found)
+        if (sending.FindIdentity(identity) is not { } found)
         {
-            return Error(new SesSendingException(SesSendingException.NotFound, $"Email identity {identity} does not exist."));
+            return Error(new SendingException(SendingException.NotFound, $"Email identity {identity} does not exist."));
         }
 
         return Json(w =>
@@ -223,16 +224,16 @@ internal static class SesV2Endpoints
         });
     }
 
-    private static async Task<IResult> DeleteIdentityAsync(SesSending sending, string identity, CancellationToken cancellationToken)
+    private static async Task<IResult> DeleteIdentityAsync(SendingService sending, string identity, CancellationToken cancellationToken)
     {
-        if (await sending.Identities.DeleteAsync(identity, cancellationToken))
+        if (await sending.DeleteIdentityAsync(identity, cancellationToken))
         {
             return Json(_ => { });
         }
 
-        return Error(sending.Identities.Find(identity) is { } kept
-            ? new SesSendingException(SesSendingException.InvalidParameterValue, $"Email identity {identity} is declared by {(kept.Source == IdentitySource.Configuration ? "the configuration file (Identities)" : "the receipt rules")} and cannot be deleted through the API.")
-            : new SesSendingException(SesSendingException.NotFound, $"Email identity {identity} does not exist."));
+        return Error(sending.FindIdentity(identity) is { } kept
+            ? new SendingException(SendingException.InvalidParameterValue, $"Email identity {identity} is declared by {(kept.Source == IdentitySource.Configuration ? "the configuration file (Identities)" : "the receipt rules")} and cannot be deleted through the API.")
+            : new SendingException(SendingException.NotFound, $"Email identity {identity} does not exist."));
     }
 
     /// <summary>Inlet does not DKIM-sign what it sends.</summary>
@@ -254,7 +255,7 @@ internal static class SesV2Endpoints
         }
         catch (JsonException e)
         {
-            throw new SesSendingException(SesSendingException.InvalidParameterValue, $"The request body is not valid JSON: {e.Message}");
+            throw new SendingException(SendingException.InvalidParameterValue, $"The request body is not valid JSON: {e.Message}");
         }
     }
 
@@ -276,11 +277,11 @@ internal static class SesV2Endpoints
     private static IResult Json(Action<Utf8JsonWriter> body) => new JsonBodyResult(body);
 
     /// <summary>SESv2's REST-JSON error: the code in <c>x-amzn-ErrorType</c>, <c>{"message": …}</c> in the body.</summary>
-    internal static IResult Error(SesSendingException e) => e.Code switch
+    internal static IResult Error(SendingException e) => e.Code switch
     {
-        SesSendingException.MessageRejected => Error(400, "MessageRejected", e.Message),
-        SesSendingException.NotFound => Error(404, "NotFoundException", e.Message),
-        SesSendingException.AlreadyExists => Error(400, "AlreadyExistsException", e.Message),
+        SendingException.MessageRejected => Error(400, "MessageRejected", e.Message),
+        SendingException.NotFound => Error(404, "NotFoundException", e.Message),
+        SendingException.AlreadyExists => Error(400, "AlreadyExistsException", e.Message),
         _ => Error(400, "BadRequestException", e.Message),
     };
 

@@ -1,5 +1,5 @@
 using System.Xml;
-using Inlet.Notifications;
+using Inlet.Management;
 using Microsoft.AspNetCore.Http;
 
 namespace Inlet.Api;
@@ -20,7 +20,7 @@ internal static class SnsQueryApi
     /// <summary>The two unsigned operations that SubscribeURL and UnsubscribeURL reach with a GET.</summary>
     public static bool IsUnauthenticated(QueryRequest query) => query.Action is "ConfirmSubscription" or "Unsubscribe";
 
-    public static async Task<IResult> HandleAsync(QueryRequest q, SnsService sns, CancellationToken ct)
+    public static async Task<IResult> HandleAsync(QueryRequest q, TopicsService sns, CancellationToken ct)
     {
         try
         {
@@ -103,7 +103,7 @@ internal static class SnsQueryApi
                 case "GetSubscriptionAttributes":
                 {
                     var arn = Required(q, "SubscriptionArn");
-                    var s = sns.Subscriptions.FirstOrDefault(x => x.Arn == arn) ?? throw SnsException.NotFound("Subscription does not exist");
+                    var s = sns.Subscriptions.FirstOrDefault(x => x.Arn == arn) ?? throw TopicException.NotFound("Subscription does not exist");
                     var attributes = new Dictionary<string, string>(s.Attributes)
                     {
                         ["SubscriptionArn"] = s.Arn,
@@ -120,10 +120,10 @@ internal static class SnsQueryApi
 
                 case "Publish":
                 {
-                    var topic = q.Get("TopicArn") ?? q.Get("TargetArn") ?? throw SnsException.InvalidParameter("Invalid parameter: TopicArn or TargetArn Reason: no value for required parameter");
+                    var topic = q.Get("TopicArn") ?? q.Get("TargetArn") ?? throw TopicException.InvalidParameter("Invalid parameter: TopicArn or TargetArn Reason: no value for required parameter");
                     if (q.Get("MessageStructure") is { } structure && structure != "json")
                     {
-                        throw SnsException.InvalidParameter("Invalid parameter: MessageStructure");
+                        throw TopicException.InvalidParameter("Invalid parameter: MessageStructure");
                     }
 
                     var message = q.Get("Message");
@@ -140,7 +140,7 @@ internal static class SnsQueryApi
                     return QueryXml.Error(Namespace, "InvalidAction", $"The action {action} is not valid for this endpoint.", 400);
             }
         }
-        catch (SnsException e)
+        catch (TopicException e)
         {
             return QueryXml.Error(Namespace, e.Code, e.Message, e.Status);
         }
@@ -162,11 +162,11 @@ internal static class SnsQueryApi
             // Reported below.
         }
 
-        throw SnsException.InvalidParameter("Invalid parameter: Message Structure - No default entry in JSON message body");
+        throw TopicException.InvalidParameter("Invalid parameter: Message Structure - No default entry in JSON message body");
     }
 
     private static string Required(QueryRequest q, string name) =>
-        q.Get(name) ?? throw SnsException.InvalidParameter($"Invalid parameter: {name} Reason: no value for required parameter");
+        q.Get(name) ?? throw TopicException.InvalidParameter($"Invalid parameter: {name} Reason: no value for required parameter");
 
     private static (IReadOnlyList<T> Page, string? Next) Page<T>(IReadOnlyList<T> all, string? token)
     {

@@ -1,4 +1,4 @@
-using Inlet.Functions;
+using Inlet.Management;
 using Microsoft.AspNetCore.Http;
 
 namespace Inlet.Api;
@@ -20,7 +20,7 @@ internal static class StsQueryApi
             return QueryXml.Error(Namespace, "InvalidAction", $"Could not find operation {query.Action} for version {Version} (Inlet serves GetCallerIdentity)", 400);
         }
 
-        var principal = context.Items[AwsAuthenticationMiddleware.PrincipalItem] as FunctionPrincipal;
+        var principal = context.Items[AwsAuthenticationMiddleware.PrincipalItem] as FunctionCaller;
         var (arn, userId) = principal is null
             ? ($"arn:aws:iam::{options.AccountId}:root", options.AccountId)
             : (principal.AssumedRoleArn, principal.UserId);

@@ -62,6 +62,10 @@ internal sealed partial class AsyncInvocationQueue(
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => Loop.RunAsync(stoppingToken);
 
+    /// <summary>Invocations with the status (pending or dead), newest first.</summary>
+    public Task<IReadOnlyList<AsyncInvocationRecord>> ListAsync(string status, int limit, CancellationToken cancellationToken) =>
+        state.ListInvocationsAsync(status, limit, cancellationToken);
+
     private async Task RunAsync(AsyncInvocationRecord invocation, CancellationToken stoppingToken)
     {
         try

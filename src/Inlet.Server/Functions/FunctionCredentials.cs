@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
+using Inlet.Storage;
 
 namespace Inlet.Functions;
 

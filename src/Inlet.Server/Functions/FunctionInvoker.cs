@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using Inlet.Storage;
 using Microsoft.Extensions.Logging;
 
 namespace Inlet.Functions;

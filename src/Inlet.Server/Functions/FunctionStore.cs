@@ -1,15 +1,46 @@
 using System.IO.Compression;
 using System.Security.Cryptography;
+using Inlet.Storage;
 
 namespace Inlet.Functions;
 
 /// <summary>
-/// Where function code lives: a folder is used where it is; a zip is unpacked into
-/// <c>functions/&lt;name&gt;/&lt;sha256&gt;/</c> in the data folder, never outside it.
+/// Where functions live: their code (a folder is used where it is; a zip is unpacked into
+/// <c>functions/&lt;name&gt;/&lt;sha256&gt;/</c> in the data folder, never outside it), and the definitions of the
+/// functions made through the API, kept in the state store across restarts.
 /// </summary>
-internal sealed class FunctionStore(string directory)
+internal sealed class FunctionStore(string directory, IFunctionDefinitionStore state)
 {
     public string Directory { get; } = directory;
+
+    /// <summary>Keeps a function made or changed through the API, to be loaded again at the next start.</summary>
+    public Task SaveAsync(FunctionDefinition function, CancellationToken cancellationToken) =>
+        state.PutFunctionAsync(function.FunctionName, System.Text.Json.JsonSerializer.Serialize(function, FunctionDefinitionJsonContext.Default.FunctionDefinition), cancellationToken);
+
+    public Task DeleteAsync(string name, CancellationToken cancellationToken) => state.DeleteFunctionAsync(name, cancellationToken);
+
+    /// <summary>Unpacks a zip uploaded through the API here, and keeps it in the state store for the other nodes.</summary>
+    public async Task<FunctionDefinition> InstallSharedZipAsync(FunctionDefinition function, byte[] zip, CancellationToken cancellationToken)
+    {
+        var installed = InstallZip(function, zip);
+        await state.PutCodeAsync(installed.CodeSha256, zip, cancellationToken);
+        return installed;
+    }
+
+    /// <summary>
+    /// A definition made on another node, with its code unpacked here: a zip made through the API is fetched from the
+    /// state store by its SHA-256 when this node's folder does not have it. A definition whose code is a folder of the
+    /// configuration file, or that this node has, is returned as it is.
+    /// </summary>
+    public async Task<FunctionDefinition> LocalizeAsync(FunctionDefinition function, CancellationToken cancellationToken)
+    {
+        if (function.CodePath is null || System.IO.Directory.Exists(function.CodePath) || string.IsNullOrEmpty(function.CodeSha256))
+        {
+            return function;
+        }
+
+        return await state.GetCodeAsync(function.CodeSha256, cancellationToken) is { } zip ? InstallZip(function, zip) : function;
+    }
 
     /// <summary>The definition with its code in place: CodePath, CodeSha256 and CodeSize filled in.</summary>
     public FunctionDefinition Install(FunctionDefinition function, string? codeSource)

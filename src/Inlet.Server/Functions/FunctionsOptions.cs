@@ -1,3 +1,5 @@
+using Inlet.Storage;
+
 namespace Inlet.Functions;
 
 /// <summary>How function environments are run.</summary>

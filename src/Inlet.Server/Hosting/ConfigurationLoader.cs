@@ -8,6 +8,7 @@ using Inlet.Outbound;
 using Inlet.Processing;
 using Inlet.Rules;
 using Inlet.Smtp;
+using Inlet.Storage;
 using YamlDotNet.Core;
 using YamlDotNet.Serialization;
 
@@ -957,7 +958,7 @@ internal static partial class ConfigurationLoader
             }.Where(m => m.Fields is not null).ToList();
             if (members.Count != 1)
             {
-                errors.Add($"{path}.Actions[{k}]: each action names exactly one type (S3Action, BounceAction, LambdaAction, SNSAction, StopAction, AddHeaderAction, WorkmailAction); found {members.Count}");
+                errors.Add($"{path}.Actions[{k}]: each action names exactly one type ({ReceiptActionKinds.MemberNames}); found {members.Count}");
                 continue;
             }
 

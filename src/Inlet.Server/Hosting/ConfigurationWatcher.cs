@@ -3,6 +3,7 @@ using Inlet.Notifications;
 using Inlet.Management;
 using Inlet.Processing;
 using Inlet.Rules;
+using Inlet.Storage;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 

@@ -128,14 +128,14 @@ internal sealed partial class InletServer : IAsyncDisposable
             throw new ConfigurationException(e.Message);
         }
 
-        var functionStore = new FunctionStore(Path.Combine(dataDirectory, "functions"));
+        var functionStore = new FunctionStore(Path.Combine(dataDirectory, "functions"), state);
         var registry = new FunctionRegistry(options.Region, options.AccountId);
         // Functions made through the API first; the file's functions replace any of the same name.
         foreach (var document in await state.ListFunctionsAsync(cancellationToken))
         {
             if (System.Text.Json.JsonSerializer.Deserialize(document, FunctionDefinitionJsonContext.Default.FunctionDefinition) is { } saved)
             {
-                registry.Put(saved);
+                registry.Put(await functionStore.LocalizeAsync(saved, cancellationToken));
             }
         }
 
@@ -186,6 +186,7 @@ internal sealed partial class InletServer : IAsyncDisposable
         builder.Services.AddHostedService(sp => sp.GetRequiredService<OutboundQueue>());
         builder.Services.AddSingleton(sp => new SendingIdentities(state, sp.GetRequiredService<ReceiptConfigurationProvider>(), options.Identities, TimeProvider.System));
         builder.Services.AddSingleton<SesSending>();
+        builder.Services.AddSingleton<SendingService>();
         builder.Services.AddSingleton(signer);
         builder.Services.AddSingleton(endpoints);
         builder.Services.AddSingleton(listeners);
@@ -193,6 +194,7 @@ internal sealed partial class InletServer : IAsyncDisposable
         builder.Services.AddSingleton(sp => new SnsService(state, state, signer, endpoints, registry, TimeProvider.System, options.Region, options.AccountId));
         builder.Services.AddSingleton<INotificationPublisher>(sp => sp.GetRequiredService<SnsService>());
         builder.Services.AddSingleton<DeliveryDispatcher>();
+        builder.Services.AddSingleton<TopicsService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DeliveryDispatcher>());
         // The actions, each with the side effects it owns: its notification, its DSN through the outbound queue.
         builder.Services.AddSingleton<ReceiptNotifier>();
@@ -211,6 +213,7 @@ internal sealed partial class InletServer : IAsyncDisposable
         builder.Services.AddSingleton(sp => new FunctionHost(sp.GetRequiredService<FunctionCredentials>(), options.AccountId, sandbox));
         builder.Services.AddSingleton<FunctionInvoker>();
         builder.Services.AddSingleton<AsyncInvocationQueue>();
+        builder.Services.AddSingleton<FunctionsService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<AsyncInvocationQueue>());
         builder.Services.AddSingleton<ISmtpBackend, SmtpBackend>();
         builder.Services.AddSingleton(tls);
@@ -275,7 +278,7 @@ internal sealed partial class InletServer : IAsyncDisposable
         _ = s_meterBridge.Value;
         app.MapMetrics("/metrics");
         NotificationEndpoints.Map(app);
-        QueryEndpoint.Map(app, signer);
+        QueryEndpoint.Map(app);
 
         var sns = app.Services.GetRequiredService<SnsService>();
         await sns.LoadAsync(cancellationToken);

@@ -18,6 +18,7 @@ namespace Inlet.Management;
 internal sealed partial class ChangeWatcher(
     IChangeFeed feed,
     IFunctionDefinitionStore functionStore,
+    FunctionStore code,
     ReceiptConfigurationStore configurations,
     FunctionRegistry functions,
     SnsService topics,
@@ -104,8 +105,10 @@ internal sealed partial class ChangeWatcher(
         var stored = new Dictionary<string, (FunctionDefinition Definition, string Json)>(StringComparer.Ordinal);
         foreach (var json in await functionStore.ListFunctionsAsync(cancellationToken))
         {
-            if (JsonSerializer.Deserialize(json, FunctionDefinitionJsonContext.Default.FunctionDefinition) is { } definition && !declaredFunctions.Contains(definition.FunctionName))
+            if (JsonSerializer.Deserialize(json, FunctionDefinitionJsonContext.Default.FunctionDefinition) is { } saved && !declaredFunctions.Contains(saved.FunctionName))
             {
+                // Made on another node, its code may be unpacked there only.
+                var definition = await code.LocalizeAsync(saved, cancellationToken);
                 stored[definition.FunctionName] = (definition, JsonSerializer.Serialize(definition, FunctionDefinitionJsonContext.Default.FunctionDefinition));
             }
         }

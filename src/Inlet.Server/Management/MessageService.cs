@@ -255,6 +255,9 @@ internal sealed class MessageService(
     }
 
     /// <summary>An action's receipt fields and, in words, what it would do (the dry run and the console's rules page).</summary>
+    /// <summary>An action of the configuration in force as a rule listing shows it: its SES fields (no message yet) and its effect.</summary>
+    public (SesReceiptAction Receipt, string Effect) Describe(ReceiptAction action) => Describe(action, string.Empty, functions);
+
     internal static (SesReceiptAction Receipt, string Effect) Describe(ReceiptAction action, string messageId, FunctionRegistry functions) => (ReceiptActionFields.For(action, messageId, functions), action switch
     {
         S3ReceiptAction s3 => $"store the message in bucket {s3.BucketName}",

@@ -57,6 +57,10 @@ internal sealed partial class DeliveryDispatcher : BackgroundService
     /// Puts a delivery that gave up (failed, or rejected by its endpoint) back in the queue with a fresh retry policy,
     /// the same signed document as before. False when there is no such delivery among the ended ones.
     /// </summary>
+    /// <summary>Deliveries with the status (all when null), newest first.</summary>
+    public Task<IReadOnlyList<DeliveryRecord>> ListAsync(string? status, int limit, CancellationToken cancellationToken) =>
+        _state.ListDeliveriesAsync(status, limit, cancellationToken);
+
     public async Task<bool> RedriveAsync(string id, CancellationToken cancellationToken)
     {
         foreach (var status in new[] { Failed, Rejected })

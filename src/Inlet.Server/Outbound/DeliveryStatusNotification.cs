@@ -1,17 +1,8 @@
 using System.Globalization;
+using Inlet.Mail;
 using MimeKit;
 
 namespace Inlet.Outbound;
-
-/// <summary>One per-recipient group of a DSN (RFC 3464 §2.3).</summary>
-internal sealed record DsnRecipient(string FinalRecipient, string Action, string Status, string? DiagnosticCode)
-{
-    public string? RemoteMta { get; init; }
-
-    public DateTimeOffset? LastAttemptDate { get; init; }
-
-    public IReadOnlyList<KeyValuePair<string, string>> ExtensionFields { get; init; } = [];
-}
 
 /// <summary>Builds delivery status notifications (RFC 3464): a Bounce action's, and SES SendBounce's.</summary>
 internal static class DeliveryStatusNotification

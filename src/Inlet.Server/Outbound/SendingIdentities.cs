@@ -2,25 +2,11 @@ using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using System.Security.Cryptography;
 using System.Text.RegularExpressions;
+using Inlet.Mail;
 using Inlet.Rules;
 using Inlet.Storage;
 
 namespace Inlet.Outbound;
-
-/// <summary>Where an identity comes from.</summary>
-internal enum IdentitySource
-{
-    /// <summary>Created through VerifyEmailIdentity, VerifyDomainIdentity or CreateEmailIdentity; stored.</summary>
-    Api,
-
-    /// <summary>Declared under <c>Identities</c> in inlet.yaml.</summary>
-    Configuration,
-
-    /// <summary>A recipient condition of a receipt rule: what Inlet receives mail for, it may send from.</summary>
-    ReceiptRules,
-}
-
-internal sealed record SendingIdentity(string Name, bool IsDomain, IdentitySource Source, string? VerificationToken);
 
 /// <summary>
 /// SES sending identities. Every identity is verified at once (there is no DNS or mailbox to check on a self-hosted

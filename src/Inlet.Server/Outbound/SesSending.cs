@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Inlet.Mail;
 using Inlet.Smtp;
 using Inlet.Storage;
 using MimeKit;
@@ -16,59 +17,6 @@ internal sealed class SesSendingException(string code, string message) : Excepti
 
     public string Code { get; } = code;
 }
-
-/// <summary>Text with its charset, as SES's <c>Content</c> carries it.</summary>
-internal sealed record SesText(string Data, string? Charset = null);
-
-/// <summary>An attachment of SESv2's Simple content.</summary>
-internal sealed record SesAttachment(string FileName, byte[] Content, string? ContentType, string? ContentDisposition, string? ContentId, string? ContentDescription);
-
-/// <summary>What SendEmail (v1) and SESv2's Simple and Template contents say, before it is a message.</summary>
-internal sealed record SesComposition
-{
-    public required string Source { get; init; }
-
-    public IReadOnlyList<string> To { get; init; } = [];
-
-    public IReadOnlyList<string> Cc { get; init; } = [];
-
-    public IReadOnlyList<string> Bcc { get; init; } = [];
-
-    public IReadOnlyList<string> ReplyTo { get; init; } = [];
-
-    public required SesText Subject { get; init; }
-
-    public SesText? Text { get; init; }
-
-    public SesText? Html { get; init; }
-
-    public IReadOnlyList<KeyValuePair<string, string>> Headers { get; init; } = [];
-
-    public IReadOnlyList<SesAttachment> Attachments { get; init; } = [];
-
-    public string? ReturnPath { get; init; }
-}
-
-/// <summary>SendBounce's input (SES v1), already read from the request.</summary>
-internal sealed record SesBounceRequest
-{
-    public required string OriginalMessageId { get; init; }
-
-    public required string BounceSender { get; init; }
-
-    public string? Explanation { get; init; }
-
-    public string? ReportingMta { get; init; }
-
-    public DateTimeOffset? ArrivalDate { get; init; }
-
-    public IReadOnlyList<KeyValuePair<string, string>> ExtensionFields { get; init; } = [];
-
-    public required IReadOnlyList<SesBouncedRecipient> Recipients { get; init; }
-}
-
-/// <summary>One BouncedRecipientInfo: a BounceType, or RecipientDsnFields (which win when both are given).</summary>
-internal sealed record SesBouncedRecipient(string Recipient, string? BounceType, DsnRecipient? DsnFields);
 
 /// <summary>
 /// SES sending: checks a request as SES does (verified senders, 50 recipients, message size, addresses), turns it into

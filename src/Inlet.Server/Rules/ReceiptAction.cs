@@ -4,7 +4,8 @@ namespace Inlet.Rules;
 
 /// <summary>
 /// One action of a rule: the SES <c>ReceiptAction</c> union, where exactly one member is set. Each action type is
-/// a record of its own with the API's field names.
+/// a record of its own with the API's field names; what each kind is called and how it is read and written is
+/// declared once, in <see cref="ReceiptActionKinds"/> (the JSON discriminators below must name the same members).
 /// </summary>
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "$type")]
 [JsonDerivedType(typeof(S3ReceiptAction), "S3Action")]
@@ -18,38 +19,18 @@ internal abstract record ReceiptAction
 {
     /// <summary>The notification's <c>receipt.action.type</c> value.</summary>
     [JsonIgnore]
-    public string Type => this switch
-    {
-        S3ReceiptAction => "S3",
-        BounceReceiptAction => "Bounce",
-        LambdaReceiptAction => "Lambda",
-        SnsReceiptAction => "SNS",
-        StopReceiptAction => "Stop",
-        AddHeaderReceiptAction => "AddHeader",
-        _ => "WorkMail",
-    };
+    public string Type => ReceiptActionKinds.Of(this).Type;
 
     /// <summary>The API's member name, such as <c>S3Action</c>.</summary>
     [JsonIgnore]
-    public string MemberName => Type switch
-    {
-        "SNS" => "SNSAction",
-        "WorkMail" => "WorkmailAction",
-        var type => type + "Action",
-    };
+    public string MemberName => ReceiptActionKinds.Of(this).Member;
 
-    /// <summary>The SNS topic notified when the action runs, for the types that have one.</summary>
+    /// <summary>
+    /// The SNS topic notified when the action runs, for the types that have one: every action's <c>TopicArn</c> field
+    /// names it, the SNS action's too (its notification is what it publishes).
+    /// </summary>
     [JsonIgnore]
-    public string? NotifiedTopicArn => this switch
-    {
-        S3ReceiptAction a => a.TopicArn,
-        BounceReceiptAction a => a.TopicArn,
-        LambdaReceiptAction a => a.TopicArn,
-        SnsReceiptAction a => a.TopicArn,
-        StopReceiptAction a => a.TopicArn,
-        WorkmailReceiptAction a => a.TopicArn,
-        _ => null,
-    };
+    public string? NotifiedTopicArn => ReceiptActionKinds.Of(this).Fields(this).FirstOrDefault(f => f.Name == "TopicArn").Value;
 }
 
 internal sealed record S3ReceiptAction(string BucketName, string? ObjectKeyPrefix = null, string? KmsKeyArn = null, string? TopicArn = null, string? IamRoleArn = null) : ReceiptAction;

@@ -161,96 +161,25 @@ internal static partial class ReceiptValidation
     public static ReceiptAction Create(string member, IReadOnlyDictionary<string, string?> fields, out ReceiptError? error)
     {
         error = null;
-        var fieldNames = member switch
+        var kind = ReceiptActionKinds.ForMember(member);
+        if (kind is null)
         {
-            "S3Action" => new[] { "BucketName", "ObjectKeyPrefix", "KmsKeyArn", "TopicArn", "IamRoleArn" },
-            "BounceAction" => ["SmtpReplyCode", "StatusCode", "Message", "Sender", "TopicArn"],
-            "LambdaAction" => ["FunctionArn", "InvocationType", "TopicArn"],
-            "SNSAction" => ["TopicArn", "Encoding"],
-            "StopAction" => ["Scope", "TopicArn"],
-            "AddHeaderAction" => ["HeaderName", "HeaderValue"],
-            "WorkmailAction" => ["OrganizationArn", "TopicArn"],
-            _ => null,
-        };
-        if (fieldNames is null)
-        {
-            error = new ReceiptError("InvalidParameterValue", $"Unsupported action type: {member} (S3Action, BounceAction, LambdaAction, SNSAction, StopAction, AddHeaderAction, WorkmailAction)");
+            error = new ReceiptError("InvalidParameterValue", $"Unsupported action type: {member} ({ReceiptActionKinds.MemberNames})");
             return Placeholder;
         }
 
         foreach (var key in fields.Keys)
         {
-            if (!fieldNames.Contains(key, StringComparer.Ordinal))
+            if (!kind.FieldNames.Contains(key, StringComparer.Ordinal))
             {
-                error = new ReceiptError("InvalidParameterValue", $"Unknown field {member}.{key} (known: {string.Join(", ", fieldNames)})");
+                error = new ReceiptError("InvalidParameterValue", $"Unknown field {member}.{key} (known: {string.Join(", ", kind.FieldNames)})");
                 return Placeholder;
             }
         }
 
-        string? Get(string name) => fields.TryGetValue(name, out var v) && !string.IsNullOrEmpty(v) ? v : null;
-        string Required(string name, ref ReceiptError? e)
-        {
-            var v = Get(name);
-            if (v is null)
-            {
-                e ??= new ReceiptError("ValidationError", $"1 validation error detected: {member}.{name} is required");
-            }
-
-            return v ?? string.Empty;
-        }
-
-        ReceiptAction action;
-        switch (member)
-        {
-            case "S3Action":
-                var bucket = Required("BucketName", ref error);
-                error ??= CheckBucketName(bucket);
-                error ??= CheckObjectKeyPrefix(Get("ObjectKeyPrefix"));
-                action = new S3ReceiptAction(bucket, Get("ObjectKeyPrefix"), Get("KmsKeyArn"), Get("TopicArn"), Get("IamRoleArn"));
-                break;
-            case "BounceAction":
-                var bounce = new BounceReceiptAction(Required("SmtpReplyCode", ref error), Required("Message", ref error), Required("Sender", ref error), Get("StatusCode"), Get("TopicArn"));
-                error ??= CheckBounce(bounce);
-                action = bounce;
-                break;
-            case "LambdaAction":
-                var invocation = Get("InvocationType") ?? "Event";
-                if (invocation is not ("Event" or "RequestResponse"))
-                {
-                    error ??= EnumError(member, "InvocationType", invocation, "Event, RequestResponse");
-                }
-
-                action = new LambdaReceiptAction(Required("FunctionArn", ref error), invocation == "RequestResponse" ? LambdaInvocationType.RequestResponse : LambdaInvocationType.Event, Get("TopicArn"));
-                break;
-            case "SNSAction":
-                var encoding = Get("Encoding") ?? "UTF-8";
-                if (encoding is not ("UTF-8" or "Base64"))
-                {
-                    error ??= EnumError(member, "Encoding", encoding, "UTF-8, Base64");
-                }
-
-                action = new SnsReceiptAction(Required("TopicArn", ref error), encoding == "Base64" ? SnsEncoding.Base64 : SnsEncoding.Utf8);
-                break;
-            case "StopAction":
-                var scope = Required("Scope", ref error);
-                if (error is null && scope != "RuleSet")
-                {
-                    error = EnumError(member, "Scope", scope, "RuleSet");
-                }
-
-                action = new StopReceiptAction(scope, Get("TopicArn"));
-                break;
-            case "AddHeaderAction":
-                var headerName = Required("HeaderName", ref error);
-                var headerValue = fields.TryGetValue("HeaderValue", out var hv) ? hv : null;
-                error ??= CheckAddHeader(headerName, headerValue);
-                action = new AddHeaderReceiptAction(headerName, headerValue ?? string.Empty);
-                break;
-            default:
-                action = new WorkmailReceiptAction(Required("OrganizationArn", ref error), Get("TopicArn"));
-                break;
-        }
-
+        var read = new ActionFields(member, fields);
+        var action = kind.Create(read);
+        error = read.Error;
         return action;
     }
 
@@ -260,7 +189,7 @@ internal static partial class ReceiptValidation
     [GeneratedRegex("^[45]\\.\\d{1,3}\\.\\d{1,3}$")]
     private static partial Regex StatusCodePattern();
 
-    private static ReceiptError? CheckBounce(BounceReceiptAction bounce)
+    public static ReceiptError? CheckBounce(BounceReceiptAction bounce)
     {
         if (!ReplyCodePattern().IsMatch(bounce.SmtpReplyCode))
         {
@@ -283,7 +212,4 @@ internal static partial class ReceiptValidation
     }
 
     private static readonly ReceiptAction Placeholder = new StopReceiptAction();
-
-    private static ReceiptError EnumError(string member, string field, string value, string allowed) =>
-        new("ValidationError", $"1 validation error detected: Value '{value}' at '{member}.{field}' failed to satisfy constraint: Member must satisfy enum value set: [{allowed}]");
 }

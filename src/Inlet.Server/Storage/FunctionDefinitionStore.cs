@@ -8,4 +8,9 @@ internal interface IFunctionDefinitionStore
     Task DeleteFunctionAsync(string name, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<string>> ListFunctionsAsync(CancellationToken cancellationToken);
+
+    /// <summary>Keeps a function's zip package under its SHA-256 (base64), so that every node can unpack it.</summary>
+    Task PutCodeAsync(string sha256, byte[] zip, CancellationToken cancellationToken);
+
+    Task<byte[]?> GetCodeAsync(string sha256, CancellationToken cancellationToken);
 }

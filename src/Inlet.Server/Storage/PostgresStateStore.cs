@@ -112,6 +112,8 @@ internal sealed class PostgresStateStore : SqlStateStore
         CREATE TABLE identities (identity TEXT COLLATE "C" PRIMARY KEY, type TEXT NOT NULL, token TEXT, created_at TEXT NOT NULL);
         CREATE TABLE changes (aggregate TEXT PRIMARY KEY, version BIGINT NOT NULL);
         """,
+        // Zips uploaded through the Lambda API, by SHA-256, so that a function made through one node runs on any.
+        "CREATE TABLE function_code (sha256 TEXT PRIMARY KEY, zip BYTEA NOT NULL);",
     ];
 
     protected override string LikeInsensitive => "ILIKE";

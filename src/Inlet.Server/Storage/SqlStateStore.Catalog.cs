@@ -91,6 +91,12 @@ internal abstract partial class SqlStateStore
         return list;
     }
 
+    public Task PutCodeAsync(string sha256, byte[] zip, CancellationToken cancellationToken) =>
+        ExecuteWriteAsync("INSERT INTO function_code (sha256, zip) VALUES (@sha, @zip) ON CONFLICT(sha256) DO NOTHING;", [("@sha", sha256), ("@zip", zip)], cancellationToken);
+
+    public async Task<byte[]?> GetCodeAsync(string sha256, CancellationToken cancellationToken) =>
+        await ScalarAsync("SELECT zip FROM function_code WHERE sha256 = @sha;", [("@sha", sha256)], cancellationToken) as byte[];
+
     public async Task<long> SaveConfigurationAsync(string document, long basedOn, CancellationToken cancellationToken)
     {
         var result = await WriteAsync(async (connection, transaction) =>

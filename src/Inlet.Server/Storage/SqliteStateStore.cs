@@ -12,7 +12,7 @@ namespace Inlet.Storage;
 /// </summary>
 internal sealed class SqliteStateStore : SqlStateStore
 {
-    private const int SchemaVersion = 8;
+    private const int SchemaVersion = 9;
     private const int MaxBatch = 256;
 
     private readonly string _connectionString;
@@ -170,6 +170,12 @@ internal sealed class SqliteStateStore : SqlStateStore
                 ALTER TABLE outbox ADD COLUMN lease_until TEXT;
                 CREATE TABLE IF NOT EXISTS changes (aggregate TEXT PRIMARY KEY, version INTEGER NOT NULL);
                 """, cancellationToken);
+        }
+
+        if (version < 9)
+        {
+            // Zips uploaded through the Lambda API, by SHA-256: on PostgreSQL, how a node runs a function made on another.
+            await RunSqlAsync(connection, "CREATE TABLE IF NOT EXISTS function_code (sha256 TEXT PRIMARY KEY, zip BLOB NOT NULL);", cancellationToken);
         }
 
         if (version < SchemaVersion)

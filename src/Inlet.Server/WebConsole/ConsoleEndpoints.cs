@@ -1,9 +1,7 @@
-using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using System.Threading.Channels;
 using Inlet.Api;
-using Inlet.Functions;
 using Inlet.Management;
 using Inlet.Rules;
 using Inlet.Storage;
@@ -44,7 +42,7 @@ internal static class ConsoleEndpoints
             ? await next(context)
             : ApiEndpoints.Problem(StatusCodes.Status403Forbidden, "ConsoleHeaderMissing", $"send the header {ConsoleHeader}: 1 with this request");
 
-    private static IResult GetRules(ReceiptConfigurationProvider provider, FunctionRegistry functions)
+    private static IResult GetRules(ReceiptConfigurationProvider provider, MessageService messages)
     {
         var configuration = provider.Current.Configuration;
         var sets = configuration.RuleSets.Select(set => new RuleSetView(
@@ -58,7 +56,7 @@ internal static class ConsoleEndpoints
                 rule.Recipients,
                 rule.Actions.Select(action =>
                 {
-                    var (receipt, effect) = Inlet.Management.MessageService.Describe(action, string.Empty, functions);
+                    var (receipt, effect) = messages.Describe(action);
                     return new RuleActionView(action.Type, receipt with { ObjectKey = null }, effect);
                 }).ToList())).ToList())).ToList();
         var filters = configuration.Filters.Select(f => new FilterView(f.Name, f.Policy.ToString(), f.Cidr)).ToList();
@@ -137,37 +135,37 @@ internal static class ConsoleEndpoints
         return Results.Stream(content, inline ? part.ContentType.MimeType : "application/octet-stream", inline ? null : part.FileName ?? $"part-{index}");
     }
 
-    private static IResult GetMessageInvocations(FunctionInvoker invoker, FunctionLogs logs, string id) =>
-        Results.Json(new InvocationListView(invoker.History.ForSource($"ses:{id}").Select(r => View(r, logs, withLines: true)).ToList()), ConsoleJsonContext.Default.InvocationListView);
+    private static IResult GetMessageInvocations(FunctionsService functions, string id) =>
+        Results.Json(new InvocationListView(functions.InvocationsFrom($"ses:{id}")), ConsoleJsonContext.Default.InvocationListView);
 
-    private static IResult GetFunction(FunctionRegistry registry, string name)
+    private static IResult GetFunction(FunctionsService functions, string name)
     {
-        var f = registry.Resolve(name);
+        var f = functions.Find(name);
         return f is null
-            ? ApiEndpoints.Problem(StatusCodes.Status404NotFound, "ResourceNotFoundException", registry.NotFoundMessage(name))
+            ? ApiEndpoints.Problem(StatusCodes.Status404NotFound, "ResourceNotFoundException", functions.NotFoundMessage(name))
             : Results.Json(
                 new FunctionView(f.FunctionName, f.FunctionArn, f.Runtime, f.Handler, f.Description, f.Timeout, f.MemorySize, f.Role, f.CodePath, f.CodeSha256, f.CodeSize, f.Url, f.Environment, f.ReservedConcurrentExecutions, f.MaximumRetryAttempts, f.MaximumEventAgeInSeconds, f.LastModified),
                 ConsoleJsonContext.Default.FunctionView);
     }
 
-    private static IResult ListFunctionInvocations(FunctionRegistry registry, FunctionInvoker invoker, FunctionLogs logs, string name, int? limit)
+    private static IResult ListFunctionInvocations(FunctionsService functions, string name, int? limit)
     {
-        var function = registry.Resolve(name);
+        var function = functions.Find(name);
         return function is null
-            ? ApiEndpoints.Problem(StatusCodes.Status404NotFound, "ResourceNotFoundException", registry.NotFoundMessage(name))
-            : Results.Json(new InvocationListView(invoker.History.Of(function.FunctionName, Math.Clamp(limit ?? 50, 1, InvocationHistory.KeptPerFunction)).Select(r => View(r, logs, withLines: false)).ToList()), ConsoleJsonContext.Default.InvocationListView);
+            ? ApiEndpoints.Problem(StatusCodes.Status404NotFound, "ResourceNotFoundException", functions.NotFoundMessage(name))
+            : Results.Json(new InvocationListView(functions.Invocations(function.FunctionName, Math.Clamp(limit ?? 50, 1, FunctionsService.KeptInvocations))), ConsoleJsonContext.Default.InvocationListView);
     }
 
     /// <summary>
     /// Invokes a function synchronously, with the body as its event, or with the SES event of a stored message
     /// (<c>?message=</c>), as <c>aws lambda invoke</c> would with the output of <c>GET /api/messages/{id}/event</c>.
     /// </summary>
-    private static async Task<IResult> InvokeAsync(HttpRequest request, FunctionRegistry registry, FunctionInvoker invoker, FunctionLogs logs, IMessageStore state, StoredEventBuilder events, string name, string? message, CancellationToken cancellationToken)
+    private static async Task<IResult> InvokeAsync(HttpRequest request, FunctionsService functions, IMessageStore state, StoredEventBuilder events, string name, string? message, CancellationToken cancellationToken)
     {
-        var function = registry.Resolve(name);
+        var function = functions.Find(name);
         if (function is null)
         {
-            return ApiEndpoints.Problem(StatusCodes.Status404NotFound, "ResourceNotFoundException", registry.NotFoundMessage(name));
+            return ApiEndpoints.Problem(StatusCodes.Status404NotFound, "ResourceNotFoundException", functions.NotFoundMessage(name));
         }
 
         byte[] payload;
@@ -195,9 +193,9 @@ internal static class ConsoleEndpoints
         {
             using var body = new MemoryStream();
             await request.Body.CopyToAsync(body, cancellationToken);
-            if (body.Length > FunctionsOptions.MaxSyncPayload)
+            if (body.Length > FunctionsService.MaxSyncPayload)
             {
-                return ApiEndpoints.Problem(StatusCodes.Status413PayloadTooLarge, "RequestTooLargeException", $"the event must be smaller than {FunctionsOptions.MaxSyncPayload} bytes");
+                return ApiEndpoints.Problem(StatusCodes.Status413PayloadTooLarge, "RequestTooLargeException", $"the event must be smaller than {FunctionsService.MaxSyncPayload} bytes");
             }
 
             payload = body.Length == 0 ? "{}"u8.ToArray() : body.ToArray();
@@ -215,49 +213,31 @@ internal static class ConsoleEndpoints
 
         try
         {
-            await invoker.InvokeAsync(function, payload, new InvokeOptions { Source = source }, cancellationToken);
+            await functions.InvokeAsync(function, payload, source, clientContext: null, invokedArn: null, cancellationToken);
         }
-        catch (FunctionThrottledException e)
+        catch (FunctionException e) when (e.Code == FunctionException.TooManyRequests)
         {
             return ApiEndpoints.Problem(StatusCodes.Status429TooManyRequests, "TooManyRequestsException", e.Message);
         }
 
         // The invoker recorded it; the newest of this source is this one.
-        var recorded = invoker.History.Of(function.FunctionName, InvocationHistory.KeptPerFunction).First(r => r.Source == source);
-        return Results.Json(View(recorded, logs, withLines: true), ConsoleJsonContext.Default.InvocationView);
+        return Results.Json(functions.NewestInvocation(function.FunctionName, source), ConsoleJsonContext.Default.InvocationView);
     }
-
-    private static InvocationView View(InvocationRecord r, FunctionLogs logs, bool withLines) => new(
-        r.FunctionName,
-        r.RequestId,
-        r.StartedAt,
-        r.DurationMs,
-        r.InitDurationMs,
-        r.Source,
-        r.Event,
-        r.Result,
-        r.ErrorType is null ? Disposition.Read(Encoding.UTF8.GetBytes(r.Result)) : null,
-        r.ErrorType,
-        r.ErrorMessage,
-        r.AwsCalls,
-        withLines ? logs.Tail(r.FunctionName, 5000).Where(l => l.RequestId == r.RequestId).Select(LogView.From).ToList() : null);
 
     /// <summary>
     /// Server-sent events: <c>message</c> (a message arrived or changed: its summary), <c>invocation</c> (a function
     /// finished), and with <c>?function=</c> that function's <c>log</c> lines as they are written.
     /// </summary>
-    private static async Task StreamAsync(HttpContext context, MessageFeed feed, FunctionInvoker invoker, FunctionLogs logs, FunctionRegistry registry, IHostApplicationLifetime lifetime, string? function)
+    private static async Task StreamAsync(HttpContext context, MessageFeed feed, FunctionsService functions, IHostApplicationLifetime lifetime, string? function)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
         var token = stop.Token;
         var frames = Channel.CreateBounded<string>(new BoundedChannelOptions(2000) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
-        var followed = function is null ? null : registry.Resolve(function)?.FunctionName ?? function;
+        var followed = function is null ? null : functions.Find(function)?.FunctionName ?? function;
 
         void Send(string kind, string json) => frames.Writer.TryWrite($"event: {kind}\ndata: {json}\n\n");
 
-        void OnInvocation(InvocationRecord r) => Send("invocation", JsonSerializer.Serialize(View(r, logs, withLines: false) with { Event = string.Empty, Result = string.Empty }, ConsoleJsonContext.Default.InvocationView));
-
-        invoker.History.Recorded += OnInvocation;
+        var invocations = functions.OnInvocation(v => Send("invocation", JsonSerializer.Serialize(v with { Event = string.Empty, Result = string.Empty }, ConsoleJsonContext.Default.InvocationView)));
         try
         {
             var messages = feed.Subscribe(token);
@@ -270,7 +250,7 @@ internal static class ConsoleEndpoints
             }, token);
             var lines = followed is null ? Task.CompletedTask : Task.Run(async () =>
             {
-                await foreach (var line in logs.Follow(followed, token).ReadAllAsync(token))
+                await foreach (var line in functions.FollowLog(followed, token).ReadAllAsync(token))
                 {
                     Send("log", JsonSerializer.Serialize(LogView.From(line), ConsoleJsonContext.Default.LogView));
                 }
@@ -310,7 +290,7 @@ internal static class ConsoleEndpoints
         }
         finally
         {
-            invoker.History.Recorded -= OnInvocation;
+            invocations.Dispose();
         }
     }
 }

@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using System.Text.Json.Serialization;
-using Inlet.Functions;
 using Inlet.Mail;
+using Inlet.Management;
 
 namespace Inlet.WebConsole;
 
@@ -23,27 +23,6 @@ internal sealed record PartView(int Index, string FileName, string ContentType, 
 
 /// <summary>A stored message as a reader sees it: its header fields as sent, its text body, whether it has an HTML body, its parts.</summary>
 internal sealed record ContentView(IReadOnlyList<HeaderView> Headers, string? Text, bool HasHtml, IReadOnlyList<PartView> Attachments);
-
-internal sealed record LogView(DateTimeOffset At, string Stream, string? RequestId, string Text)
-{
-    public static LogView From(LogLine line) => new(line.At, line.Stream, line.RequestId, line.Text);
-}
-
-/// <summary>One finished invocation; <see cref="Disposition"/> is what SES would read from its result.</summary>
-internal sealed record InvocationView(
-    string FunctionName,
-    string RequestId,
-    DateTimeOffset StartedAt,
-    double DurationMs,
-    double? InitDurationMs,
-    string? Source,
-    string Event,
-    string Result,
-    string? Disposition,
-    string? ErrorType,
-    string? ErrorMessage,
-    IReadOnlyList<string> AwsCalls,
-    IReadOnlyList<LogView>? Log);
 
 internal sealed record InvocationListView(IReadOnlyList<InvocationView> Invocations);
 

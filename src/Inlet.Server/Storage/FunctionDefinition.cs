@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
+using System.Text.Json.Serialization;
 
-namespace Inlet.Functions;
+namespace Inlet.Storage;
 
 /// <summary>
 /// A function in Lambda's <c>CreateFunction</c> shape. Only <c>$LATEST</c> exists: Inlet has no published versions
@@ -81,3 +82,8 @@ internal sealed record FunctionDefinition
 
     public static string ArnFor(string region, string account, string name) => $"arn:aws:lambda:{region}:{account}:function:{name}";
 }
+
+/// <summary>JSON of function definitions, for the functions created through the API.</summary>
+[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(FunctionDefinition))]
+internal sealed partial class FunctionDefinitionJsonContext : JsonSerializerContext;
