@@ -45,17 +45,26 @@ internal sealed record MessageRecord
 }
 
 /// <summary>A change to a message record: its status and, optionally, subject, progress and trace.</summary>
+/// <remarks>
+/// Two kinds of field: what a message accumulates (subject, trace, configuration version) is kept when left null;
+/// what describes the current run (progress, next attempt) is always written, so null clears it — a replay starts
+/// with no progress, and a message that is not retrying has no next attempt.
+/// </remarks>
 internal sealed record MessageUpdate(string Id, string Status)
 {
+    /// <summary>Kept when null.</summary>
     public string? Subject { get; init; }
 
+    /// <summary>Written as given: null clears the progress.</summary>
     public string? Progress { get; init; }
 
+    /// <summary>Kept when null.</summary>
     public string? Trace { get; init; }
 
+    /// <summary>Written as given: null means not waiting for a retry.</summary>
     public DateTimeOffset? NextAttemptAt { get; init; }
 
-    /// <summary>Replaces the configuration version, for a replay under today's rules.</summary>
+    /// <summary>Replaces the configuration version, for a replay under today's rules; kept when null.</summary>
     public long? ConfigVersion { get; init; }
 }
 
