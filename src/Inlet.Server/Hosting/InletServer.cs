@@ -86,8 +86,8 @@ internal sealed partial class InletServer : IAsyncDisposable
         var stateOptions = options.State with { NodeId = options.State.NodeId ?? DefaultNodeId(dataDirectory) };
         var state = await OpenStateAsync(stateOptions, dataDirectory, cancellationToken);
         IBlobStore buckets = options.BucketStore is { } s3 ? new S3BlobStore(s3) : new FileBlobStore(Path.Combine(dataDirectory, "buckets"));
-        IBlobStore spool = options.Spool.Type == SpoolOptions.S3 && buckets is S3BlobStore shared
-            ? new BucketSpool(shared, options.Spool.Bucket!)
+        IBlobStore spool = options.Spool.Type == SpoolOptions.S3 && buckets is S3BlobStore shared ? new BucketSpool(shared, options.Spool.Bucket!)
+            : state is ISmallBlobStore database ? new DatabaseSpool(new FileBlobStore(dataDirectory), database)
             : new FileBlobStore(dataDirectory);
         string[] spoolBuckets = spool is BucketSpool bucketSpool ? [bucketSpool.Bucket] : [];
         var declaredBuckets = options.Buckets.Concat(options.Receipt.RuleSets.SelectMany(s => s.Rules).SelectMany(r => r.Actions).OfType<S3ReceiptAction>().Select(a => a.BucketName));
@@ -107,7 +107,7 @@ internal sealed partial class InletServer : IAsyncDisposable
         }
 
         var cleaned = await CleanSpoolAsync(spool, state, cancellationToken);
-        (spool as FileBlobStore)?.DeletePartials(BounceSender.OutboxContainer);
+        BlobStores.FilesOf(spool)?.DeletePartials(BounceSender.OutboxContainer);
 
         var receipt = await StartingConfigurationAsync(state, options, cancellationToken);
 
@@ -481,10 +481,10 @@ internal sealed partial class InletServer : IAsyncDisposable
 
     private static async Task<int> CleanSpoolAsync(IBlobStore blobs, IMessageStore state, CancellationToken cancellationToken)
     {
-        var count = (blobs as FileBlobStore)?.DeletePartials(SmtpBackend.SpoolContainer) ?? 0;
+        var count = BlobStores.FilesOf(blobs)?.DeletePartials(SmtpBackend.SpoolContainer) ?? 0;
         // A shared spool holds the messages other nodes are receiving now, stored a moment before their records:
         // only an object older than any SMTP transaction can be an orphan.
-        var before = blobs is FileBlobStore ? DateTime.MaxValue : DateTime.UtcNow.AddHours(-1);
+        var before = BlobStores.FilesOf(blobs) is not null ? DateTime.MaxValue : DateTime.UtcNow.AddHours(-1);
         await foreach (var blob in blobs.ListAsync(SmtpBackend.SpoolContainer, cancellationToken))
         {
             var id = Path.GetFileNameWithoutExtension(blob.Key);

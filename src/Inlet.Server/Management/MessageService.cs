@@ -164,7 +164,7 @@ internal sealed class MessageService(
 
         // The message goes to a file of the spool folder, never whole into memory; '#' marks it as a partial that
         // start-up removes should the process die before the finally below.
-        var folder = blobs.Spool is FileBlobStore files ? Path.Combine(files.Root, SmtpBackend.SpoolContainer) : Path.GetTempPath();
+        var folder = BlobStores.FilesOf(blobs.Spool) is { } files ? Path.Combine(files.Root, SmtpBackend.SpoolContainer) : Path.GetTempPath();
         Directory.CreateDirectory(folder);
         var temp = Path.Combine(folder, "#dry-run-" + Guid.NewGuid().ToString("N"));
         try

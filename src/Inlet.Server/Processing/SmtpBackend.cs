@@ -44,7 +44,7 @@ internal sealed partial class SmtpBackend(
     /// <summary>Below Smtp.MinFreeSpace on the spool's file system, MAIL is deferred with 452 (checked at most once a second).</summary>
     public SmtpReply? CheckStorage()
     {
-        if (_options.MinFreeSpace <= 0 || _spool is not FileBlobStore files)
+        if (_options.MinFreeSpace <= 0 || BlobStores.FilesOf(_spool) is not { } files)
         {
             return null;
         }

@@ -49,4 +49,8 @@ internal interface IBlobWriter : IAsyncDisposable
 }
 
 /// <summary>The two blob stores: the spool of received messages (and outgoing bounces), and the S3 action's buckets.</summary>
-internal sealed record BlobStores(IBlobStore Spool, IBlobStore Buckets);
+internal sealed record BlobStores(IBlobStore Spool, IBlobStore Buckets)
+{
+    /// <summary>The files behind a blob store of this machine's file system (the embedded spool's, say), if it has them.</summary>
+    public static FileBlobStore? FilesOf(IBlobStore store) => store as FileBlobStore ?? (store as DatabaseSpool)?.Files;
+}

@@ -10,9 +10,9 @@ namespace Inlet.Storage;
 /// transaction is on disk. Writes go through one writer that commits whatever is waiting in a single transaction
 /// (group commit): under load, many messages share one fsync. One writer also makes each claim atomic.
 /// </summary>
-internal sealed class SqliteStateStore : SqlStateStore
+internal sealed partial class SqliteStateStore : SqlStateStore, ISmallBlobStore
 {
-    private const int SchemaVersion = 9;
+    private const int SchemaVersion = 10;
     private const int MaxBatch = 256;
 
     private readonly string _connectionString;
@@ -176,6 +176,12 @@ internal sealed class SqliteStateStore : SqlStateStore
         {
             // Zips uploaded through the Lambda API, by SHA-256: on PostgreSQL, how a node runs a function made on another.
             await RunSqlAsync(connection, "CREATE TABLE IF NOT EXISTS function_code (sha256 TEXT PRIMARY KEY, zip BLOB NOT NULL);", cancellationToken);
+        }
+
+        if (version < 10)
+        {
+            // Small spooled messages, kept in the database so that their data and their record share its group commit.
+            await RunSqlAsync(connection, "CREATE TABLE IF NOT EXISTS spool_blobs (container TEXT NOT NULL, key TEXT NOT NULL, data BLOB NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (container, key));", cancellationToken);
         }
 
         if (version < SchemaVersion)
