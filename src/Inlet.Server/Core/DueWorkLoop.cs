@@ -39,6 +39,7 @@ internal sealed partial class DueWorkLoop<T>(
             while (!stoppingToken.IsCancellationRequested)
             {
                 tasks.RemoveAll(t => t.IsCompleted);
+                var claimed = 0;
                 if (tasks.Count < parallelism)
                 {
                     foreach (var item in await ClaimAsync(parallelism - tasks.Count, stoppingToken))
@@ -46,6 +47,7 @@ internal sealed partial class DueWorkLoop<T>(
                         var id = idOf(item);
                         _running[id] = 0;
                         tasks.Add(RunOneAsync(id, item, stoppingToken));
+                        claimed++;
                     }
                 }
 
@@ -55,11 +57,18 @@ internal sealed partial class DueWorkLoop<T>(
                     renewed = time.GetTimestamp();
                 }
 
-                var next = await queue.NextDueAsync(stoppingToken);
+                // Under load every wake claims something, and the next wake comes soon: only an idle look asks the
+                // store when the next retry is due.
+                var next = claimed > 0 || tasks.Count >= parallelism ? null : await queue.NextDueAsync(stoppingToken);
                 var wait = tasks.Count >= parallelism ? lease / 3
+                    : claimed > 0 ? TimeSpan.FromMilliseconds(100)
                     : next is { } n ? TimeSpan.FromMilliseconds(Math.Clamp((n - time.GetUtcNow()).TotalMilliseconds, 5, 1000))
                     : TimeSpan.FromSeconds(1);
                 await _wake.WaitAsync(Min(wait, lease / 3), stoppingToken);
+                // Many wakes while the loop was busy ask for one look, not one each.
+                while (_wake.Wait(0))
+                {
+                }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

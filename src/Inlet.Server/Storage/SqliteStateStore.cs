@@ -261,7 +261,13 @@ internal sealed partial class SqliteStateStore : SqlStateStore, ISmallBlobStore
         }
     }
 
-    protected override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken) => await OpenSqliteAsync(cancellationToken);
+    /// <summary>A reader's connection, from the pool: reads need none of the writer's settings.</summary>
+    protected override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync(cancellationToken);
+        return connection;
+    }
 
     private async Task<SqliteConnection> OpenSqliteAsync(CancellationToken cancellationToken)
     {
