@@ -21,6 +21,7 @@ Systems:
   inlet-pg       as inlet, with its state in PostgreSQL (a cluster this script makes) and its spool in an S3 bucket
                  (a second Inlet's S3 API): the configuration of one node of several
   inlet-pg-inline  as inlet-inline, on PostgreSQL and S3 (the S3 action's bucket is on the same S3 service)
+  inlet-200rules as inlet, with 199 rules for other domains ahead of the one that matches (SES's limit is 200)
 """
 
 import argparse
@@ -235,9 +236,10 @@ def start_haraka(haraka, scratch):
     return Process("haraka-fsync", [haraka, "-c", home], env=env, cwd=scratch, port=port)
 
 
-def start_inlet(inlet_dll, scratch, inline, dns_port, shared=None):
-    """shared: (PostgreSQL connection string, S3 port) for a node that keeps its state and spool there."""
-    name = ("inlet-pg" if shared else "inlet") + ("-inline" if inline else "")
+def start_inlet(inlet_dll, scratch, inline, dns_port, shared=None, extra_rules=0):
+    """shared: (PostgreSQL connection string, S3 port) for a node that keeps its state and spool there; extra_rules:
+    rules for other domains ahead of the matching one."""
+    name = ("inlet-pg" if shared else "inlet") + ("-inline" if inline else "") + (f"-{extra_rules + 1}rules" if extra_rules else "")
     folder = os.path.join(scratch, name)
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(os.path.join(folder, "fn"))
@@ -254,6 +256,10 @@ def start_inlet(inlet_dll, scratch, inline, dns_port, shared=None):
 State: {{ Type: postgres, ConnectionString: "{shared[0]}", NodeId: {name} }}
 Spool: {{ Type: s3, Bucket: {name}-spool }}
 BucketStore: {{ Type: s3, ServiceUrl: "http://127.0.0.1:{shared[1]}", AccessKeyId: inlet, SecretAccessKey: inlet-secret }}"""
+    others = "".join(f"""
+      - Name: other-{i}
+        Enabled: true
+        Recipients: [other-{i}.example.org, user@other-{i}.example.net]""" for i in range(extra_rules))
     config = f"""{store}
 Smtp:
   Mode: {"inline" if inline else "async"}
@@ -268,7 +274,7 @@ Functions:
     ReservedConcurrentExecutions: 50
 ReceiptRuleSets:
   - RuleSetName: main
-    Rules:
+    Rules:{others}
       - Name: accept
         Enabled: true
         Recipients: [example.com]{actions}
@@ -406,6 +412,7 @@ def main():
         "haraka-fsync": lambda: start_haraka(haraka, args.scratch),
         "inlet": lambda: start_inlet(inlet_dll, args.scratch, inline=False, dns_port=resolver.port),
         "inlet-inline": lambda: start_inlet(inlet_dll, args.scratch, inline=True, dns_port=resolver.port),
+        "inlet-200rules": lambda: start_inlet(inlet_dll, args.scratch, inline=False, dns_port=resolver.port, extra_rules=199),
         "inlet-pg": lambda: start_inlet(inlet_dll, args.scratch, inline=False, dns_port=resolver.port, shared=(postgres.new_database(), s3.http)),
         "inlet-pg-inline": lambda: start_inlet(inlet_dll, args.scratch, inline=True, dns_port=resolver.port, shared=(postgres.new_database(), s3.http)),
     }
@@ -449,6 +456,8 @@ def main():
                 parts.append(f"inlet/smtp-sink {m['inlet'] / m['smtp-sink']:.2f}x")
             if "inlet-inline" in m and "haraka-fsync" in m:
                 parts.append(f"inlet-inline/haraka-fsync {m['inlet-inline'] / m['haraka-fsync']:.2f}x")
+            if "inlet-200rules" in m and "inlet" in m:
+                parts.append(f"inlet-200rules/inlet {m['inlet-200rules'] / m['inlet']:.2f}x")
             if "inlet-pg" in m and "inlet" in m:
                 parts.append(f"inlet-pg/inlet {m['inlet-pg'] / m['inlet']:.2f}x")
             if "inlet-pg-inline" in m and "inlet-inline" in m:

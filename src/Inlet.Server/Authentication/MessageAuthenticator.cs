@@ -69,12 +69,14 @@ internal sealed partial class MessageAuthenticator
 
         string? fromDomain = null;
         IReadOnlyList<DkimSignatureResult> dkim = [];
-        await using (var stream = await openMessage(token) ?? throw new FileNotFoundException("The received message is missing from the spool."))
+        // Reading the message is local work, not what the budget bounds (DNS and the scanners): a budget spent while
+        // it is read must not fail the message, so the read is bounded by processing alone.
+        await using (var stream = await openMessage(cancellationToken) ?? throw new FileNotFoundException("The received message is missing from the spool."))
         {
             MimeMessage? message;
             try
             {
-                message = await MimeMessage.LoadAsync(ParserOptions.Default, stream, persistent: stream.CanSeek, token);
+                message = await MimeMessage.LoadAsync(ParserOptions.Default, stream, persistent: stream.CanSeek, cancellationToken);
             }
             catch (FormatException)
             {

@@ -40,9 +40,11 @@ internal sealed partial class DueWorkLoop<T>(
             {
                 tasks.RemoveAll(t => t.IsCompleted);
                 var claimed = 0;
-                if (tasks.Count < parallelism)
+                // Capacity from the running set, which an item leaves before it wakes the loop: its task may not
+                // be marked complete yet when the loop looks.
+                if (_running.Count < parallelism)
                 {
-                    foreach (var item in await ClaimAsync(parallelism - tasks.Count, stoppingToken))
+                    foreach (var item in await ClaimAsync(parallelism - _running.Count, stoppingToken))
                     {
                         var id = idOf(item);
                         _running[id] = 0;
@@ -59,8 +61,9 @@ internal sealed partial class DueWorkLoop<T>(
 
                 // Under load every wake claims something, and the next wake comes soon: only an idle look asks the
                 // store when the next retry is due.
-                var next = claimed > 0 || tasks.Count >= parallelism ? null : await queue.NextDueAsync(stoppingToken);
-                var wait = tasks.Count >= parallelism ? lease / 3
+                var full = _running.Count >= parallelism;
+                var next = claimed > 0 || full ? null : await queue.NextDueAsync(stoppingToken);
+                var wait = full ? lease / 3
                     : claimed > 0 ? TimeSpan.FromMilliseconds(100)
                     : next is { } n ? TimeSpan.FromMilliseconds(Math.Clamp((n - time.GetUtcNow()).TotalMilliseconds, 5, 1000))
                     : TimeSpan.FromSeconds(1);
