@@ -74,7 +74,9 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
         _lastRequestId = initRequestId;
         _api = await RuntimeApiServer.StartAsync(HandleAsync, loggerFactory, cancellationToken);
         var sandbox = _host.Sandbox;
-        var codePath = Function.CodePath is null ? null : sandbox.Readable(Function.CodePath, $"code-{Function.FunctionName}-{Convert.ToHexString(Convert.FromBase64String(Function.CodeSha256.Length > 0 ? Function.CodeSha256 : "AA=="))[..16]}");
+        // The staged copy is named by the code's hash; a definition made in code without one (no hash) still gets a name.
+        var hash = Function.CodeSha256.Length > 0 ? Convert.ToHexString(Convert.FromBase64String(Function.CodeSha256)) : "unhashed";
+        var codePath = Function.CodePath is null ? null : sandbox.Readable(Function.CodePath, $"code-{Function.FunctionName}-{hash[..Math.Min(16, hash.Length)]}");
         var (fileName, arguments) = Function.IsNode
             ? (sandbox.ResolveProgram(_options.NodePath), new[] { Path.Combine(runtimeDirectory, "nodejs", "bootstrap.js") })
             : Function.IsPython
