@@ -53,7 +53,7 @@ internal static class WorkQueueClaims
             Recipients = ["user@example.com"],
         }, null, CancellationToken.None)));
 
-        IWorkQueue<MessageRecord> queue = store;
+        var queue = store.MessageQueue;
         var done = 0;
         var started = Stopwatch.GetTimestamp();
         await Task.WhenAll(Enumerable.Range(0, workers).Select(async _ =>

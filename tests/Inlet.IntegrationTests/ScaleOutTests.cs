@@ -15,7 +15,10 @@ namespace Inlet.IntegrationTests;
 /// </summary>
 public sealed class ScaleOutTests(PostgresServer postgres, Xunit.Abstractions.ITestOutputHelper output) : IClassFixture<PostgresServer>
 {
-    private const string Rules = """
+    private static readonly string Rules = RuleSet("- S3Action: { BucketName: mail, ObjectKeyPrefix: in/ }");
+
+    /// <summary>One active rule set whose rule takes example.com and runs the actions (YAML list items, one per line).</summary>
+    private static string RuleSet(params string[] actions) => $$"""
         ReceiptRuleSets:
           - RuleSetName: main
             Rules:
@@ -23,7 +26,7 @@ public sealed class ScaleOutTests(PostgresServer postgres, Xunit.Abstractions.IT
                 Enabled: true
                 Recipients: [example.com]
                 Actions:
-                  - S3Action: { BucketName: mail, ObjectKeyPrefix: in/ }
+        {{string.Join("\n", actions.Select(a => "          " + a))}}
         ActiveReceiptRuleSet: main
         """;
 
@@ -302,16 +305,7 @@ public sealed class ScaleOutTests(PostgresServer postgres, Xunit.Abstractions.IT
             Runtime: nodejs20.x
             Handler: index.handler
             Code: {{folder}}
-        ReceiptRuleSets:
-          - RuleSetName: main
-            Rules:
-              - Name: store
-                Enabled: true
-                Recipients: [example.com]
-                Actions:
-                  - LambdaAction: { FunctionArn: slow, InvocationType: RequestResponse }
-                  - S3Action: { BucketName: mail, ObjectKeyPrefix: in/ }
-        ActiveReceiptRuleSet: main
+        {{RuleSet("- LambdaAction: { FunctionArn: slow, InvocationType: RequestResponse }", "- S3Action: { BucketName: mail, ObjectKeyPrefix: in/ }")}}
         """;
 
     private static async Task<InletProcess> StartProcessAsync(string database, TestServer s3, string nodeId)

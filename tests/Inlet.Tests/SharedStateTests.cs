@@ -123,7 +123,7 @@ public sealed class SharedStateTests : IAsyncLifetime
         await _a.InsertInvocationAsync(new AsyncInvocationRecord { Id = "live", FunctionName = "f", Payload = [1], CreatedAt = now, NextAttemptAt = now }, CancellationToken.None);
         await _a.InsertInvocationAsync(new AsyncInvocationRecord { Id = "dead", FunctionName = "f", Payload = [1], CreatedAt = now, NextAttemptAt = now, Status = InvocationStatus.Dead }, CancellationToken.None);
 
-        var claimed = await ((IWorkQueue<AsyncInvocationRecord>)_b).ClaimDueAsync(now.AddSeconds(1), TimeSpan.FromMinutes(1), 10, CancellationToken.None);
+        var claimed = await _b.InvocationQueue.ClaimDueAsync(now.AddSeconds(1), TimeSpan.FromMinutes(1), 10, CancellationToken.None);
 
         Assert.Equal("live", Assert.Single(claimed).Id);
         Assert.False(await _a.UpdateInvocationAsync(claimed[0] with { Attempts = 1 }, CancellationToken.None));
@@ -170,7 +170,7 @@ public sealed class SharedStateTests : IAsyncLifetime
         Assert.Equal(before + 1, (await _b.ReadVersionsAsync(CancellationToken.None))[StateAggregate.Topics]);
     }
 
-    private static IWorkQueue<MessageRecord> Messages(SqliteStateStore store) => store;
+    private static IWorkQueue<MessageRecord> Messages(SqliteStateStore store) => store.MessageQueue;
 
     private async Task<List<string>> InsertAsync(int count)
     {

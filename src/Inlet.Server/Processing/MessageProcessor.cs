@@ -22,7 +22,7 @@ internal sealed partial class MessageProcessor(
     private DueWorkLoop<MessageRecord>? _dueLoop;
 
     private DueWorkLoop<MessageRecord> Loop => _dueLoop ??= new DueWorkLoop<MessageRecord>(
-        "Messages", state, m => m.Id, ProcessAsync, options.Workers, leases.Lease, time, logger);
+        "Messages", state.MessageQueue, m => m.Id, ProcessAsync, options.Workers, leases.Lease, time, logger);
 
     /// <summary>A message was queued (accepted or replayed): claim it now rather than at the next look.</summary>
     public void Wake() => Loop.Wake();

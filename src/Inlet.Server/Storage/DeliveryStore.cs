@@ -35,8 +35,11 @@ internal sealed record DeliveryRecord
 }
 
 /// <summary>SNS deliveries: the work queue of messages on their way to subscriptions, and their history.</summary>
-internal interface IDeliveryStore : IWorkQueue<DeliveryRecord>
+internal interface IDeliveryStore
 {
+    /// <summary>The items still to be worked on, as a work queue that several nodes share.</summary>
+    IWorkQueue<DeliveryRecord> DeliveryQueue { get; }
+
     Task InsertDeliveriesAsync(IReadOnlyList<DeliveryRecord> deliveries, CancellationToken cancellationToken);
 
     /// <summary>Changes a delivery unless another node holds its lease; returns whether it was changed.</summary>

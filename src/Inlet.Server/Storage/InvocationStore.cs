@@ -26,8 +26,11 @@ internal sealed record AsyncInvocationRecord
 }
 
 /// <summary>Lambda's asynchronous invocation queue, and its dead letters.</summary>
-internal interface IInvocationStore : IWorkQueue<AsyncInvocationRecord>
+internal interface IInvocationStore
 {
+    /// <summary>The items still to be worked on, as a work queue that several nodes share.</summary>
+    IWorkQueue<AsyncInvocationRecord> InvocationQueue { get; }
+
     Task InsertInvocationAsync(AsyncInvocationRecord invocation, CancellationToken cancellationToken);
 
     /// <summary>Changes an invocation unless another node holds its lease; returns whether it was changed.</summary>

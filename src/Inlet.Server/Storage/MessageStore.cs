@@ -92,8 +92,11 @@ internal sealed record MessagePage(IReadOnlyList<MessageRecord> Messages, string
 /// Message records: written at acceptance, changed as processing goes, read by the API, the CLI and the console.
 /// A message still to be processed is also an item of the message work queue.
 /// </summary>
-internal interface IMessageStore : IWorkQueue<MessageRecord>
+internal interface IMessageStore
 {
+    /// <summary>The items still to be worked on, as a work queue that several nodes share.</summary>
+    IWorkQueue<MessageRecord> MessageQueue { get; }
+
     /// <summary>
     /// Durably records an accepted message; returns once it is on disk. With a lease, the message is claimed by
     /// this node from the start (inline processing runs at once, while the client waits).

@@ -45,8 +45,11 @@ internal sealed record OutboxRecord
 }
 
 /// <summary>Outgoing mail: the relay's work queue (pending items) and the outbox's history.</summary>
-internal interface IOutboxStore : IWorkQueue<OutboxRecord>
+internal interface IOutboxStore
 {
+    /// <summary>The items still to be worked on, as a work queue that several nodes share.</summary>
+    IWorkQueue<OutboxRecord> OutboxQueue { get; }
+
     /// <summary>Durably records an outgoing message (its content is already committed to the spool).</summary>
     Task InsertOutboxAsync(OutboxRecord record, CancellationToken cancellationToken);
 

@@ -13,7 +13,7 @@ internal abstract partial class SqlStateStore
     // Inline messages are due too: one whose lease ran out was caught by a crash before its client was answered.
     private static readonly WorkTable<MessageRecord> s_messages = new("messages", MessageColumns,
         $"status IN ('{MessageStatus.Queued}', '{MessageStatus.Processing}', '{MessageStatus.Inline}') OR (status = '{MessageStatus.Retrying}' AND next_attempt_at <= @now)",
-        "id", ReadMessage);
+        "id", MessageStatus.Retrying, ReadMessage);
 
     public Task InsertMessageAsync(MessageRecord message, TimeSpan? lease, CancellationToken cancellationToken)
     {

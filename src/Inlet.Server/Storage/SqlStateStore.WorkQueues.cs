@@ -5,8 +5,11 @@ namespace Inlet.Storage;
 /// <summary>The four durable work queues, and the claim, renew and release that all of them share.</summary>
 internal abstract partial class SqlStateStore
 {
-    /// <summary>One queue: its table, the columns its records are read from, and when an item is due.</summary>
-    private sealed record WorkTable<T>(string Table, string Columns, string Due, string Order, Func<DbDataReader, T> Read);
+    /// <summary>
+    /// One queue: its table, the columns its records are read from, when an item is due, and the status of items that
+    /// wait for a time (<c>next_attempt_at</c>).
+    /// </summary>
+    private sealed record WorkTable<T>(string Table, string Columns, string Due, string Order, string WaitingStatus, Func<DbDataReader, T> Read);
 
     // Leases compare as text, like every time here; an item is free when it has no lease or its lease ran out.
     private const string Unleased = "(lease_until IS NULL OR lease_until < @now)";
@@ -78,47 +81,26 @@ internal abstract partial class SqlStateStore
             return null;
         }, cancellationToken);
 
-    Task<IReadOnlyList<MessageRecord>> IWorkQueue<MessageRecord>.ClaimDueAsync(DateTimeOffset now, TimeSpan lease, int limit, CancellationToken cancellationToken) =>
-        ClaimAsync(s_messages, now, lease, limit, cancellationToken);
+    public IWorkQueue<MessageRecord> MessageQueue => field ??= new Queue<MessageRecord>(this, s_messages);
 
-    Task IWorkQueue<MessageRecord>.RenewAsync(IReadOnlyCollection<string> ids, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken) =>
-        RenewAsync("messages", ids, now, lease, cancellationToken);
+    public IWorkQueue<AsyncInvocationRecord> InvocationQueue => field ??= new Queue<AsyncInvocationRecord>(this, s_invocations);
 
-    Task IWorkQueue<MessageRecord>.ReleaseAsync(string id, CancellationToken cancellationToken) => ReleaseAsync("messages", id, cancellationToken);
+    public IWorkQueue<DeliveryRecord> DeliveryQueue => field ??= new Queue<DeliveryRecord>(this, s_deliveries);
 
-    Task<DateTimeOffset?> IWorkQueue<MessageRecord>.NextDueAsync(CancellationToken cancellationToken) =>
-        NextDueAsync($"SELECT MIN(next_attempt_at) FROM messages WHERE status = '{MessageStatus.Retrying}';", cancellationToken);
+    public IWorkQueue<OutboxRecord> OutboxQueue => field ??= new Queue<OutboxRecord>(this, s_outbox);
 
-    Task<IReadOnlyList<AsyncInvocationRecord>> IWorkQueue<AsyncInvocationRecord>.ClaimDueAsync(DateTimeOffset now, TimeSpan lease, int limit, CancellationToken cancellationToken) =>
-        ClaimAsync(s_invocations, now, lease, limit, cancellationToken);
+    /// <summary>One of the four queues, as the work loops see it.</summary>
+    private sealed class Queue<T>(SqlStateStore store, WorkTable<T> table) : IWorkQueue<T>
+    {
+        public Task<IReadOnlyList<T>> ClaimDueAsync(DateTimeOffset now, TimeSpan lease, int limit, CancellationToken cancellationToken) =>
+            store.ClaimAsync(table, now, lease, limit, cancellationToken);
 
-    Task IWorkQueue<AsyncInvocationRecord>.RenewAsync(IReadOnlyCollection<string> ids, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken) =>
-        RenewAsync("invocations", ids, now, lease, cancellationToken);
+        public Task RenewAsync(IReadOnlyCollection<string> ids, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken) =>
+            store.RenewAsync(table.Table, ids, now, lease, cancellationToken);
 
-    Task IWorkQueue<AsyncInvocationRecord>.ReleaseAsync(string id, CancellationToken cancellationToken) => ReleaseAsync("invocations", id, cancellationToken);
+        public Task ReleaseAsync(string id, CancellationToken cancellationToken) => store.ReleaseAsync(table.Table, id, cancellationToken);
 
-    Task<DateTimeOffset?> IWorkQueue<AsyncInvocationRecord>.NextDueAsync(CancellationToken cancellationToken) =>
-        NextDueAsync($"SELECT MIN(next_attempt_at) FROM invocations WHERE status = '{InvocationStatus.Pending}';", cancellationToken);
-
-    Task<IReadOnlyList<DeliveryRecord>> IWorkQueue<DeliveryRecord>.ClaimDueAsync(DateTimeOffset now, TimeSpan lease, int limit, CancellationToken cancellationToken) =>
-        ClaimAsync(s_deliveries, now, lease, limit, cancellationToken);
-
-    Task IWorkQueue<DeliveryRecord>.RenewAsync(IReadOnlyCollection<string> ids, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken) =>
-        RenewAsync("deliveries", ids, now, lease, cancellationToken);
-
-    Task IWorkQueue<DeliveryRecord>.ReleaseAsync(string id, CancellationToken cancellationToken) => ReleaseAsync("deliveries", id, cancellationToken);
-
-    Task<DateTimeOffset?> IWorkQueue<DeliveryRecord>.NextDueAsync(CancellationToken cancellationToken) =>
-        NextDueAsync($"SELECT MIN(next_attempt_at) FROM deliveries WHERE status = '{DeliveryStatus.Pending}';", cancellationToken);
-
-    Task<IReadOnlyList<OutboxRecord>> IWorkQueue<OutboxRecord>.ClaimDueAsync(DateTimeOffset now, TimeSpan lease, int limit, CancellationToken cancellationToken) =>
-        ClaimAsync(s_outbox, now, lease, limit, cancellationToken);
-
-    Task IWorkQueue<OutboxRecord>.RenewAsync(IReadOnlyCollection<string> ids, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken) =>
-        RenewAsync("outbox", ids, now, lease, cancellationToken);
-
-    Task IWorkQueue<OutboxRecord>.ReleaseAsync(string id, CancellationToken cancellationToken) => ReleaseAsync("outbox", id, cancellationToken);
-
-    Task<DateTimeOffset?> IWorkQueue<OutboxRecord>.NextDueAsync(CancellationToken cancellationToken) =>
-        NextDueAsync($"SELECT MIN(next_attempt_at) FROM outbox WHERE status = '{OutboxStatus.Pending}';", cancellationToken);
+        public Task<DateTimeOffset?> NextDueAsync(CancellationToken cancellationToken) =>
+            store.NextDueAsync($"SELECT MIN(next_attempt_at) FROM {table.Table} WHERE status = '{table.WaitingStatus}';", cancellationToken);
+    }
 }
