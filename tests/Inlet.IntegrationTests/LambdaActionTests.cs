@@ -107,7 +107,8 @@ public class LambdaActionTests
         Assert.NotNull(ReceiptRuleTests.ReadObject(server, "same-rule", id));
         Assert.NotNull(ReceiptRuleTests.ReadObject(server, "later-rule", id));
         Assert.Contains("queued as asynchronous invocation", Actions(detail)[0].GetProperty("detail").GetString());
-        for (var i = 0; i < 100 && !File.Exists(eventLog); i++)
+        // The function makes the file, then writes its line: wait for the line, not for the file.
+        for (var i = 0; i < 100 && !(File.Exists(eventLog) && File.ReadAllText(eventLog).EndsWith('\n')); i++)
         {
             await Task.Delay(100);
         }
