@@ -55,18 +55,31 @@ public sealed class RuleTestLimitsTests
     {
         await using var server = await TestServer.StartAsync();
         var slow = new List<TcpClient>();
+        using var trickling = new CancellationTokenSource();
+        var trickles = new List<Task>();
         try
         {
             for (var i = 0; i < 4; i++)
             {
                 var tcp = new TcpClient();
                 await tcp.ConnectAsync(server.Server.HttpEndPoint);
-                await tcp.GetStream().WriteAsync(Encoding.ASCII.GetBytes($"POST /api/rules/test?to=x@example.com HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\nSubject: slow\r\n"));
+                await tcp.GetStream().WriteAsync(Encoding.ASCII.GetBytes($"POST /api/rules/test?to=x@example.com HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\nSubject: slow\r\n\r\n"));
                 slow.Add(tcp);
+                // Above Kestrel's minimum body rate (240 octets a second), so that the slow requests hold their slots
+                // however long a loaded machine takes to reach the fifth.
+                trickles.Add(Task.Run(async () =>
+                {
+                    var line = Encoding.ASCII.GetBytes(new string('x', 126) + "\r\n");
+                    while (!trickling.IsCancellationRequested)
+                    {
+                        await tcp.GetStream().WriteAsync(line, trickling.Token);
+                        await Task.Delay(200, trickling.Token);
+                    }
+                }));
             }
 
             HttpStatusCode status = default;
-            for (var attempt = 0; attempt < 50 && status != HttpStatusCode.TooManyRequests; attempt++)
+            for (var attempt = 0; attempt < 100 && status != HttpStatusCode.TooManyRequests; attempt++)
             {
                 await Task.Delay(100);
                 using var response = await server.Http.PostAsync("/api/rules/test?to=x@example.com", new StringContent("Subject: t\r\n\r\nx\r\n"));
@@ -77,6 +90,8 @@ public sealed class RuleTestLimitsTests
         }
         finally
         {
+            await trickling.CancelAsync();
+            await Task.WhenAll(trickles.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
             foreach (var tcp in slow)
             {
                 tcp.Dispose();
