@@ -182,6 +182,12 @@ public sealed class ScaleOutTests(PostgresServer postgres, Xunit.Abstractions.IT
         try
         {
             await node.WaitForMessageAsync(await ReceiptRuleTests.SendAsync(node, NewMessage("before")));
+            // A message past what is buffered in memory goes up and comes back through temporary files.
+            var large = NewMessage("large");
+            large.Body = new TextPart("plain") { Text = string.Concat(Enumerable.Repeat(new string('y', 998) + "\n", 300)) };
+            var largeId = await ReceiptRuleTests.SendAsync(node, large);
+            await node.WaitForMessageAsync(largeId);
+            Assert.True(ReceiptRuleTests.ReadObject(s3, "mail", "in/" + largeId)!.Length > 300_000);
 
             await s3.DisposeAsync();
             var refused = await Assert.ThrowsAsync<SmtpCommandException>(() => ReceiptRuleTests.SendAsync(node, NewMessage("while away")));

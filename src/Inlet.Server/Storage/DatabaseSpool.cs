@@ -79,87 +79,39 @@ internal sealed class DatabaseSpool(FileBlobStore files, ISmallBlobStore databas
         }
     }
 
-    /// <summary>Buffers up to the limit; past it, moves what it holds into a file writer and streams on there.</summary>
-    private sealed class SpillingWriter(DatabaseSpool spool, string container, string key) : IBlobWriter
+    /// <summary>Buffers up to the limit in memory; past it, a file of the spool takes what it holds and the rest.</summary>
+    private sealed class SpillingWriter : IBlobWriter
     {
-        private readonly SpillStream _stream = new(spool, container, key);
+        private readonly DatabaseSpool _spool;
+        private readonly string _container;
+        private readonly string _key;
+        private readonly SpillStream _stream;
+        private IBlobWriter? _file;
+
+        public SpillingWriter(DatabaseSpool spool, string container, string key)
+        {
+            (_spool, _container, _key) = (spool, container, key);
+            _stream = new SpillStream(InlineLimit, async ct =>
+            {
+                _file = await spool.Files.CreateAsync(container, key, ct);
+                return _file.Stream;
+            });
+        }
 
         public Stream Stream => _stream;
 
         public async Task CommitAsync(CancellationToken cancellationToken)
         {
-            if (_stream.File is { } file)
+            if (_file is not null)
             {
-                await file.CommitAsync(cancellationToken);
+                await _file.CommitAsync(cancellationToken);
             }
             else
             {
-                await spool._database.PutBlobAsync(container, key, _stream.Buffered(), cancellationToken);
+                await _spool._database.PutBlobAsync(_container, _key, _stream.Buffer.ToArray(), cancellationToken);
             }
         }
 
-        public async ValueTask DisposeAsync()
-        {
-            if (_stream.File is { } file)
-            {
-                await file.DisposeAsync();
-            }
-        }
-    }
-
-    private sealed class SpillStream(DatabaseSpool spool, string container, string key) : Stream
-    {
-        private readonly MemoryStream _buffer = new();
-
-        public IBlobWriter? File { get; private set; }
-
-        public byte[] Buffered() => _buffer.ToArray();
-
-        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            if (File is null && _buffer.Length + buffer.Length > InlineLimit)
-            {
-                File = await spool.Files.CreateAsync(container, key, cancellationToken);
-                _buffer.Position = 0;
-                await _buffer.CopyToAsync(File.Stream, cancellationToken);
-                _buffer.SetLength(0);
-            }
-
-            if (File is not null)
-            {
-                await File.Stream.WriteAsync(buffer, cancellationToken);
-            }
-            else
-            {
-                _buffer.Write(buffer.Span);
-            }
-        }
-
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer, offset, count).GetAwaiter().GetResult();
-
-        public override void Flush()
-        {
-        }
-
-        public override Task FlushAsync(CancellationToken cancellationToken) => File?.Stream.FlushAsync(cancellationToken) ?? Task.CompletedTask;
-
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
+        public ValueTask DisposeAsync() => _file?.DisposeAsync() ?? ValueTask.CompletedTask;
     }
 }

@@ -106,12 +106,14 @@ internal sealed class S3BlobStore : IBlobStore, IDisposable
     public Task DeletePolicyAsync(string container, CancellationToken cancellationToken) =>
         _client.DeleteBucketPolicyAsync(container, cancellationToken);
 
-    public Task<IBlobWriter> CreateAsync(string container, string key, CancellationToken cancellationToken)
-    {
-        var temp = Path.Combine(Path.GetTempPath(), "inlet-s3-" + Guid.NewGuid().ToString("N"));
-        var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 64 * 1024, FileOptions.Asynchronous | FileOptions.DeleteOnClose);
-        return Task.FromResult<IBlobWriter>(new Writer(_client, container, key, stream));
-    }
+    /// <summary>Objects up to this size are buffered and read in memory; larger ones go through a temporary file.</summary>
+    private const int InMemoryLimit = 128 * 1024;
+
+    public Task<IBlobWriter> CreateAsync(string container, string key, CancellationToken cancellationToken) =>
+        Task.FromResult<IBlobWriter>(new Writer(_client, container, key));
+
+    private static FileStream TemporaryFile() =>
+        new(Path.Combine(Path.GetTempPath(), "inlet-s3-" + Guid.NewGuid().ToString("N")), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 64 * 1024, FileOptions.Asynchronous | FileOptions.DeleteOnClose);
 
     public async Task<Stream?> OpenReadAsync(string container, string key, CancellationToken cancellationToken)
     {
@@ -120,7 +122,7 @@ internal sealed class S3BlobStore : IBlobStore, IDisposable
             // Into a temporary file rather than memory: readers seek (the header section, then the whole), and a 40 MB
             // message must not sit whole in memory for each reader. The file goes when the stream is closed.
             using var response = await _client.GetObjectAsync(container, key, cancellationToken);
-            var copy = new FileStream(Path.Combine(Path.GetTempPath(), "inlet-s3-" + Guid.NewGuid().ToString("N")), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 64 * 1024, FileOptions.Asynchronous | FileOptions.DeleteOnClose);
+            Stream copy = response.ContentLength <= InMemoryLimit ? new MemoryStream((int)response.ContentLength) : TemporaryFile();
             await response.ResponseStream.CopyToAsync(copy, cancellationToken);
             copy.Position = 0;
             return copy;
@@ -169,17 +171,27 @@ internal sealed class S3BlobStore : IBlobStore, IDisposable
 
     public void Dispose() => _client.Dispose();
 
-    private sealed class Writer(AmazonS3Client client, string bucket, string key, FileStream buffer) : IBlobWriter
+    /// <summary>Buffers the object (in memory while it is small) and uploads it whole on commit.</summary>
+    private sealed class Writer(AmazonS3Client client, string bucket, string key) : IBlobWriter
     {
-        public Stream Stream => buffer;
+        private readonly SpillStream _buffer = new(InMemoryLimit, _ => Task.FromResult<Stream>(TemporaryFile()));
+
+        public Stream Stream => _buffer;
 
         public async Task CommitAsync(CancellationToken cancellationToken)
         {
-            await buffer.FlushAsync(cancellationToken);
-            buffer.Position = 0;
-            await client.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = key, InputStream = buffer, AutoCloseStream = false }, cancellationToken);
+            var content = _buffer.Spilled ?? _buffer.Buffer;
+            await content.FlushAsync(cancellationToken);
+            content.Position = 0;
+            await client.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = key, InputStream = content, AutoCloseStream = false }, cancellationToken);
         }
 
-        public ValueTask DisposeAsync() => buffer.DisposeAsync();
+        public async ValueTask DisposeAsync()
+        {
+            if (_buffer.Spilled is { } file)
+            {
+                await file.DisposeAsync();
+            }
+        }
     }
 }
