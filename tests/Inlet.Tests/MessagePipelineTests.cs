@@ -27,6 +27,7 @@ public sealed class MessagePipelineTests : IAsyncLifetime
     private readonly FakeFunction _function;
     private SqliteStateStore _state = null!;
     private BlobStores _blobs = null!;
+    private CountingSpool _spool = null!;
     private ReceiptConfigurationProvider _current = null!;
     private ReceiptConfigurationStore _configurations = null!;
 
@@ -40,7 +41,7 @@ public sealed class MessagePipelineTests : IAsyncLifetime
         Directory.CreateDirectory(_directory);
         _state = new SqliteStateStore(Path.Combine(_directory, "inlet.db"), "test-node");
         await _state.InitializeAsync(CancellationToken.None);
-        _blobs = new BlobStores(new FileBlobStore(_directory), new FileBlobStore(Path.Combine(_directory, "buckets")));
+        _blobs = new BlobStores(_spool = new CountingSpool(new FileBlobStore(_directory)), new FileBlobStore(Path.Combine(_directory, "buckets")));
         _current = new ReceiptConfigurationProvider(ReceiptConfiguration.Empty);
         _configurations = new ReceiptConfigurationStore(_current, _state);
     }
@@ -187,7 +188,58 @@ public sealed class MessagePipelineTests : IAsyncLifetime
         Assert.NotNull(backend.BeginTransaction().CheckRecipient("user@example.com", client));
     }
 
+    [Fact]
+    public async Task Run_SeveralReadersOfTheMessage_ReadTheSpoolOnce()
+    {
+        await ActivateAsync(Rule("tag", Header("X-One"), new LambdaReceiptAction("fn"), Header("X-Two")), Rule("later", Header("X-Three")));
+        var id = await ReceiveAsync();
+        var before = _spool.Reads;
+
+        var (result, progress, _) = await RunAsync(id);
+
+        Assert.Equal(MessageStatus.Processed, result.Status);
+        Assert.Equal(["X-One", "X-Two", "X-Three"], progress.AddedHeaders.Select(h => h.Name));
+        // The header section is read again after each AddHeader and the function gets the message: from one read.
+        Assert.Equal(1, _spool.Reads - before);
+    }
+
     private static AddHeaderReceiptAction Header(string name) => new(name, "yes");
+
+    /// <summary>The spool, counting how often a message is opened for reading.</summary>
+    private sealed class CountingSpool(FileBlobStore files) : IBlobStore
+    {
+        private int _reads;
+
+        public int Reads => _reads;
+
+        public Task<Stream?> OpenReadAsync(string container, string key, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _reads);
+            return files.OpenReadAsync(container, key, cancellationToken);
+        }
+
+        public Task<bool> ContainerExistsAsync(string container, CancellationToken cancellationToken) => files.ContainerExistsAsync(container, cancellationToken);
+
+        public Task CreateContainerAsync(string container, CancellationToken cancellationToken) => files.CreateContainerAsync(container, cancellationToken);
+
+        public Task<bool> DeleteContainerAsync(string container, CancellationToken cancellationToken) => files.DeleteContainerAsync(container, cancellationToken);
+
+        public IAsyncEnumerable<ContainerInfo> ListContainersAsync(CancellationToken cancellationToken) => files.ListContainersAsync(cancellationToken);
+
+        public Task<string?> GetPolicyAsync(string container, CancellationToken cancellationToken) => files.GetPolicyAsync(container, cancellationToken);
+
+        public Task PutPolicyAsync(string container, string policy, CancellationToken cancellationToken) => files.PutPolicyAsync(container, policy, cancellationToken);
+
+        public Task DeletePolicyAsync(string container, CancellationToken cancellationToken) => files.DeletePolicyAsync(container, cancellationToken);
+
+        public Task<IBlobWriter> CreateAsync(string container, string key, CancellationToken cancellationToken) => files.CreateAsync(container, key, cancellationToken);
+
+        public Task<BlobInfo?> GetInfoAsync(string container, string key, CancellationToken cancellationToken) => files.GetInfoAsync(container, key, cancellationToken);
+
+        public Task DeleteAsync(string container, string key, CancellationToken cancellationToken) => files.DeleteAsync(container, key, cancellationToken);
+
+        public IAsyncEnumerable<BlobInfo> ListAsync(string container, CancellationToken cancellationToken) => files.ListAsync(container, cancellationToken);
+    }
 
     private static ReceiptRule Rule(string name, params ReceiptAction[] actions) =>
         new() { Name = name, Enabled = true, Actions = [.. actions] };

@@ -127,18 +127,20 @@ internal sealed partial class MessagePipeline(
             });
         }
 
+        // Every reader of this run (the verdicts, the header section, the actions) shares one read of the spool.
+        var spool = messages.OpenForRun(message);
         if (progress.Authentication is null)
         {
             var scan = plan.Any(p => p.Rule.ScanEnabled);
             var envelope = new Envelope(message.Id, message.MailFrom, message.RemoteAddress, message.ClientName);
-            var authentication = await authenticator.AuthenticateAsync(envelope, ct => messages.OpenReceivedAsync(message, ct), scan, cancellationToken);
+            var authentication = await authenticator.AuthenticateAsync(envelope, spool, scan, cancellationToken);
             progress = progress with { Authentication = authentication };
             trace.Add(new TraceEntry { At = time.GetUtcNow(), Kind = TraceKind.Verdicts, Detail = string.Join("; ", authentication.Notes) });
         }
 
         // Nothing is saved before the first action: a message that stops here starts again from the beginning.
         // Every save is an fsync, so saves are made where resuming needs them and no more.
-        var content = await messages.LoadContentAsync(message, progress, cancellationToken);
+        var content = await messages.LoadContentAsync(message, progress, spool, cancellationToken);
         var mail = await ReceivedMessages.DescribeAsync(content, message, cancellationToken);
         return new MessageRun { Message = message, Mode = mode, Plan = plan, Trace = trace, Progress = progress, Content = content, Mail = mail };
     }

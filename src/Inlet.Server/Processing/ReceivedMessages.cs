@@ -27,7 +27,42 @@ internal sealed class ReceivedMessages(BlobStores blobs, SmtpOptions smtp) : IOr
     ];
 
     public Task<MessageContent> LoadContentAsync(MessageRecord message, ProcessingProgress progress, CancellationToken cancellationToken) =>
-        MessageContent.LoadAsync(ct => OpenReceivedAsync(message, ct), SesHeaders(message, progress.Authentication), progress.AddedHeaders, cancellationToken);
+        LoadContentAsync(message, progress, ct => OpenReceivedAsync(message, ct), cancellationToken);
+
+    public Task<MessageContent> LoadContentAsync(MessageRecord message, ProcessingProgress progress, Func<CancellationToken, Task<Stream?>> openSpool, CancellationToken cancellationToken) =>
+        MessageContent.LoadAsync(openSpool, SesHeaders(message, progress.Authentication), progress.AddedHeaders, cancellationToken);
+
+    /// <summary>
+    /// The spooled message for one processing run, read once: a message of up to <see cref="DatabaseSpool.InlineLimit"/>
+    /// octets is kept in memory after its first read and every later reader of the run gets it from there; a larger
+    /// one is streamed again for each reader (from its file, which the page cache holds), so it never sits whole in
+    /// memory.
+    /// </summary>
+    public Func<CancellationToken, Task<Stream?>> OpenForRun(MessageRecord message)
+    {
+        byte[]? read = null;
+        return async cancellationToken =>
+        {
+            if (Volatile.Read(ref read) is { } bytes)
+            {
+                return new MemoryStream(bytes, writable: false);
+            }
+
+            var stream = await OpenReceivedAsync(message, cancellationToken);
+            if (stream is null || !stream.CanSeek || stream.Length > DatabaseSpool.InlineLimit)
+            {
+                return stream;
+            }
+
+            await using (stream)
+            {
+                var copy = new byte[stream.Length];
+                await stream.ReadExactlyAsync(copy, cancellationToken);
+                Volatile.Write(ref read, copy);
+                return new MemoryStream(copy, writable: false);
+            }
+        };
+    }
 
     /// <summary>The message exactly as received, without anything SES or an action added.</summary>
     public Task<Stream?> OpenReceivedAsync(MessageRecord message, CancellationToken cancellationToken) =>
