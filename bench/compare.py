@@ -129,7 +129,12 @@ def install_postfix(scratch):
     os.makedirs(scratch, exist_ok=True)
     for deb in glob.glob(os.path.join(scratch, "postfix_*.deb")):
         os.remove(deb)
-    run(["apt-get", "download", "postfix"], cwd=scratch)
+    try:
+        run(["apt-get", "download", "postfix"], cwd=scratch)
+    except subprocess.CalledProcessError:
+        # A fresh machine has no package lists yet.
+        run(["apt-get", "update", "-qq"])
+        run(["apt-get", "download", "postfix"], cwd=scratch)
     deb = glob.glob(os.path.join(scratch, "postfix_*.deb"))[0]
     run(["dpkg", "-x", deb, folder])
     return folder
