@@ -27,9 +27,6 @@ internal sealed partial class DueWorkLoop<T>(
     /// <summary>New work was written: look again now rather than at the next due time.</summary>
     public void Wake() => _wake.Release();
 
-    /// <summary>The items this node runs now.</summary>
-    public int Running => _running.Count;
-
     public async Task RunAsync(CancellationToken stoppingToken)
     {
         var tasks = new List<Task>();

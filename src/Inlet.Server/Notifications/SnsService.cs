@@ -58,21 +58,8 @@ internal sealed partial class SnsService(
     {
         var topics = await state.ListTopicsAsync(cancellationToken);
         var subscriptions = await state.ListSubscriptionsAsync(cancellationToken);
-        Replace(_topics, topics.ToDictionary(t => t.Arn, StringComparer.Ordinal));
-        Replace(_subscriptions, subscriptions.ToDictionary(s => s.Arn, StringComparer.Ordinal));
-    }
-
-    private static void Replace<T>(ConcurrentDictionary<string, T> cache, Dictionary<string, T> stored)
-    {
-        foreach (var (key, value) in stored)
-        {
-            cache[key] = value;
-        }
-
-        foreach (var key in cache.Keys.Where(k => !stored.ContainsKey(k)))
-        {
-            cache.TryRemove(key, out _);
-        }
+        _topics.ReplaceWith(topics.ToDictionary(t => t.Arn, StringComparer.Ordinal));
+        _subscriptions.ReplaceWith(subscriptions.ToDictionary(s => s.Arn, StringComparer.Ordinal));
     }
 
     public IReadOnlyList<TopicRecord> Topics => [.. _topics.Values.OrderBy(t => t.Arn, StringComparer.Ordinal)];

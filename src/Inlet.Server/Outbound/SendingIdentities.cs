@@ -21,16 +21,7 @@ internal sealed partial class SendingIdentities(IIdentityStore state, ReceiptCon
     /// <summary>Reads the identities from the store: at start, and when another node changed them.</summary>
     public async Task LoadAsync(CancellationToken cancellationToken)
     {
-        var stored = (await state.ListIdentitiesAsync(cancellationToken)).ToDictionary(i => i.Identity, StringComparer.OrdinalIgnoreCase);
-        foreach (var (name, identity) in stored)
-        {
-            _stored[name] = identity;
-        }
-
-        foreach (var name in _stored.Keys.Where(n => !stored.ContainsKey(n)))
-        {
-            _stored.TryRemove(name, out _);
-        }
+        _stored.ReplaceWith((await state.ListIdentitiesAsync(cancellationToken)).ToDictionary(i => i.Identity, StringComparer.OrdinalIgnoreCase));
     }
 
     public static bool IsDomainName(string name) => DomainPattern().IsMatch(name) && name.Length <= 253;

@@ -7,9 +7,6 @@ namespace Inlet.Storage;
 internal interface IStateStore : IMessageStore, IInvocationStore, IDeliveryStore, IOutboxStore, ITopicStore,
     IIdentityStore, IFunctionDefinitionStore, IConfigurationVersionStore, IChangeFeed, IAsyncDisposable
 {
-    /// <summary>This node's name in leases: the node id and the run.</summary>
-    string Owner { get; }
-
     /// <summary>Creates or migrates the schema, and releases the leases of this node's earlier runs.</summary>
     Task InitializeAsync(CancellationToken cancellationToken);
 }

@@ -21,6 +21,7 @@ internal abstract partial class SqlStateStore : IStateStore
     /// <summary>The node's configured id; leases of its earlier runs begin with it.</summary>
     public string NodeId { get; }
 
+    /// <summary>This node's name in the leases it takes: the node id and the run.</summary>
     public string Owner { get; }
 
     /// <summary>The case-insensitive <c>LIKE</c> of the engine.</summary>
