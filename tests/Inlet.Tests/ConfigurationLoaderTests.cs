@@ -5,6 +5,27 @@ namespace Inlet.Tests;
 
 public class ConfigurationLoaderTests
 {
+    [Theory]
+    [InlineData("State: { Type: postgres }", "State.ConnectionString: required")]
+    [InlineData("State: { Type: postgres, ConnectionString: \"Hots=db;Username=inlet\" }", "State.ConnectionString: not a PostgreSQL connection string")]
+    [InlineData("State: { Type: postgres, ConnectionString: \"Username=inlet\" }", "State.ConnectionString: names no Host")]
+    [InlineData("State: { Type: mysql }", "State.Type: 'mysql' must be sqlite or postgres")]
+    [InlineData("State: { LeaseSeconds: 0.5 }", "State.LeaseSeconds: 0.5 seconds is out of range (3 to 3600)")]
+    [InlineData("State: { NodeId: \"a/b\" }", "State.NodeId: 'a/b' must be 1 to 100 characters without '/'")]
+    [InlineData("Spool: { Type: s3, Bucket: spool }", "Spool: an s3 spool uses the S3 service of BucketStore")]
+    public void Load_BadStateOrSpool_NamesTheSetting(string yaml, string expected)
+    {
+        var e = Assert.Throws<ConfigurationException>(() => ConfigurationLoader.Load(yaml));
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_PostgresState_IsRead()
+    {
+        var options = ConfigurationLoader.Load("State: { Type: postgres, ConnectionString: \"Host=db;Username=inlet\", NodeId: mx1, LeaseSeconds: 10 }");
+        Assert.Equal(("postgres", "mx1", TimeSpan.FromSeconds(10)), (options.State.Type, options.State.NodeId, options.State.Lease));
+    }
+
     [Fact]
     public void Load_Empty_GivesDefaults()
     {

@@ -633,6 +633,16 @@ internal static partial class ConfigurationLoader
         {
             errors.Add("State.ConnectionString: required for a postgres state store (e.g. \"Host=db;Username=inlet;Password=…;Database=inlet\")");
         }
+        else if (type == Inlet.Storage.StateOptions.Postgres && ConnectionStringProblem(s.ConnectionString!) is { } problem)
+        {
+            errors.Add($"State.ConnectionString: {problem}");
+        }
+
+        // Renewed every third of it: shorter than a few seconds, a busy node loses work it is still doing.
+        if (s.LeaseSeconds is { } lease && (lease < 3 || lease > 3600))
+        {
+            errors.Add($"State.LeaseSeconds: {lease.ToString(CultureInfo.InvariantCulture)} seconds is out of range (3 to 3600)");
+        }
 
         if (s.NodeId is { } id && (id.Length is 0 or > 100 || id.Contains('/', StringComparison.Ordinal)))
         {
@@ -644,8 +654,22 @@ internal static partial class ConfigurationLoader
             Type = type,
             ConnectionString = s.ConnectionString,
             NodeId = s.NodeId,
-            Lease = Seconds("State.LeaseSeconds", s.LeaseSeconds, o.Lease, errors),
+            Lease = s.LeaseSeconds is { } seconds and >= 3 and <= 3600 ? TimeSpan.FromSeconds(seconds) : o.Lease,
         };
+    }
+
+    /// <summary>Why Npgsql cannot read a connection string (an unknown keyword, a value of the wrong kind), or null.</summary>
+    private static string? ConnectionStringProblem(string connectionString)
+    {
+        try
+        {
+            var parsed = new Npgsql.NpgsqlConnectionStringBuilder(connectionString);
+            return string.IsNullOrEmpty(parsed.Host) ? "names no Host (e.g. \"Host=db;Username=inlet;Password=…;Database=inlet\")" : null;
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or InvalidCastException)
+        {
+            return $"not a PostgreSQL connection string Npgsql can read: {e.Message}";
+        }
     }
 
     private static ProcessingOptions BuildProcessing(ProcessingDocument? p, List<string> errors)
