@@ -22,6 +22,8 @@ Systems:
                  (a second Inlet's S3 API): the configuration of one node of several
   inlet-pg-inline  as inlet-inline, on PostgreSQL and S3 (the S3 action's bucket is on the same S3 service)
   inlet-200rules as inlet, with 199 rules for other domains ahead of the one that matches (SES's limit is 200)
+  inlet-accept   as inlet, with processing held to one worker: acceptance with the cores (nearly) to itself, the
+                 backlog processed afterwards
 """
 
 import argparse
@@ -241,10 +243,10 @@ def start_haraka(haraka, scratch):
     return Process("haraka-fsync", [haraka, "-c", home], env=env, cwd=scratch, port=port)
 
 
-def start_inlet(inlet_dll, scratch, inline, dns_port, shared=None, extra_rules=0):
+def start_inlet(inlet_dll, scratch, inline, dns_port, shared=None, extra_rules=0, workers=None):
     """shared: (PostgreSQL connection string, S3 port) for a node that keeps its state and spool there; extra_rules:
     rules for other domains ahead of the matching one."""
-    name = ("inlet-pg" if shared else "inlet") + ("-inline" if inline else "") + (f"-{extra_rules + 1}rules" if extra_rules else "")
+    name = ("inlet-pg" if shared else "inlet") + ("-inline" if inline else "") + (f"-{extra_rules + 1}rules" if extra_rules else "") + ("-accept" if workers else "")
     folder = os.path.join(scratch, name)
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(os.path.join(folder, "fn"))
@@ -265,7 +267,8 @@ BucketStore: {{ Type: s3, ServiceUrl: "http://127.0.0.1:{shared[1]}", AccessKeyI
       - Name: other-{i}
         Enabled: true
         Recipients: [other-{i}.example.org, user@other-{i}.example.net]""" for i in range(extra_rules))
-    config = f"""{store}
+    processing = f"\nProcessing: {{ Workers: {workers} }}" if workers else ""
+    config = f"""{store}{processing}
 Smtp:
   Mode: {"inline" if inline else "async"}
   MaxConnectionsPerClient: 200
@@ -418,6 +421,7 @@ def main():
         "haraka-fsync": lambda: start_haraka(haraka, args.scratch),
         "inlet": lambda: start_inlet(inlet_dll, args.scratch, inline=False, dns_port=resolver.port),
         "inlet-inline": lambda: start_inlet(inlet_dll, args.scratch, inline=True, dns_port=resolver.port),
+        "inlet-accept": lambda: start_inlet(inlet_dll, args.scratch, inline=False, dns_port=resolver.port, workers=1),
         "inlet-200rules": lambda: start_inlet(inlet_dll, args.scratch, inline=False, dns_port=resolver.port, extra_rules=199),
         "inlet-pg": lambda: start_inlet(inlet_dll, args.scratch, inline=False, dns_port=resolver.port, shared=(postgres.new_database(), s3.http)),
         "inlet-pg-inline": lambda: start_inlet(inlet_dll, args.scratch, inline=True, dns_port=resolver.port, shared=(postgres.new_database(), s3.http)),
