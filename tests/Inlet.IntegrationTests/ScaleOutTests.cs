@@ -53,6 +53,17 @@ public sealed class ScaleOutTests(PostgresServer postgres, Xunit.Abstractions.IT
             ? p.Current.Configuration.ActiveRuleSet!.Rules[0].Name : null);
     }
 
+    [Fact]
+    public async Task PostgresUnreachableAtStart_IsAConfigurationErrorNamingTheHost()
+    {
+        var port = FreePort();
+        var error = await Assert.ThrowsAsync<Inlet.Hosting.ConfigurationException>(() => TestServer.StartAsync(Rules, o => o with
+        {
+            State = new Inlet.Storage.StateOptions { Type = "postgres", ConnectionString = $"Host=127.0.0.1;Port={port};Username=inlet;Database=inlet" },
+        }));
+        Assert.StartsWith("State: cannot open the PostgreSQL state store (127.0.0.1): ", error.Message, StringComparison.Ordinal);
+    }
+
     [PostgresFact]
     public async Task TwoNodes_OneKilledUnderLoad_EveryAcknowledgedMessageIsProcessedOnce()
     {

@@ -79,6 +79,20 @@ public sealed class SharedStateTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Update_EndingTheMessage_GivesUpTheLeaseInTheSameWrite()
+    {
+        var id = (await InsertAsync(1))[0];
+        await Messages(_a).ClaimDueAsync(DateTimeOffset.UtcNow, TimeSpan.FromHours(1), 1, CancellationToken.None);
+        Assert.False(await _b.UpdateMessageAsync(new MessageUpdate(id, MessageStatus.Queued), CancellationToken.None));
+
+        // Node a ends the message and dies before it releases: no lease is left behind to hold a replay back.
+        Assert.True(await _a.UpdateMessageAsync(new MessageUpdate(id, MessageStatus.Processed), CancellationToken.None));
+
+        Assert.True(await _b.UpdateMessageAsync(new MessageUpdate(id, MessageStatus.Queued), CancellationToken.None));
+        Assert.Single(await Messages(_b).ClaimDueAsync(DateTimeOffset.UtcNow, TimeSpan.FromMinutes(1), 1, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task Renew_KeepsTheLeasePastItsFirstEnd()
     {
         var id = (await InsertAsync(1))[0];

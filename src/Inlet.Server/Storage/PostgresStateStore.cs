@@ -27,7 +27,7 @@ internal sealed class PostgresStateStore : SqlStateStore
     {
         var builder = new NpgsqlConnectionStringBuilder(connectionString);
         // A node that cannot reach the database answers 451 soon, rather than holding SMTP sessions for the default 15 s.
-        if (!connectionString.Contains("Timeout", StringComparison.OrdinalIgnoreCase))
+        if (!new DbConnectionStringBuilder { ConnectionString = connectionString }.ContainsKey("Timeout"))
         {
             builder.Timeout = 5;
         }

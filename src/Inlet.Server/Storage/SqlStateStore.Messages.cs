@@ -39,12 +39,17 @@ internal abstract partial class SqlStateStore
         UpdateUnlessLeasedAsync($"""
             UPDATE messages SET status = @status, subject = COALESCE(@subject, subject), progress = @progress,
                 trace = COALESCE(@trace, trace), next_attempt_at = @next, config_version = COALESCE(@config, config_version),
-                updated_at = @now
+                updated_at = @now,
+                lease_owner = CASE WHEN @ended THEN NULL ELSE lease_owner END,
+                lease_until = CASE WHEN @ended THEN NULL ELSE lease_until END
             WHERE id = @id AND {NotLeasedByAnother};
             """,
             [
                 ("@id", update.Id), ("@status", update.Status), ("@subject", update.Subject), ("@progress", update.Progress),
                 ("@trace", update.Trace), ("@next", Format(update.NextAttemptAt)), ("@config", update.ConfigVersion),
+                // A message whose processing ended is no work item: the update that ends it gives up its lease in the
+                // same transaction, so no finished message holds one (not even when the node dies before releasing).
+                ("@ended", !MessageStatus.IsUnfinished(update.Status) && update.Status != MessageStatus.Inline),
             ], cancellationToken);
 
     public async Task<MessageRecord?> GetMessageAsync(string id, CancellationToken cancellationToken) =>
