@@ -70,7 +70,10 @@ internal sealed partial class InletServer : IAsyncDisposable
         var dataDirectory = Path.GetFullPath(options.DataDirectory);
         Directory.CreateDirectory(dataDirectory);
 
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = dataDirectory, Args = [] });
+        // Inlet's configuration is its own file; the host's appsettings.json would be looked for in the content root
+        // (the data folder) and watched for changes there, which turns every write of the spool and the database
+        // into a file-system event for a thread to read.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = dataDirectory, Args = ["--hostBuilder:reloadConfigOnChange=false"] });
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o =>
         {
