@@ -64,7 +64,7 @@ internal abstract partial class SqlStateStore : IStateStore
             return null;
         }, cancellationToken);
 
-    protected static async Task<int> ExecuteAsync(DbConnection connection, DbTransaction? transaction, string sql, (string Name, object? Value)[] parameters, CancellationToken cancellationToken)
+    protected async Task<int> ExecuteAsync(DbConnection connection, DbTransaction? transaction, string sql, (string Name, object? Value)[] parameters, CancellationToken cancellationToken)
     {
         await using var command = Command(connection, transaction, sql, parameters);
         return await command.ExecuteNonQueryAsync(cancellationToken);
@@ -72,28 +72,53 @@ internal abstract partial class SqlStateStore : IStateStore
 
     protected async Task QueryAsync(string sql, (string Name, object? Value)[] parameters, Action<DbDataReader> row, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var command = Command(connection, null, sql, parameters);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
+        var connection = await OpenAsync(cancellationToken);
+        try
         {
-            row(reader);
+            await using var command = Command(connection, null, sql, parameters);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                row(reader);
+            }
+        }
+        finally
+        {
+            await ReturnAsync(connection);
         }
     }
 
     protected async Task<object?> ScalarAsync(string sql, (string Name, object? Value)[] parameters, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var command = Command(connection, null, sql, parameters);
-        var value = await command.ExecuteScalarAsync(cancellationToken);
-        return value is DBNull ? null : value;
+        var connection = await OpenAsync(cancellationToken);
+        try
+        {
+            await using var command = Command(connection, null, sql, parameters);
+            var value = await command.ExecuteScalarAsync(cancellationToken);
+            return value is DBNull ? null : value;
+        }
+        finally
+        {
+            await ReturnAsync(connection);
+        }
     }
 
-    protected static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql, (string Name, object? Value)[] parameters)
+    /// <summary>Ends a use of a connection from <see cref="OpenAsync"/>.</summary>
+    protected virtual ValueTask ReturnAsync(DbConnection connection) => connection.DisposeAsync();
+
+    /// <summary>The commands kept on a connection the engine holds open, if it does.</summary>
+    protected virtual PreparedCommands? PreparedOn(DbConnection connection) => null;
+
+    protected CommandLease Command(DbConnection connection, DbTransaction? transaction, string sql, (string Name, object? Value)[] parameters)
     {
-        var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
+        var kept = PreparedOn(connection)?.TryGet(connection, transaction, sql);
+        var command = kept ?? connection.CreateCommand();
+        if (kept is null)
+        {
+            command.Transaction = transaction;
+            command.CommandText = sql;
+        }
+
         foreach (var (name, value) in parameters)
         {
             var parameter = command.CreateParameter();
@@ -102,7 +127,7 @@ internal abstract partial class SqlStateStore : IStateStore
             command.Parameters.Add(parameter);
         }
 
-        return command;
+        return new CommandLease(command, owned: kept is null);
     }
 
     protected static string Format(DateTimeOffset time) => WireTime.IsoMilliseconds(time);

@@ -1,5 +1,7 @@
+using System.Collections.Concurrent;
 using System.Data.Common;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 
@@ -15,9 +17,15 @@ internal sealed partial class SqliteStateStore : SqlStateStore, ISmallBlobStore
     private const int SchemaVersion = 10;
     private const int MaxBatch = 256;
 
+    /// <summary>Readers kept open between reads, each with its compiled statements; more at once are opened and closed.</summary>
+    private const int MaxIdleReaders = 16;
+
     private readonly string _connectionString;
     private readonly Channel<WriteOperation> _writes = Channel.CreateUnbounded<WriteOperation>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly ConditionalWeakTable<DbConnection, PreparedCommands> _prepared = [];
+    private readonly ConcurrentBag<SqliteConnection> _idleReaders = [];
     private Task? _writer;
+    private volatile bool _disposed;
 
     public SqliteStateStore(string databasePath, string nodeId)
         : base(nodeId)
@@ -206,6 +214,8 @@ internal sealed partial class SqliteStateStore : SqlStateStore, ISmallBlobStore
     private async Task WriterLoopAsync()
     {
         await using var connection = await OpenSqliteAsync(CancellationToken.None);
+        using var prepared = new PreparedCommands();
+        _prepared.Add(connection, prepared);
         var batch = new List<WriteOperation>(MaxBatch);
         while (await _writes.Reader.WaitToReadAsync())
         {
@@ -222,16 +232,16 @@ internal sealed partial class SqliteStateStore : SqlStateStore, ISmallBlobStore
                 await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync();
                 for (var i = 0; i < batch.Count; i++)
                 {
-                    await RunSqlAsync(connection, "SAVEPOINT op;", CancellationToken.None, transaction);
+                    await ExecuteAsync(connection, transaction, "SAVEPOINT op;", [], CancellationToken.None);
                     try
                     {
                         results[i] = await batch[i].Run(connection, transaction);
-                        await RunSqlAsync(connection, "RELEASE op;", CancellationToken.None, transaction);
+                        await ExecuteAsync(connection, transaction, "RELEASE op;", [], CancellationToken.None);
                     }
                     catch (Exception e) when (e is not OperationCanceledException)
                     {
                         errors[i] = e;
-                        await RunSqlAsync(connection, "ROLLBACK TO op; RELEASE op;", CancellationToken.None, transaction);
+                        await ExecuteAsync(connection, transaction, "ROLLBACK TO op; RELEASE op;", [], CancellationToken.None);
                     }
                 }
 
@@ -261,13 +271,43 @@ internal sealed partial class SqliteStateStore : SqlStateStore, ISmallBlobStore
         }
     }
 
-    /// <summary>A reader's connection, from the pool: reads need none of the writer's settings.</summary>
+    /// <summary>A reader's connection: an idle one with its compiled statements, or a new one (reads need none of the writer's settings).</summary>
     protected override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
     {
+        if (_idleReaders.TryTake(out var idle))
+        {
+            return idle;
+        }
+
         var connection = new SqliteConnection(_connectionString);
         await connection.OpenAsync(cancellationToken);
+        _prepared.Add(connection, new PreparedCommands());
         return connection;
     }
+
+    protected override ValueTask ReturnAsync(DbConnection connection)
+    {
+        if (!_disposed && connection.State == System.Data.ConnectionState.Open && _idleReaders.Count < MaxIdleReaders)
+        {
+            _idleReaders.Add((SqliteConnection)connection);
+            return ValueTask.CompletedTask;
+        }
+
+        return CloseReaderAsync(connection);
+    }
+
+    private ValueTask CloseReaderAsync(DbConnection connection)
+    {
+        if (_prepared.TryGetValue(connection, out var prepared))
+        {
+            prepared.Dispose();
+            _prepared.Remove(connection);
+        }
+
+        return connection.DisposeAsync();
+    }
+
+    protected override PreparedCommands? PreparedOn(DbConnection connection) => _prepared.TryGetValue(connection, out var prepared) ? prepared : null;
 
     private async Task<SqliteConnection> OpenSqliteAsync(CancellationToken cancellationToken)
     {
@@ -295,10 +335,16 @@ internal sealed partial class SqliteStateStore : SqlStateStore, ISmallBlobStore
 
     public override async ValueTask DisposeAsync()
     {
+        _disposed = true;
         _writes.Writer.TryComplete();
         if (_writer is not null)
         {
             await _writer;
+        }
+
+        while (_idleReaders.TryTake(out var idle))
+        {
+            await CloseReaderAsync(idle);
         }
 
         SqliteConnection.ClearAllPools();
