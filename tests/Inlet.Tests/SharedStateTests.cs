@@ -93,6 +93,56 @@ public sealed class SharedStateTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Update_WaitingForARetry_GivesUpTheLeaseSoTheRetryIsAnyNodes()
+    {
+        var id = (await InsertAsync(1))[0];
+        var now = DateTimeOffset.UtcNow;
+        await Messages(_a).ClaimDueAsync(now, TimeSpan.FromHours(1), 1, CancellationToken.None);
+
+        Assert.True(await _a.UpdateMessageAsync(new MessageUpdate(id, MessageStatus.Retrying) { NextAttemptAt = now.AddSeconds(5) }, CancellationToken.None));
+
+        // No release was made: at its time the retry is due for node b, long before node a's hour would end.
+        Assert.Equal(id, Assert.Single(await Messages(_b).ClaimDueAsync(now.AddSeconds(6), TimeSpan.FromMinutes(1), 1, CancellationToken.None)).Id);
+    }
+
+    [Fact]
+    public async Task Spool_SmallMessage_DataAndRecordAreOneTransaction()
+    {
+        var spool = new DatabaseSpool(new FileBlobStore(Path.Combine(_directory, "files")), _a);
+        var id = MessageId.New(DateTimeOffset.UtcNow);
+        var record = new MessageRecord { Id = id, ReceivedAt = DateTimeOffset.UtcNow, MailFrom = "a@example.net", Recipients = ["b@example.com"] };
+        await using (var writer = await spool.CreateAsync("spool", id + ".eml", CancellationToken.None))
+        {
+            await writer.Stream.WriteAsync("Subject: hi\r\n\r\nbody\r\n"u8.ToArray());
+            Assert.True(await spool.TryCommitWithMessageAsync(writer, record, null, CancellationToken.None));
+        }
+
+        Assert.NotNull(await _b.GetMessageAsync(id, CancellationToken.None));
+        Assert.Equal(21, (await spool.GetInfoAsync("spool", id + ".eml", CancellationToken.None))!.Size);
+
+        // A record that cannot be inserted (its id is taken) takes its data down with it.
+        await using (var again = await spool.CreateAsync("spool", "other.eml", CancellationToken.None))
+        {
+            await again.Stream.WriteAsync("x"u8.ToArray());
+            await Assert.ThrowsAnyAsync<Exception>(() => spool.TryCommitWithMessageAsync(again, record, null, CancellationToken.None));
+        }
+
+        Assert.Null(await spool.GetInfoAsync("spool", "other.eml", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Spool_LargeMessage_IsLeftToItsOwnFile()
+    {
+        var spool = new DatabaseSpool(new FileBlobStore(Path.Combine(_directory, "files")), _a);
+        var record = new MessageRecord { Id = "large", ReceivedAt = DateTimeOffset.UtcNow, MailFrom = "a@example.net", Recipients = ["b@example.com"] };
+        await using var writer = await spool.CreateAsync("spool", "large.eml", CancellationToken.None);
+        await writer.Stream.WriteAsync(new byte[DatabaseSpool.InlineLimit + 1]);
+
+        Assert.False(await spool.TryCommitWithMessageAsync(writer, record, null, CancellationToken.None));
+        Assert.Null(await _a.GetMessageAsync("large", CancellationToken.None));
+    }
+
+    [Fact]
     public async Task Renew_KeepsTheLeasePastItsFirstEnd()
     {
         var id = (await InsertAsync(1))[0];

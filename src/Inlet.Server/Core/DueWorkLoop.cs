@@ -6,7 +6,7 @@ namespace Inlet.Core;
 /// <summary>
 /// The loop behind Inlet's durable queues (messages, asynchronous invocations, SNS deliveries, outbound mail): claim
 /// the items that are due for a lease, run up to <paramref name="parallelism"/> at once, renew the leases of those
-/// still running, release each when it is done, and sleep until the next is due or new work is signalled. Items
+/// still running, release each when it is done (unless its run's last write did), and sleep until the next is due or new work is signalled. Items
 /// stay durable in the store; a claim is what makes an item this node's, so no item runs twice at once, on this
 /// node or another. An item whose run fails unexpectedly (the store or the spool, not the work itself) keeps its
 /// lease until <paramref name="lease"/> runs out, which is its back-off.
@@ -15,7 +15,7 @@ internal sealed partial class DueWorkLoop<T>(
     string name,
     IWorkQueue<T> queue,
     Func<T, string> idOf,
-    Func<T, CancellationToken, Task> run,
+    Func<T, CancellationToken, Task<LeaseAfterRun>> run,
     int parallelism,
     TimeSpan lease,
     TimeProvider time,
@@ -112,7 +112,7 @@ internal sealed partial class DueWorkLoop<T>(
         var release = true;
         try
         {
-            await run(item, stoppingToken);
+            release = await run(item, stoppingToken) == LeaseAfterRun.Held;
         }
         catch (WorkLeaseLostException)
         {

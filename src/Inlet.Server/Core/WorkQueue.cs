@@ -21,5 +21,15 @@ internal interface IWorkQueue<T>
     Task<DateTimeOffset?> NextDueAsync(CancellationToken cancellationToken);
 }
 
+/// <summary>What a work item's run leaves to its loop.</summary>
+internal enum LeaseAfterRun
+{
+    /// <summary>The item is still leased to this node: the loop releases it.</summary>
+    Held,
+
+    /// <summary>The run's last write gave the lease up with the item's new state: there is nothing to release.</summary>
+    GivenUp,
+}
+
 /// <summary>This node's lease on a work item ran out and another node claimed it: the item is no longer this node's to change.</summary>
 internal sealed class WorkLeaseLostException(string id) : Exception($"Work item {id} is leased by another node.");

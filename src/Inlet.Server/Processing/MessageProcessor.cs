@@ -1,3 +1,4 @@
+using Inlet.Core;
 using Inlet.Smtp;
 using Inlet.Storage;
 using Microsoft.Extensions.Hosting;
@@ -29,12 +30,12 @@ internal sealed partial class MessageProcessor(
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => Loop.RunAsync(stoppingToken);
 
-    private async Task ProcessAsync(MessageRecord message, CancellationToken stoppingToken)
+    private async Task<LeaseAfterRun> ProcessAsync(MessageRecord message, CancellationToken stoppingToken)
     {
         if (message.Status == MessageStatus.Inline)
         {
             await pipeline.RejectAsync(message, "the server stopped during inline processing, before the client was answered; the message was never acknowledged", stoppingToken);
-            return;
+            return LeaseAfterRun.GivenUp;
         }
 
         if (message.Status == MessageStatus.Processing)
@@ -43,7 +44,8 @@ internal sealed partial class MessageProcessor(
         }
 
         // Retries come back through the queue: the pipeline records when the message is due again.
-        await pipeline.RunAsync(message, ProcessingMode.Async, stoppingToken);
+        var result = await pipeline.RunAsync(message, ProcessingMode.Async, stoppingToken);
+        return MessageUpdate.EndsRun(result.Status) ? LeaseAfterRun.GivenUp : LeaseAfterRun.Held;
     }
 
     [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "Message {Id} was being processed when its node stopped; it is processed now")]

@@ -141,10 +141,7 @@ internal sealed partial class SmtpBackend(
 
         public async ValueTask<SmtpReply> CommitAsync(SmtpEnvelope envelope, CancellationToken cancellationToken)
         {
-            // The order is the durability contract: the file is fsynced, then its queue record is committed; only
-            // then does the client hear 250. A crash in between leaves a file with no record, which start-up removes.
-            // Neither step is cancelled half-way when the client goes away.
-            await blob.CommitAsync(CancellationToken.None);
+            var inline = backend._options.Mode == ProcessingMode.Inline;
             var record = new MessageRecord
             {
                 Id = id,
@@ -159,18 +156,27 @@ internal sealed partial class SmtpBackend(
                 BodyType = envelope.BodyType,
                 Size = _size,
                 ConfigVersion = envelope.Transaction is PinnedTransaction pinned ? pinned.Version : backend._configuration.Current.Configuration.Version,
-                Status = backend._options.Mode == ProcessingMode.Inline ? MessageStatus.Inline : MessageStatus.Queued,
+                Status = inline ? MessageStatus.Inline : MessageStatus.Queued,
             };
-            var inline = backend._options.Mode == ProcessingMode.Inline;
-            try
+
+            // Inline, the message is this node's from the start: it is processed now, while the client waits.
+            var lease = inline ? backend._inlineLease : (TimeSpan?)null;
+            // The durability contract: the data and the record are on disk before the client hears 250, and neither
+            // write is cancelled half-way when the client goes away. A small message in the embedded spool shares
+            // the record's transaction; otherwise the data is committed first, then the record, and a crash in
+            // between leaves data with no record, which start-up removes.
+            if (backend._spool is not DatabaseSpool embedded || !await embedded.TryCommitWithMessageAsync(blob, record, lease, CancellationToken.None))
             {
-                // Inline, the message is this node's from the start: it is processed now, while the client waits.
-                await backend._state.InsertMessageAsync(record, inline ? backend._inlineLease : null, CancellationToken.None);
-            }
-            catch
-            {
-                await backend._spool.DeleteAsync(SpoolContainer, id + ".eml", CancellationToken.None);
-                throw;
+                await blob.CommitAsync(CancellationToken.None);
+                try
+                {
+                    await backend._state.InsertMessageAsync(record, lease, CancellationToken.None);
+                }
+                catch
+                {
+                    await backend._spool.DeleteAsync(SpoolContainer, id + ".eml", CancellationToken.None);
+                    throw;
+                }
             }
 
             if (inline)

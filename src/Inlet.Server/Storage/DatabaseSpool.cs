@@ -10,6 +10,9 @@ internal interface ISmallBlobStore
 
     Task<(byte[] Data, DateTimeOffset CreatedAt)?> GetBlobAsync(string container, string key, CancellationToken cancellationToken);
 
+    /// <summary>Stores the object and inserts the record of the message it holds in one transaction: one commit where two would follow each other.</summary>
+    Task PutBlobWithMessageAsync(string container, string key, byte[] data, MessageRecord message, TimeSpan? lease, CancellationToken cancellationToken);
+
     Task DeleteBlobAsync(string container, string key, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<BlobInfo>> ListBlobsAsync(string container, CancellationToken cancellationToken);
@@ -79,6 +82,21 @@ internal sealed class DatabaseSpool(FileBlobStore files, ISmallBlobStore databas
         }
     }
 
+    /// <summary>
+    /// Commits a message written through this spool together with its record, when it is small enough to be kept in
+    /// the database (false, and nothing done, when it is not: it was spilled to its own file).
+    /// </summary>
+    public async Task<bool> TryCommitWithMessageAsync(IBlobWriter writer, MessageRecord message, TimeSpan? lease, CancellationToken cancellationToken)
+    {
+        if (writer is not SpillingWriter { InMemory: true } small || !ReferenceEquals(small.Spool, this))
+        {
+            return false;
+        }
+
+        await _database.PutBlobWithMessageAsync(small.Container, small.Key, small.Data, message, lease, cancellationToken);
+        return true;
+    }
+
     /// <summary>Buffers up to the limit in memory; past it, a file of the spool takes what it holds and the rest.</summary>
     private sealed class SpillingWriter : IBlobWriter
     {
@@ -99,6 +117,17 @@ internal sealed class DatabaseSpool(FileBlobStore files, ISmallBlobStore databas
         }
 
         public Stream Stream => _stream;
+
+        public DatabaseSpool Spool => _spool;
+
+        public string Container => _container;
+
+        public string Key => _key;
+
+        /// <summary>Whether everything written is still in memory (no file was needed).</summary>
+        public bool InMemory => _file is null;
+
+        public byte[] Data => _stream.Buffer.ToArray();
 
         public async Task CommitAsync(CancellationToken cancellationToken)
         {

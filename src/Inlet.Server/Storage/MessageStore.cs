@@ -66,6 +66,9 @@ internal sealed record MessageUpdate(string Id, string Status)
 
     /// <summary>Replaces the configuration version, for a replay under today's rules; kept when null.</summary>
     public long? ConfigVersion { get; init; }
+
+    /// <summary>Whether a run that saves this status is over (finished, or waiting for its next attempt): its update gives up the lease.</summary>
+    public static bool EndsRun(string status) => status is not (MessageStatus.Queued or MessageStatus.Processing or MessageStatus.Inline);
 }
 
 /// <summary>

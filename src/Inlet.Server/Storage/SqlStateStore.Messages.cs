@@ -15,10 +15,18 @@ internal abstract partial class SqlStateStore
         $"status IN ('{MessageStatus.Queued}', '{MessageStatus.Processing}', '{MessageStatus.Inline}') OR (status = '{MessageStatus.Retrying}' AND next_attempt_at <= @now)",
         "id", MessageStatus.Retrying, ReadMessage);
 
-    public Task InsertMessageAsync(MessageRecord message, TimeSpan? lease, CancellationToken cancellationToken)
+    public Task InsertMessageAsync(MessageRecord message, TimeSpan? lease, CancellationToken cancellationToken) =>
+        WriteAsync(async (connection, transaction) =>
+        {
+            await InsertMessageAsync(connection, transaction, message, lease, cancellationToken);
+            return null;
+        }, cancellationToken);
+
+    /// <summary>The insert of a message record, within a write of the caller's.</summary>
+    protected Task<int> InsertMessageAsync(DbConnection connection, DbTransaction transaction, MessageRecord message, TimeSpan? lease, CancellationToken cancellationToken)
     {
         var now = DateTimeOffset.UtcNow;
-        return ExecuteWriteAsync("""
+        return ExecuteAsync(connection, transaction, """
             INSERT INTO messages (id, received_at, mail_from, recipients, remote_address, client_name, is_secure,
                 tls_protocol, smtp_utf8, body_type, size, config_version, status, subject, updated_at, lease_owner, lease_until)
             VALUES (@id, @received_at, @mail_from, @recipients, @remote_address, @client_name, @is_secure,
@@ -47,9 +55,10 @@ internal abstract partial class SqlStateStore
             [
                 ("@id", update.Id), ("@status", update.Status), ("@subject", update.Subject), ("@progress", update.Progress),
                 ("@trace", update.Trace), ("@next", Format(update.NextAttemptAt)), ("@config", update.ConfigVersion),
-                // A message whose processing ended is no work item: the update that ends it gives up its lease in the
-                // same transaction, so no finished message holds one (not even when the node dies before releasing).
-                ("@ended", !MessageStatus.IsUnfinished(update.Status) && update.Status != MessageStatus.Inline),
+                // A message whose run ended — finished, or waiting for its next attempt — is no work item of this
+                // node's: the update that ends the run gives up its lease in the same transaction, so no finished
+                // message holds one (not even when the node dies before releasing) and no release follows.
+                ("@ended", MessageUpdate.EndsRun(update.Status)),
             ], cancellationToken);
 
     public async Task<MessageRecord?> GetMessageAsync(string id, CancellationToken cancellationToken) =>
