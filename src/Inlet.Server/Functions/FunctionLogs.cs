@@ -17,6 +17,12 @@ internal sealed class FunctionLogs(string directory) : IDisposable
 {
     private const int KeptLines = 5000;
 
+    /// <summary>Invocations whose lines are kept for their tails (<see cref="InvocationTail"/>).</summary>
+    private const int KeptRequests = 256;
+
+    /// <summary>What <c>X-Amz-Log-Type: Tail</c> returns at most (Lambda's 4 KB).</summary>
+    private const int TailBytes = 4096;
+
     private readonly ConcurrentDictionary<string, Log> _logs = new(StringComparer.Ordinal);
 
     public void Append(string function, string stream, string? requestId, string text) => Get(function).Append(stream, requestId, text);
@@ -30,10 +36,9 @@ internal sealed class FunctionLogs(string directory) : IDisposable
     /// </summary>
     public string InvocationTail(string function, string requestId)
     {
-        var lines = Get(function).Tail(KeptLines).Where(l => l.RequestId == requestId).Select(l => l.Text);
-        var text = string.Join('\n', lines) + "\n";
+        var text = string.Join('\n', Get(function).LinesOf(requestId)) + "\n";
         var bytes = Encoding.UTF8.GetBytes(text);
-        return bytes.Length <= 4096 ? text : Encoding.UTF8.GetString(bytes, bytes.Length - 4096, 4096);
+        return bytes.Length <= TailBytes ? text : Encoding.UTF8.GetString(bytes, bytes.Length - TailBytes, TailBytes);
     }
 
     /// <summary>Lines as they are written, until cancelled.</summary>
@@ -83,6 +88,11 @@ internal sealed class FunctionLogs(string directory) : IDisposable
         private const string TimeFormat = WireTime.IsoMillisecondsFormat;
 
         private readonly Queue<LogLine> _lines = new();
+
+        // The lines of the latest invocations by request id, for their tails: found at once, where a scan of the kept
+        // lines cost every invocation a copy of 5,000 of them.
+        private readonly Dictionary<string, RequestLines> _requests = new(StringComparer.Ordinal);
+        private readonly Queue<string> _requestOrder = new();
         private readonly Dictionary<string, LogStreamInfo> _streams = new(StringComparer.Ordinal);
         private readonly List<Channel<LogLine>> _followers = [];
         private readonly object _gate = new();
@@ -151,6 +161,16 @@ internal sealed class FunctionLogs(string directory) : IDisposable
             {
                 Load();
                 return _lines.Skip(Math.Max(0, _lines.Count - count)).ToList();
+            }
+        }
+
+        /// <summary>The kept lines of one recent invocation, in order (at least their last 4 KB).</summary>
+        public IReadOnlyList<string> LinesOf(string requestId)
+        {
+            lock (_gate)
+            {
+                Load();
+                return _requests.TryGetValue(requestId, out var request) ? [.. request.Lines] : [];
             }
         }
 
@@ -239,6 +259,21 @@ internal sealed class FunctionLogs(string directory) : IDisposable
             while (_lines.Count > KeptLines)
             {
                 _lines.Dequeue();
+            }
+
+            if (line.RequestId is { } requestId)
+            {
+                if (!_requests.TryGetValue(requestId, out var request))
+                {
+                    _requests[requestId] = request = new RequestLines();
+                    _requestOrder.Enqueue(requestId);
+                    while (_requestOrder.Count > KeptRequests)
+                    {
+                        _requests.Remove(_requestOrder.Dequeue());
+                    }
+                }
+
+                request.Add(line.Text);
             }
 
             _streams[line.Stream] = _streams.TryGetValue(line.Stream, out var info)
@@ -382,6 +417,24 @@ internal sealed class FunctionLogs(string directory) : IDisposable
             {
                 _file?.Dispose();
                 _file = null;
+            }
+        }
+    }
+
+    /// <summary>One invocation's lines, trimmed from the front once more than the 4 KB a tail shows is kept.</summary>
+    private sealed class RequestLines
+    {
+        private int _bytes;
+
+        public Queue<string> Lines { get; } = new();
+
+        public void Add(string text)
+        {
+            Lines.Enqueue(text);
+            _bytes += Encoding.UTF8.GetByteCount(text) + 1;
+            while (Lines.Count > 1 && _bytes - (Encoding.UTF8.GetByteCount(Lines.Peek()) + 1) >= TailBytes)
+            {
+                _bytes -= Encoding.UTF8.GetByteCount(Lines.Dequeue()) + 1;
             }
         }
     }
