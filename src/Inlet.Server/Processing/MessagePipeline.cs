@@ -53,6 +53,12 @@ internal sealed partial class MessagePipeline(
 
         /// <summary>The status saved while the run goes on.</summary>
         public string Status => Mode == ProcessingMode.Inline ? MessageStatus.Inline : MessageStatus.Processing;
+
+        /// <summary>
+        /// Whether progress is saved on the way. Inline, nothing is acknowledged until the run ends, and a run cut
+        /// short is never resumed: the message is marked rejected and the client sends it again. Only the end is saved.
+        /// </summary>
+        public bool SavesProgress => Mode == ProcessingMode.Async;
     }
 
     /// <summary>How one action's attempt ends for the rule loop.</summary>
@@ -193,7 +199,7 @@ internal sealed partial class MessagePipeline(
         run.Progress = run.Progress with { Action = a + 1, Steps = [], Attempts = 0, FirstFailureAt = null };
         var lastStep = result.Outcome == ActionOutcome.StopRuleSet
             || (r == run.Plan.Count - 1 && (a == planned.Rule.Actions.Length - 1 || result.Outcome == ActionOutcome.StopRule));
-        if (!lastStep)
+        if (!lastStep && run.SavesProgress)
         {
             // The final save records the last step together with the end.
             await SaveAsync(run, run.Status, null, cancellationToken);
@@ -306,7 +312,10 @@ internal sealed partial class MessagePipeline(
 
         // The calls are in the trace now; the saved step needs only what a retry reads.
         run.Progress = run.Progress with { Steps = [.. run.Progress.Steps, step with { Calls = [] }] };
-        await SaveAsync(run, run.Status, null, cancellationToken);
+        if (run.SavesProgress)
+        {
+            await SaveAsync(run, run.Status, null, cancellationToken);
+        }
     }
 
     /// <summary>What a function did through the AWS APIs while the action ran, in the order it did it.</summary>
