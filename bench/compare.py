@@ -389,6 +389,7 @@ def main():
     parser.add_argument("--systems", default="smtp-sink,haraka-fsync,inlet,inlet-inline")
     parser.add_argument("--claims", action="store_true", help="measure the work queue's claim rate instead")
     parser.add_argument("--warmup", type=int, default=5000, help="messages sent to each system before anything is counted")
+    parser.add_argument("--warmup-seconds", type=float, default=30, help="and for at least this long (more messages in runs of 2,000)")
     args = parser.parse_args()
 
     if args.claims:
@@ -433,8 +434,12 @@ def main():
         for system in systems.values():
             # Warm up (JIT, the function's environments, Haraka's plugins) before anything is counted. .NET's tiered
             # compilation keeps recompiling hot methods for some thousands of messages: a 200-message warm-up left
-            # a sixth of Inlet's CPU in the JIT during the measured runs (perf).
+            # a sixth of Inlet's CPU in the JIT during the measured runs (perf), and the inline pipeline, slower
+            # and sharing the cores with Node, was still in the JIT 30 s after 5,000 messages; so a time as well.
+            started = time.perf_counter()
             drive(postfix, system, args.warmup, 10, 1024, True)
+            while time.perf_counter() - started < args.warmup_seconds:
+                drive(postfix, system, 2000, 10, 1024, True)
 
         print(f"\n{time.strftime('%Y-%m-%d')} · {os.cpu_count()} cores · {machine()} · commit {commit()}")
         print(f"{args.rounds} rounds per cell, systems alternated; msg/s is the median (min–max)\n")

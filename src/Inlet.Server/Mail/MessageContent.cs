@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
 
@@ -106,38 +107,45 @@ internal sealed class MessageContent
     /// </summary>
     private static async Task<long> FindHeaderEndAsync(Stream stream, CancellationToken cancellationToken)
     {
-        var buffer = new byte[16 * 1024];
-        long position = 0;
-        var atLineStart = true;
-        var pendingCr = false;
-        while (true)
+        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
         {
-            var read = await stream.ReadAsync(buffer, cancellationToken);
-            if (read == 0)
+            long position = 0;
+            var atLineStart = true;
+            var pendingCr = false;
+            while (true)
             {
-                return position;
-            }
-
-            for (var i = 0; i < read; i++)
-            {
-                var b = buffer[i];
-                if (atLineStart && b == (byte)'\r')
+                var read = await stream.ReadAsync(buffer, cancellationToken);
+                if (read == 0)
                 {
-                    pendingCr = true;
-                    atLineStart = false;
-                    continue;
+                    return position;
                 }
 
-                if (pendingCr && b == (byte)'\n')
+                for (var i = 0; i < read; i++)
                 {
-                    return position + i - 1;
+                    var b = buffer[i];
+                    if (atLineStart && b == (byte)'\r')
+                    {
+                        pendingCr = true;
+                        atLineStart = false;
+                        continue;
+                    }
+
+                    if (pendingCr && b == (byte)'\n')
+                    {
+                        return position + i - 1;
+                    }
+
+                    pendingCr = false;
+                    atLineStart = b == (byte)'\n';
                 }
 
-                pendingCr = false;
-                atLineStart = b == (byte)'\n';
+                position += read;
             }
-
-            position += read;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
