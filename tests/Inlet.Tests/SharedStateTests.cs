@@ -143,6 +143,25 @@ public sealed class SharedStateTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Claim_ManyKinds_LeftoversFirstThenOldestNewThenDueRetries()
+    {
+        var ids = await InsertAsync(5);
+        var now = DateTimeOffset.UtcNow;
+        // ids[0] waits for a retry that is due; ids[1] for one that is not; ids[2] was left processing by a node
+        // that stopped; ids[3] and ids[4] are new.
+        await _a.UpdateMessageAsync(new MessageUpdate(ids[0], MessageStatus.Retrying) { NextAttemptAt = now.AddSeconds(-1) }, CancellationToken.None);
+        await _a.UpdateMessageAsync(new MessageUpdate(ids[1], MessageStatus.Retrying) { NextAttemptAt = now.AddHours(1) }, CancellationToken.None);
+        await _a.UpdateMessageAsync(new MessageUpdate(ids[2], MessageStatus.Processing), CancellationToken.None);
+
+        var first = await Messages(_b).ClaimDueAsync(now, TimeSpan.FromMinutes(1), 2, CancellationToken.None);
+        var rest = await Messages(_b).ClaimDueAsync(now, TimeSpan.FromMinutes(1), 10, CancellationToken.None);
+
+        var fresh = new[] { ids[3], ids[4] }.Order(StringComparer.Ordinal).ToList();
+        Assert.Equal([ids[2], fresh[0]], first.Select(m => m.Id));
+        Assert.Equal([fresh[1], ids[0]], rest.Select(m => m.Id));
+    }
+
+    [Fact]
     public async Task Renew_KeepsTheLeasePastItsFirstEnd()
     {
         var id = (await InsertAsync(1))[0];

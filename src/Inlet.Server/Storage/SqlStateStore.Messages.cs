@@ -10,10 +10,16 @@ internal abstract partial class SqlStateStore
         smtp_utf8, body_type, size, config_version, status, subject, updated_at, progress, trace, next_attempt_at
         """;
 
-    // Inline messages are due too: one whose lease ran out was caught by a crash before its client was answered.
+    // Oldest first within each kind, leftovers of a stopped node first (an unleased processing message, or an inline
+    // one, which a crash caught before its client was answered), then new messages, then retries whose time has come.
     private static readonly WorkTable<MessageRecord> s_messages = new("messages", MessageColumns,
-        $"status IN ('{MessageStatus.Queued}', '{MessageStatus.Processing}', '{MessageStatus.Inline}') OR (status = '{MessageStatus.Retrying}' AND next_attempt_at <= @now)",
-        "id", MessageStatus.Retrying, ReadMessage);
+        [
+            new DueItems($"status = '{MessageStatus.Inline}'", "id"),
+            new DueItems($"status = '{MessageStatus.Processing}'", "id"),
+            new DueItems($"status = '{MessageStatus.Queued}'", "id"),
+            new DueItems($"status = '{MessageStatus.Retrying}' AND next_attempt_at <= @now", "id"),
+        ],
+        MessageStatus.Retrying, ReadMessage);
 
     public Task InsertMessageAsync(MessageRecord message, TimeSpan? lease, CancellationToken cancellationToken) =>
         WriteAsync(async (connection, transaction) =>

@@ -15,13 +15,13 @@ internal abstract partial class SqlStateStore
         """;
 
     private static readonly WorkTable<AsyncInvocationRecord> s_invocations = new("invocations", InvocationColumns,
-        $"status = '{InvocationStatus.Pending}' AND next_attempt_at <= @now", "next_attempt_at", InvocationStatus.Pending, ReadInvocation);
+        new DueItems($"status = '{InvocationStatus.Pending}' AND next_attempt_at <= @now", "next_attempt_at"), InvocationStatus.Pending, ReadInvocation);
 
     private static readonly WorkTable<DeliveryRecord> s_deliveries = new("deliveries", DeliveryColumns,
-        $"status = '{DeliveryStatus.Pending}' AND next_attempt_at <= @now", "next_attempt_at", DeliveryStatus.Pending, ReadDelivery);
+        new DueItems($"status = '{DeliveryStatus.Pending}' AND next_attempt_at <= @now", "next_attempt_at"), DeliveryStatus.Pending, ReadDelivery);
 
     private static readonly WorkTable<OutboxRecord> s_outbox = new("outbox", OutboxColumns,
-        $"status = '{OutboxStatus.Pending}' AND next_attempt_at <= @now", "next_attempt_at", OutboxStatus.Pending, ReadOutbox);
+        new DueItems($"status = '{OutboxStatus.Pending}' AND next_attempt_at <= @now", "next_attempt_at"), OutboxStatus.Pending, ReadOutbox);
 
     public Task InsertInvocationAsync(AsyncInvocationRecord invocation, CancellationToken cancellationToken) =>
         ExecuteWriteAsync($"INSERT INTO invocations ({InvocationColumns}) VALUES (@id, @function, @payload, @created, @attempts, @next, @status, @error, @source);",

@@ -6,10 +6,22 @@ namespace Inlet.Storage;
 internal abstract partial class SqlStateStore
 {
     /// <summary>
-    /// One queue: its table, the columns its records are read from, when an item is due, and the status of items that
-    /// wait for a time (<c>next_attempt_at</c>).
+    /// One queue: its table, the columns its records are read from, the kinds of item that are due (each with the
+    /// order it is taken in, which an index of the table gives), and the status of items that wait for a time
+    /// (<c>next_attempt_at</c>).
     /// </summary>
-    private sealed record WorkTable<T>(string Table, string Columns, string Due, string Order, string WaitingStatus, Func<DbDataReader, T> Read);
+    private sealed record WorkTable<T>(string Table, string Columns, DueItems[] Due, string WaitingStatus, Func<DbDataReader, T> Read)
+    {
+        public WorkTable(string table, string columns, DueItems due, string waitingStatus, Func<DbDataReader, T> read)
+            : this(table, columns, [due], waitingStatus, read)
+        {
+        }
+
+        public string AnyDue => string.Join(" OR ", Due.Select(d => $"({d.Condition})"));
+    }
+
+    /// <summary>One kind of due item: its condition, and the order in which its items are claimed.</summary>
+    private sealed record DueItems(string Condition, string Order);
 
     // Leases compare as text, like every time here; an item is free when it has no lease or its lease ran out.
     private const string Unleased = "(lease_until IS NULL OR lease_until < @now)";
@@ -21,29 +33,62 @@ internal abstract partial class SqlStateStore
 
     private async Task<IReadOnlyList<T>> ClaimAsync<T>(WorkTable<T> queue, DateTimeOffset now, TimeSpan lease, int limit, CancellationToken cancellationToken)
     {
-        (string, object?)[] parameters = [("@now", Format(now)), ("@owner", Owner), ("@until", Format(now + lease)), ("@limit", limit)];
-        var where = $"({queue.Due}) AND {Unleased}";
+        (string, object?)[] parameters = [("@now", Format(now))];
         // A look first, outside the write path: an idle queue costs a read, not a transaction.
-        if (limit <= 0 || await ScalarAsync($"SELECT 1 FROM {queue.Table} WHERE {where} LIMIT 1;", parameters, cancellationToken) is null)
+        if (limit <= 0 || await ScalarAsync($"SELECT 1 FROM {queue.Table} WHERE ({queue.AnyDue}) AND {Unleased} LIMIT 1;", parameters, cancellationToken) is null)
         {
             return [];
         }
 
         var result = await WriteAsync(async (connection, transaction) =>
         {
-            await using var command = Command(connection, transaction, $"""
-                UPDATE {queue.Table} SET lease_owner = @owner, lease_until = @until
-                WHERE id IN (SELECT id FROM {queue.Table} WHERE {where} ORDER BY {queue.Order} LIMIT @limit {SkipLocked})
-                RETURNING {queue.Columns};
-                """, parameters);
+            // Each kind of due item is taken along its own index, in order, as far as the limit. One query over
+            // all of them (an OR) made SQLite gather and sort every due row to find the first few: a claim cost as
+            // much as the backlog was long.
+            var ids = new List<string>();
+            foreach (var due in queue.Due)
+            {
+                if (ids.Count >= limit)
+                {
+                    break;
+                }
+
+                await using var select = Command(connection, transaction,
+                    $"SELECT id FROM {queue.Table} WHERE ({due.Condition}) AND {Unleased} ORDER BY {due.Order} LIMIT @limit {SkipLocked};",
+                    [("@now", Format(now)), ("@limit", limit - ids.Count)]);
+                await using var found = await select.ExecuteReaderAsync(cancellationToken);
+                while (await found.ReadAsync(cancellationToken))
+                {
+                    ids.Add(found.GetString(0));
+                }
+            }
+
             var claimed = new List<T>();
+            if (ids.Count == 0)
+            {
+                return claimed;
+            }
+
+            var names = string.Join(", ", ids.Select((_, i) => "@id" + i));
+            await using var command = Command(connection, transaction,
+                $"UPDATE {queue.Table} SET lease_owner = @owner, lease_until = @until WHERE id IN ({names}) RETURNING {queue.Columns};",
+                [("@owner", Owner), ("@until", Format(now + lease)), .. ids.Select((id, i) => ("@id" + i, (object?)id))]);
+            var order = new Dictionary<string, int>(ids.Count, StringComparer.Ordinal);
+            var positions = new List<int>(ids.Count);
+            for (var i = 0; i < ids.Count; i++)
+            {
+                order[ids[i]] = i;
+            }
+
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
+                // Every queue's columns begin with its id; RETURNING gives the rows in the table's order, not the claim's.
+                positions.Add(order[reader.GetString(0)]);
                 claimed.Add(queue.Read(reader));
             }
 
-            return claimed;
+            return claimed.Select((item, i) => (item, positions[i])).OrderBy(p => p.Item2).Select(p => p.item).ToList();
         }, cancellationToken);
         return (List<T>)result!;
     }
