@@ -24,7 +24,8 @@ internal sealed partial class SqliteStateStore : SqlStateStore, ISmallBlobStore
     private readonly Channel<WriteOperation> _writes = Channel.CreateUnbounded<WriteOperation>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ConditionalWeakTable<DbConnection, PreparedCommands> _prepared = [];
     private readonly ConcurrentBag<SqliteConnection> _idleReaders = [];
-    private Task? _writer;
+    private readonly TaskCompletionSource _writerEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Thread? _writer;
     private volatile bool _disposed;
 
     public SqliteStateStore(string databasePath, string nodeId)
@@ -197,7 +198,10 @@ internal sealed partial class SqliteStateStore : SqlStateStore, ISmallBlobStore
             await RunSqlAsync(connection, $"PRAGMA user_version = {SchemaVersion};", cancellationToken);
         }
 
-        _writer = Task.Run(WriterLoopAsync, CancellationToken.None);
+        // The writer has a thread of its own: SQLite's calls (and the commit's fsync) block, and on the thread
+        // pool they would hold a worker that the SMTP sessions and the pipeline are waiting for.
+        _writer = new Thread(WriterLoop) { IsBackground = true, Name = "SQLite writer" };
+        _writer.Start();
     }
 
     protected override async Task<object?> WriteAsync(Func<DbConnection, DbTransaction, Task<object?>> run, CancellationToken cancellationToken)
@@ -211,65 +215,85 @@ internal sealed partial class SqliteStateStore : SqlStateStore, ISmallBlobStore
         return await completion.Task.WaitAsync(cancellationToken);
     }
 
-    private async Task WriterLoopAsync()
+    /// <remarks>
+    /// Microsoft.Data.Sqlite's asynchronous methods complete synchronously, so the operations are run to completion
+    /// here, one after the other, without leaving the thread.
+    /// </remarks>
+    private void WriterLoop()
     {
-        await using var connection = await OpenSqliteAsync(CancellationToken.None);
-        using var prepared = new PreparedCommands();
-        _prepared.Add(connection, prepared);
-        var batch = new List<WriteOperation>(MaxBatch);
-        while (await _writes.Reader.WaitToReadAsync())
+        try
         {
-            batch.Clear();
-            while (batch.Count < MaxBatch && _writes.Reader.TryRead(out var operation))
+            using var connection = OpenSqliteAsync(CancellationToken.None).GetAwaiter().GetResult();
+            using var prepared = new PreparedCommands();
+            _prepared.Add(connection, prepared);
+            var batch = new List<WriteOperation>(MaxBatch);
+            while (_writes.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
             {
-                batch.Add(operation);
-            }
-
-            var results = new object?[batch.Count];
-            var errors = new Exception?[batch.Count];
-            try
-            {
-                await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync();
-                for (var i = 0; i < batch.Count; i++)
+                batch.Clear();
+                while (batch.Count < MaxBatch && _writes.Reader.TryRead(out var operation))
                 {
-                    await ExecuteAsync(connection, transaction, "SAVEPOINT op;", [], CancellationToken.None);
-                    try
-                    {
-                        results[i] = await batch[i].Run(connection, transaction);
-                        await ExecuteAsync(connection, transaction, "RELEASE op;", [], CancellationToken.None);
-                    }
-                    catch (Exception e) when (e is not OperationCanceledException)
-                    {
-                        errors[i] = e;
-                        await ExecuteAsync(connection, transaction, "ROLLBACK TO op; RELEASE op;", [], CancellationToken.None);
-                    }
+                    batch.Add(operation);
                 }
 
-                await transaction.CommitAsync();
+                CommitBatch(connection, batch);
             }
-            catch (Exception e)
-            {
-                foreach (var operation in batch)
-                {
-                    operation.Completion.TrySetException(e);
-                }
+        }
+        finally
+        {
+            _writerEnded.TrySetResult();
+        }
+    }
 
-                continue;
-            }
-
+    /// <summary>One transaction for the batch, each operation in a savepoint of its own, so one failing fails only itself.</summary>
+    private void CommitBatch(SqliteConnection connection, List<WriteOperation> batch)
+    {
+        var results = new object?[batch.Count];
+        var errors = new Exception?[batch.Count];
+        try
+        {
+            using var transaction = connection.BeginTransaction();
             for (var i = 0; i < batch.Count; i++)
             {
-                if (errors[i] is { } error)
+                Execute(connection, transaction, "SAVEPOINT op;");
+                try
                 {
-                    batch[i].Completion.TrySetException(error);
+                    results[i] = batch[i].Run(connection, transaction).GetAwaiter().GetResult();
+                    Execute(connection, transaction, "RELEASE op;");
                 }
-                else
+                catch (Exception e) when (e is not OperationCanceledException)
                 {
-                    batch[i].Completion.TrySetResult(results[i]);
+                    errors[i] = e;
+                    Execute(connection, transaction, "ROLLBACK TO op; RELEASE op;");
                 }
+            }
+
+            transaction.Commit();
+        }
+        catch (Exception e)
+        {
+            foreach (var operation in batch)
+            {
+                operation.Completion.TrySetException(e);
+            }
+
+            return;
+        }
+
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (errors[i] is { } error)
+            {
+                batch[i].Completion.TrySetException(error);
+            }
+            else
+            {
+                batch[i].Completion.TrySetResult(results[i]);
             }
         }
     }
+
+    private void Execute(SqliteConnection connection, SqliteTransaction transaction, string sql) =>
+        ExecuteAsync(connection, transaction, sql, [], CancellationToken.None).GetAwaiter().GetResult();
 
     /// <summary>A reader's connection: an idle one with its compiled statements, or a new one (reads need none of the writer's settings).</summary>
     protected override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
@@ -339,7 +363,7 @@ internal sealed partial class SqliteStateStore : SqlStateStore, ISmallBlobStore
         _writes.Writer.TryComplete();
         if (_writer is not null)
         {
-            await _writer;
+            await _writerEnded.Task;
         }
 
         while (_idleReaders.TryTake(out var idle))
