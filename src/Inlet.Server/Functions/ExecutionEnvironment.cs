@@ -24,6 +24,7 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
     private readonly FunctionHost _host;
     private readonly FunctionLogs _logs;
     private readonly ILogger _logger;
+    private ProcStatus? _status;
     private readonly Channel<Invocation> _next = Channel.CreateBounded<Invocation>(1);
     private readonly TaskCompletionSource<InvocationOutcome?> _init = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly long _started = Stopwatch.GetTimestamp();
@@ -129,6 +130,7 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
             _process.ErrorDataReceived += (_, e) => _output.OnLine(RuntimeOutput.StandardError, e.Data);
             _process.Exited += (_, _) => _ = OnExitedAsync();
             _process.Start();
+            _status = OperatingSystem.IsLinux() ? new ProcStatus(_process.Id) : null;
             _process.StandardInput.Close();
             _process.BeginOutputReadLine();
             _process.BeginErrorReadLine();
@@ -449,15 +451,9 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
     {
         try
         {
-            if (_process is { HasExited: false } && OperatingSystem.IsLinux())
+            if (_process is { HasExited: false } && _status?.Kilobytes("VmHWM:"u8) is { } kb)
             {
-                foreach (var line in File.ReadLines($"/proc/{_process.Id}/status"))
-                {
-                    if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                    {
-                        return Math.Max(_peakMemoryMb, (int)Math.Ceiling(long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0));
-                    }
-                }
+                return Math.Max(_peakMemoryMb, (int)Math.Ceiling(kb / 1024.0));
             }
         }
         catch (Exception e) when (e is IOException or InvalidOperationException or FormatException)
@@ -479,7 +475,7 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
             return;
         }
 
-        var resident = ResidentMb(_process.Id);
+        var resident = ResidentMb(_process.Id, _status);
         if (resident > _peakMemoryMb)
         {
             _peakMemoryMb = resident;
@@ -501,7 +497,7 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
     }
 
     /// <summary>Resident memory of a process and its descendants, in MB.</summary>
-    private static int ResidentMb(int pid)
+    private static int ResidentMb(int pid, ProcStatus? root)
     {
         long kb = 0;
         var pending = new Stack<int>([pid]);
@@ -510,13 +506,14 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
             var current = pending.Pop();
             try
             {
-                foreach (var line in File.ReadLines($"/proc/{current}/status"))
+                if (current == pid && root?.Kilobytes("VmRSS:"u8) is { } rootKb)
                 {
-                    if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
-                    {
-                        kb += long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
-                        break;
-                    }
+                    kb += rootKb;
+                }
+                else
+                {
+                    using var status = new ProcStatus(current);
+                    kb += status.Kilobytes("VmRSS:"u8) ?? 0;
                 }
 
                 foreach (var task in Directory.EnumerateDirectories($"/proc/{current}/task"))
@@ -579,6 +576,7 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
         }
 
         _process?.Dispose();
+        _status?.Dispose();
     }
 
     [LoggerMessage(EventId = 402, Level = LogLevel.Warning, Message = "Function {Function}: environment {Environment} used {Resident} MB, over its MemorySize of {Limit} MB, and was stopped")]
