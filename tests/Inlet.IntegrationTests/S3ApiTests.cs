@@ -18,6 +18,10 @@ public class S3ApiTests
         Assert.Contains("(InvalidBucketName)", (await S3(server, "create-bucket", "--bucket", "ab")).Error);
         Assert.Equal(0, (await S3(server, "head-bucket", "--bucket", "files")).ExitCode);
         Assert.NotEqual(0, (await S3(server, "head-bucket", "--bucket", "missing")).ExitCode);
+        // us-east-1 is S3's empty location constraint, which the CLI shows as null.
+        var location = await S3(server, "get-bucket-location", "--bucket", "files");
+        Assert.True(location.ExitCode == 0, location.Error);
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, location.Json.GetProperty("LocationConstraint").ValueKind);
         Assert.Equal("files", (await S3(server, "list-buckets")).Json.GetProperty("Buckets")[0].GetProperty("Name").GetString());
 
         var source = Path.Combine(server.Directory, "hello.txt");

@@ -209,7 +209,7 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
             if (protocol == AwsProtocol.S3)
             {
                 // S3's paths are the buckets' own: it is served here rather than by routes.
-                await S3Api.HandleAsync(context, blobs, options.AccountId);
+                await S3Api.HandleAsync(context, blobs, options.AccountId, options.Region);
                 return;
             }
 
@@ -278,7 +278,7 @@ internal sealed partial class AwsAuthenticationMiddleware(RequestDelegate next, 
             return;
         }
 
-        await S3Api.HandleAsync(context, blobs, options.AccountId);
+        await S3Api.HandleAsync(context, blobs, options.AccountId, options.Region);
     }
 
     /// <summary>

@@ -60,6 +60,7 @@ internal sealed record AwsOperation(string Service, string Name, string? Resourc
         else if (key is null)
         {
             name = query.ContainsKey("policy") ? method switch { "PUT" => "PutBucketPolicy", "DELETE" => "DeleteBucketPolicy", _ => "GetBucketPolicy" }
+                : query.ContainsKey("location") && method == "GET" ? "GetBucketLocation"
                 : method switch { "PUT" => "CreateBucket", "DELETE" => "DeleteBucket", "HEAD" => "HeadBucket", _ => "ListObjectsV2" };
         }
         else

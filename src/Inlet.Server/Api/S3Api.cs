@@ -12,14 +12,14 @@ namespace Inlet.Api;
 
 /// <summary>
 /// The S3 REST subset over the blob store's buckets, path-style (<c>/bucket/key</c>) and virtual-hosted
-/// (<c>bucket.localhost</c>): ListBuckets, CreateBucket, HeadBucket, ListObjectsV2, GetObject (with ranges),
+/// (<c>bucket.localhost</c>): ListBuckets, CreateBucket, HeadBucket, GetBucketLocation, ListObjectsV2, GetObject (with ranges),
 /// HeadObject, PutObject (plain or aws-chunked bodies), CopyObject and DeleteObject, with S3's XML and errors.
 /// </summary>
 internal static class S3Api
 {
     private const string Namespace = "http://s3.amazonaws.com/doc/2006-03-01/";
 
-    public static async Task HandleAsync(HttpContext context, BlobStores blobs, string account)
+    public static async Task HandleAsync(HttpContext context, BlobStores blobs, string account, string region)
     {
         var request = context.Request;
         var (bucket, key) = Target(request);
@@ -89,6 +89,19 @@ internal static class S3Api
 
             if (HttpMethods.IsHead(method))
             {
+                return;
+            }
+
+            if (HttpMethods.IsGet(method) && request.Query.ContainsKey("location"))
+            {
+                // GetBucketLocation: us-east-1 is the empty constraint (S3 API reference, GetBucketLocation). Before,
+                // this fell through to ListObjects, which read the whole bucket for a yes.
+                await WriteXmlAsync(context, w =>
+                {
+                    w.WriteStartElement("LocationConstraint", Namespace);
+                    w.WriteString(region == "us-east-1" ? string.Empty : region);
+                    w.WriteEndElement();
+                });
                 return;
             }
 

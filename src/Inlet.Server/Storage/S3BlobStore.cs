@@ -50,7 +50,7 @@ internal sealed class S3BlobStore : IBlobStore, IDisposable
     {
         try
         {
-            await _client.GetBucketLocationAsync(container, cancellationToken);
+            await _client.HeadBucketAsync(new HeadBucketRequest { BucketName = container }, cancellationToken);
             return true;
         }
         catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
