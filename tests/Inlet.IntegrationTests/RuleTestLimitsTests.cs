@@ -63,17 +63,18 @@ public sealed class RuleTestLimitsTests
             {
                 var tcp = new TcpClient();
                 await tcp.ConnectAsync(server.Server.HttpEndPoint);
-                await tcp.GetStream().WriteAsync(Encoding.ASCII.GetBytes($"POST /api/rules/test?to=x@example.com HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\nSubject: slow\r\n\r\n"));
+                await tcp.GetStream().WriteAsync(Encoding.ASCII.GetBytes($"POST /api/rules/test?to=x@example.com HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000000\r\n\r\nSubject: slow\r\n\r\n"));
                 slow.Add(tcp);
-                // Above Kestrel's minimum body rate (240 octets a second), so that the slow requests hold their slots
-                // however long a loaded machine takes to reach the fifth.
+                // Ten times Kestrel's minimum body rate (240 octets a second), so that the slow requests hold their
+                // slots however long a loaded machine takes to reach the fifth, and a trickle held back for a while
+                // by the other tests does not fall below the rate and lose its slot.
                 trickles.Add(Task.Run(async () =>
                 {
                     var line = Encoding.ASCII.GetBytes(new string('x', 126) + "\r\n");
                     while (!trickling.IsCancellationRequested)
                     {
                         await tcp.GetStream().WriteAsync(line, trickling.Token);
-                        await Task.Delay(200, trickling.Token);
+                        await Task.Delay(50, trickling.Token);
                     }
                 }));
             }
