@@ -127,7 +127,7 @@ internal static class FunctionPermissions
 {
     private static readonly HashSet<string> s_allowed = new(StringComparer.Ordinal)
     {
-        "s3:GetObject", "s3:HeadObject", "s3:PutObject", "s3:CopyObject", "s3:DeleteObject", "s3:ListObjectsV2", "s3:HeadBucket", "s3:ListBuckets",
+        "s3:GetObject", "s3:HeadObject", "s3:PutObject", "s3:CopyObject", "s3:DeleteObject", "s3:ListObjectsV2", "s3:HeadBucket", "s3:GetBucketLocation", "s3:ListBuckets",
         "ses:SendEmail", "ses:SendRawEmail", "ses:SendBounce", "ses:SendTemplatedEmail", "ses:GetIdentityVerificationAttributes", "ses:ListIdentities",
         "ses:GetEmailIdentity", "ses:ListEmailIdentities",
         "sns:Publish",
