@@ -27,6 +27,7 @@ internal sealed partial class SqliteStateStore : SqlStateStore, ISmallBlobStore
     private readonly TaskCompletionSource _writerEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Thread? _writer;
     private volatile bool _disposed;
+    private volatile Exception? _writerFault;
 
     public SqliteStateStore(string databasePath, string nodeId)
         : base(nodeId)
@@ -209,7 +210,9 @@ internal sealed partial class SqliteStateStore : SqlStateStore, ISmallBlobStore
         var completion = new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously);
         if (!_writes.Writer.TryWrite(new WriteOperation(run, completion)))
         {
-            throw new ObjectDisposedException(nameof(SqliteStateStore));
+            throw _writerFault is { } fault
+                ? new InvalidOperationException($"The state store's writer stopped: {fault.Message}", fault)
+                : new ObjectDisposedException(nameof(SqliteStateStore));
         }
 
         return await completion.Task.WaitAsync(cancellationToken);
@@ -236,6 +239,17 @@ internal sealed partial class SqliteStateStore : SqlStateStore, ISmallBlobStore
                 }
 
                 CommitBatch(connection, batch);
+            }
+        }
+        catch (Exception e)
+        {
+            // On a thread of its own an escaping exception would end the process. The writer stops instead: what
+            // waits and what comes later fails with the cause (SMTP answers 451), and nothing acknowledged is lost.
+            _writerFault = e;
+            _writes.Writer.TryComplete(e);
+            while (_writes.Reader.TryRead(out var waiting))
+            {
+                waiting.Completion.TrySetException(e);
             }
         }
         finally
