@@ -165,7 +165,7 @@ internal sealed partial class SmtpBackend(
             // write is cancelled half-way when the client goes away. A small message in the embedded spool shares
             // the record's transaction; otherwise the data is committed first, then the record, and a crash in
             // between leaves data with no record, which start-up removes.
-            if (backend._spool is not DatabaseSpool embedded || !await embedded.TryCommitWithMessageAsync(blob, record, lease, CancellationToken.None))
+            if (backend._spool is not IRecordSharingSpool shared || !await shared.TryCommitWithMessageAsync(blob, record, lease, CancellationToken.None))
             {
                 await blob.CommitAsync(CancellationToken.None);
                 try

@@ -25,7 +25,7 @@ internal interface ISmallBlobStore
 /// is streamed to its own file as before (it is spilled there the moment it outgrows the limit, so it never sits
 /// whole in memory). Readers do not see the difference.
 /// </summary>
-internal sealed class DatabaseSpool(FileBlobStore files, ISmallBlobStore database) : IBlobStore
+internal sealed class DatabaseSpool(FileBlobStore files, ISmallBlobStore database) : IBlobStore, ILocalFiles, IRecordSharingSpool
 {
     /// <summary>The largest message kept in the database: far above the usual message, far below SQLite's page cache.</summary>
     public const int InlineLimit = 128 * 1024;
@@ -84,7 +84,7 @@ internal sealed class DatabaseSpool(FileBlobStore files, ISmallBlobStore databas
 
     /// <summary>
     /// Commits a message written through this spool together with its record, when it is small enough to be kept in
-    /// the database (false, and nothing done, when it is not: it was spilled to its own file).
+    /// the database (false, and nothing done, when it is not: it was spilled to its own file, committed apart).
     /// </summary>
     public async Task<bool> TryCommitWithMessageAsync(IBlobWriter writer, MessageRecord message, TimeSpan? lease, CancellationToken cancellationToken)
     {

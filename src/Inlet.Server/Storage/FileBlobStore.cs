@@ -11,7 +11,7 @@ namespace Inlet.Storage;
 /// visible. A container's own facts live beside its objects in files whose names start with <c>!</c>, which no
 /// escaped key can produce: <c>!created</c> (its time is the container's creation time) and <c>!policy</c>.
 /// </summary>
-internal sealed partial class FileBlobStore(string root) : IBlobStore
+internal sealed partial class FileBlobStore(string root) : IBlobStore, ILocalFiles
 {
     private const string TempPrefix = "#";
 
@@ -24,6 +24,8 @@ internal sealed partial class FileBlobStore(string root) : IBlobStore
     private const int MaxFileName = 255;
 
     public string Root { get; } = Path.GetFullPath(root);
+
+    FileBlobStore ILocalFiles.Files => this;
 
     public Task<bool> ContainerExistsAsync(string container, CancellationToken cancellationToken) =>
         Task.FromResult(Directory.Exists(ContainerPath(container)));

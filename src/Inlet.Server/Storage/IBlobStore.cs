@@ -48,9 +48,25 @@ internal interface IBlobWriter : IAsyncDisposable
     Task CommitAsync(CancellationToken cancellationToken);
 }
 
+/// <summary>A blob store with files on this machine's file system, for what only files have (free space, partials).</summary>
+internal interface ILocalFiles
+{
+    FileBlobStore Files { get; }
+}
+
+/// <summary>
+/// A spool that can make a message's data durable in the transaction that inserts its record: one commit where two
+/// would follow each other.
+/// </summary>
+internal interface IRecordSharingSpool
+{
+    /// <summary>Commits the data written through <paramref name="writer"/> with the record; false, and nothing done, when it cannot.</summary>
+    Task<bool> TryCommitWithMessageAsync(IBlobWriter writer, MessageRecord message, TimeSpan? lease, CancellationToken cancellationToken);
+}
+
 /// <summary>The two blob stores: the spool of received messages (and outgoing bounces), and the S3 action's buckets.</summary>
 internal sealed record BlobStores(IBlobStore Spool, IBlobStore Buckets)
 {
     /// <summary>The files behind a blob store of this machine's file system (the embedded spool's, say), if it has them.</summary>
-    public static FileBlobStore? FilesOf(IBlobStore store) => store as FileBlobStore ?? (store as DatabaseSpool)?.Files;
+    public static FileBlobStore? FilesOf(IBlobStore store) => (store as ILocalFiles)?.Files;
 }
