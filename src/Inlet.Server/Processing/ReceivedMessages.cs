@@ -56,10 +56,20 @@ internal sealed class ReceivedMessages(BlobStores blobs, SmtpOptions smtp) : IOr
 
             await using (stream)
             {
-                var copy = new byte[stream.Length];
-                await stream.ReadExactlyAsync(copy, cancellationToken);
-                Volatile.Write(ref read, copy);
-                return new MemoryStream(copy, writable: false);
+                // The embedded spool hands the message over in memory already: kept as it is, not copied.
+                byte[] whole;
+                if (stream is MemoryStream memory && memory.TryGetBuffer(out var buffer) && buffer is { Offset: 0, Array: { } array } && array.Length == buffer.Count)
+                {
+                    whole = array;
+                }
+                else
+                {
+                    whole = new byte[stream.Length];
+                    await stream.ReadExactlyAsync(whole, cancellationToken);
+                }
+
+                Volatile.Write(ref read, whole);
+                return new MemoryStream(whole, writable: false);
             }
         };
     }

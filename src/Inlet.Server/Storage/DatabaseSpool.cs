@@ -54,7 +54,8 @@ internal sealed class DatabaseSpool(FileBlobStore files, ISmallBlobStore databas
 
     public async Task<Stream?> OpenReadAsync(string container, string key, CancellationToken cancellationToken) =>
         await _database.GetBlobAsync(container, key, cancellationToken) is { } blob
-            ? new MemoryStream(blob.Data, writable: false)
+            // Its buffer is visible, so that a reader keeping the whole message can take it without a copy.
+            ? new MemoryStream(blob.Data, 0, blob.Data.Length, writable: false, publiclyVisible: true)
             : await Files.OpenReadAsync(container, key, cancellationToken);
 
     public async Task<BlobInfo?> GetInfoAsync(string container, string key, CancellationToken cancellationToken) =>
