@@ -21,6 +21,16 @@ internal sealed partial class DueWorkLoop<T>(
     TimeProvider time,
     ILogger logger)
 {
+    /// <summary>A loop whose runs leave their item leased, for the loop to release.</summary>
+    public DueWorkLoop(string name, IWorkQueue<T> queue, Func<T, string> idOf, Func<T, CancellationToken, Task> run, int parallelism, TimeSpan lease, TimeProvider time, ILogger logger)
+        : this(name, queue, idOf, async (item, ct) =>
+        {
+            await run(item, ct);
+            return LeaseAfterRun.Held;
+        }, parallelism, lease, time, logger)
+    {
+    }
+
     private readonly SemaphoreSlim _wake = new(0);
     private readonly ConcurrentDictionary<string, byte> _running = new();
 

@@ -27,7 +27,7 @@ internal sealed partial class AsyncInvocationQueue(
     private DueWorkLoop<AsyncInvocationRecord>? _dueLoop;
 
     private DueWorkLoop<AsyncInvocationRecord> Loop => _dueLoop ??= new DueWorkLoop<AsyncInvocationRecord>(
-        "Asynchronous invocations", state.InvocationQueue, i => i.Id, async (item, ct) => { await RunAsync(item, ct); return LeaseAfterRun.Held; }, Parallelism, leases.Lease, time, logger);
+        "Asynchronous invocations", state.InvocationQueue, i => i.Id, RunAsync, Parallelism, leases.Lease, time, logger);
 
     public async Task<string> EnqueueAsync(FunctionDefinition function, byte[] payload, string source, CancellationToken cancellationToken)
     {

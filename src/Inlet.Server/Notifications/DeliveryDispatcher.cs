@@ -47,7 +47,7 @@ internal sealed partial class DeliveryDispatcher : BackgroundService
 
         _http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
         _http.DefaultRequestHeaders.UserAgent.ParseAdd("Amazon Simple Notification Service Agent");
-        _loop = new DueWorkLoop<DeliveryRecord>("SNS deliveries", state.DeliveryQueue, d => d.Id, async (item, ct) => { await DeliverAsync(item, ct); return LeaseAfterRun.Held; }, Parallelism, leases.Lease, time, logger);
+        _loop = new DueWorkLoop<DeliveryRecord>("SNS deliveries", state.DeliveryQueue, d => d.Id, DeliverAsync, Parallelism, leases.Lease, time, logger);
         sns.DeliveriesAdded += _loop.Wake;
     }
 

@@ -45,7 +45,7 @@ internal sealed partial class OutboundQueue : BackgroundService
         _blobs = blobs;
         _time = time;
         _logger = logger;
-        _loop = new DueWorkLoop<OutboxRecord>("Outbound mail", state.OutboxQueue, r => r.Id, async (item, ct) => { await DeliverAsync(item, ct); return LeaseAfterRun.Held; }, Parallelism, leases.Lease, time, logger);
+        _loop = new DueWorkLoop<OutboxRecord>("Outbound mail", state.OutboxQueue, r => r.Id, DeliverAsync, Parallelism, leases.Lease, time, logger);
     }
 
     public static string Key(string id) => id + ".eml";

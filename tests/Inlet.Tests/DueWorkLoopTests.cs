@@ -1,0 +1,72 @@
+using System.Collections.Concurrent;
+using Inlet.Core;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Inlet.Tests;
+
+/// <summary>The work loop's release after a run: made when the run left its item leased, skipped when the run gave the lease up.</summary>
+public sealed class DueWorkLoopTests
+{
+    [Fact]
+    public async Task Run_GaveTheLeaseUp_IsNotFollowedByARelease()
+    {
+        var queue = new OneShotQueue("a");
+        // A method group, as the message processor passes its run.
+        await RunUntilDoneAsync(new DueWorkLoop<string>("test", queue, id => id, GiveUpAsync, 1, TimeSpan.FromMinutes(1), TimeProvider.System, NullLogger.Instance), queue);
+
+        Assert.Empty(queue.Released);
+    }
+
+    [Fact]
+    public async Task Run_LeftItsItemLeased_IsReleased()
+    {
+        var queue = new OneShotQueue("a");
+        await RunUntilDoneAsync(new DueWorkLoop<string>("test", queue, id => id, (_, _) => Task.CompletedTask, 1, TimeSpan.FromMinutes(1), TimeProvider.System, NullLogger.Instance), queue);
+
+        Assert.Equal(["a"], queue.Released);
+    }
+
+    private static Task<LeaseAfterRun> GiveUpAsync(string id, CancellationToken cancellationToken) => Task.FromResult(LeaseAfterRun.GivenUp);
+
+    private static async Task RunUntilDoneAsync(DueWorkLoop<string> loop, OneShotQueue queue)
+    {
+        using var stop = new CancellationTokenSource();
+        var running = loop.RunAsync(stop.Token);
+        await queue.Ran.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        // The release, when there is one, follows the run at once; a moment more lets a wrong one show.
+        await Task.Delay(200);
+        await stop.CancelAsync();
+        await running;
+    }
+
+    /// <summary>A queue that hands out its one item once.</summary>
+    private sealed class OneShotQueue(string id) : IWorkQueue<string>
+    {
+        private int _claimed;
+
+        public ConcurrentQueue<string> Released { get; } = new();
+
+        public TaskCompletionSource Ran { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task<IReadOnlyList<string>> ClaimDueAsync(DateTimeOffset now, TimeSpan lease, int limit, CancellationToken cancellationToken) =>
+            Task.FromResult<IReadOnlyList<string>>(Interlocked.Exchange(ref _claimed, 1) == 0 ? [id] : []);
+
+        public Task RenewAsync(IReadOnlyCollection<string> ids, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task ReleaseAsync(string released, CancellationToken cancellationToken)
+        {
+            Released.Enqueue(released);
+            return Task.CompletedTask;
+        }
+
+        public Task<DateTimeOffset?> NextDueAsync(CancellationToken cancellationToken)
+        {
+            if (Volatile.Read(ref _claimed) == 1)
+            {
+                Ran.TrySetResult();
+            }
+
+            return Task.FromResult<DateTimeOffset?>(null);
+        }
+    }
+}
