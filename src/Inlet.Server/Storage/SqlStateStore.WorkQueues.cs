@@ -63,32 +63,25 @@ internal abstract partial class SqlStateStore
                 }
             }
 
-            var claimed = new List<T>();
             if (ids.Count == 0)
             {
-                return claimed;
+                return new List<T>();
             }
 
             var names = string.Join(", ", ids.Select((_, i) => "@id" + i));
             await using var command = Command(connection, transaction,
                 $"UPDATE {queue.Table} SET lease_owner = @owner, lease_until = @until WHERE id IN ({names}) RETURNING {queue.Columns};",
                 [("@owner", Owner), ("@until", Format(now + lease)), .. ids.Select((id, i) => ("@id" + i, (object?)id))]);
-            var order = new Dictionary<string, int>(ids.Count, StringComparer.Ordinal);
-            var positions = new List<int>(ids.Count);
-            for (var i = 0; i < ids.Count; i++)
-            {
-                order[ids[i]] = i;
-            }
-
+            // RETURNING gives the rows in the table's order; they are handed out in the claim's. Every queue's
+            // columns begin with its id.
+            var byId = new Dictionary<string, T>(ids.Count, StringComparer.Ordinal);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                // Every queue's columns begin with its id; RETURNING gives the rows in the table's order, not the claim's.
-                positions.Add(order[reader.GetString(0)]);
-                claimed.Add(queue.Read(reader));
+                byId[reader.GetString(0)] = queue.Read(reader);
             }
 
-            return claimed.Select((item, i) => (item, positions[i])).OrderBy(p => p.Item2).Select(p => p.item).ToList();
+            return ids.Where(byId.ContainsKey).Select(id => byId[id]).ToList();
         }, cancellationToken);
         return (List<T>)result!;
     }
