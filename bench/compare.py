@@ -351,6 +351,26 @@ def start_s3(inlet_dll, scratch):
     return process
 
 
+class PeakRss:
+    """The highest resident memory of a system's process tree, sampled every `interval` seconds until stop()."""
+
+    def __init__(self, system, interval):
+        self.mb = system.rss_mb()
+        self._done = threading.Event()
+
+        def sample():
+            while not self._done.wait(interval):
+                self.mb = max(self.mb, system.rss_mb())
+
+        self._sampler = threading.Thread(target=sample, daemon=True)
+        self._sampler.start()
+
+    def stop(self):
+        self._done.set()
+        self._sampler.join()
+        return self.mb
+
+
 def drive(postfix, system, messages, sessions, size, reuse):
     """One smtp-source run against a system; returns messages per second, CPU seconds and peak RSS."""
     env = dict(os.environ, LD_LIBRARY_PATH=os.path.join(postfix, "usr/lib/postfix"))
@@ -359,25 +379,16 @@ def drive(postfix, system, messages, sessions, size, reuse):
     if reuse:
         command.append("-d")
     command.append(f"127.0.0.1:{system.port}")
-    peak = [system.rss_mb()]
-    done = threading.Event()
-
-    def sample():
-        while not done.wait(0.2):
-            peak[0] = max(peak[0], system.rss_mb())
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+    peak = PeakRss(system, 0.2)
     cpu = system.cpu_seconds()
     started = time.perf_counter()
     result = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=900)
     elapsed = time.perf_counter() - started
     cpu = system.cpu_seconds() - cpu
-    done.set()
-    sampler.join()
+    peak.stop()
     if result.returncode != 0:
         raise RuntimeError(f"smtp-source against {system.name} failed: {result.stderr.strip()[:400]}")
-    return messages / elapsed, cpu / messages * 1000, peak[0]
+    return messages / elapsed, cpu / messages * 1000, peak.mb
 
 
 def main():

@@ -65,7 +65,6 @@ def idle(system, count):
 def large(system, count, megabytes):
     line = b"x" * 998 + b"\r\n"
     lines = megabytes * 1024 * 1024 // len(line)
-    peak = [system.rss_mb()]
     replies = []
 
     def send():
@@ -88,22 +87,13 @@ def large(system, count, megabytes):
             s.sendall(b".\r\n")
             replies.append(f.readline().decode().strip())
 
-    done = threading.Event()
-
-    def sample():
-        while not done.wait(0.1):
-            peak[0] = max(peak[0], system.rss_mb())
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+    peak = compare.PeakRss(system, 0.1)
     senders = [threading.Thread(target=send) for _ in range(count)]
     for t in senders:
         t.start()
     for t in senders:
         t.join()
-    done.set()
-    sampler.join()
-    return replies, peak[0]
+    return replies, peak.stop()
 
 
 def main():
