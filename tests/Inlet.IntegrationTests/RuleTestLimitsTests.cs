@@ -55,28 +55,20 @@ public sealed class RuleTestLimitsTests
     {
         await using var server = await TestServer.StartAsync();
         var slow = new List<TcpClient>();
-        using var trickling = new CancellationTokenSource();
-        var trickles = new List<Task>();
         try
         {
+            // Each slow request sends its headers and 256 KB of its 1 MB body at once, then nothing more until the
+            // test closes it. Kestrel's minimum body rate (240 octets a second, averaged over the body so far) stays
+            // met for over 15 minutes that way, with no writer thread that a loaded machine could hold back: a
+            // trickle that started late once let a slow request time out and free its slot before the fifth came.
+            var head = $"POST /api/rules/test?to=x@example.com HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000000\r\n\r\nSubject: slow\r\n\r\n";
+            var start = Encoding.ASCII.GetBytes(head + string.Concat(Enumerable.Repeat(new string('x', 126) + "\r\n", 2048)));
             for (var i = 0; i < 4; i++)
             {
                 var tcp = new TcpClient();
-                await tcp.ConnectAsync(server.Server.HttpEndPoint);
-                await tcp.GetStream().WriteAsync(Encoding.ASCII.GetBytes($"POST /api/rules/test?to=x@example.com HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000000\r\n\r\nSubject: slow\r\n\r\n"));
                 slow.Add(tcp);
-                // Ten times Kestrel's minimum body rate (240 octets a second), so that the slow requests hold their
-                // slots however long a loaded machine takes to reach the fifth, and a trickle held back for a while
-                // by the other tests does not fall below the rate and lose its slot.
-                trickles.Add(Task.Run(async () =>
-                {
-                    var line = Encoding.ASCII.GetBytes(new string('x', 126) + "\r\n");
-                    while (!trickling.IsCancellationRequested)
-                    {
-                        await tcp.GetStream().WriteAsync(line, trickling.Token);
-                        await Task.Delay(50, trickling.Token);
-                    }
-                }));
+                await tcp.ConnectAsync(server.Server.HttpEndPoint);
+                await tcp.GetStream().WriteAsync(start);
             }
 
             HttpStatusCode status = default;
@@ -91,8 +83,6 @@ public sealed class RuleTestLimitsTests
         }
         finally
         {
-            await trickling.CancelAsync();
-            await Task.WhenAll(trickles.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
             foreach (var tcp in slow)
             {
                 tcp.Dispose();
