@@ -50,24 +50,23 @@ function installConsole() {
   }
 }
 
-// Inlet reads stdout and stderr line by line and frames each invocation with END and REPORT lines. Before every
-// answer (and before the first /next) we write this mark, followed by what we answer, on both streams; Inlet holds
-// the answer until it has read the mark from both, so whatever was printed before the answer is logged before END.
-// It is removed from the environment so that neither the handler nor its child processes see it.
-const LOG_MARK = process.env._INLET_LOG_MARK;
-delete process.env._INLET_LOG_MARK;
-// Captured before user code runs: a handler that patches process.stdout.write must not swallow the mark.
-const originalWrites = [[process.stdout, process.stdout.write], [process.stderr, process.stderr.write]];
-
-/** Writes the mark on both streams; resolves once both writes are handed to the OS (stream order is kept). */
-function markOutput(tag) {
-  if (!LOG_MARK) return Promise.resolve();
-  return Promise.all(originalWrites.map(([stream, write]) => new Promise((resolve) => {
-    try {
-      write.call(stream, `${LOG_MARK}${tag}\n`, () => resolve());
-    } catch {
+// Inlet reads stdout and stderr line by line and frames each invocation with END and REPORT lines: when an answer
+// arrives, it logs whatever is in the pipes before END. Writes to a pipe are synchronous on Linux, so a line printed
+// before the answer is there — unless the pipe was full and Node is still holding the rest. Before every answer (and
+// before the first /next) we wait until neither stream holds anything back.
+function flushOutput() {
+  return Promise.all([process.stdout, process.stderr].map((stream) => new Promise((resolve) => {
+    if (!stream.writableLength || stream.destroyed) {
       resolve();
+      return;
     }
+    const done = () => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
   })));
 }
 
@@ -211,7 +210,7 @@ async function postInvocationResponse(requestId, result) {
     await postInvocationError(requestId, errorBody(err));
     return;
   }
-  await markOutput(requestId);
+  await flushOutput();
   const res = await apiRequest('POST', `/runtime/invocation/${encodeURIComponent(requestId)}/response`, body,
     { 'Content-Type': 'application/json' });
   expectAccepted(res, 'the invocation response');
@@ -219,7 +218,7 @@ async function postInvocationResponse(requestId, result) {
 
 async function postInvocationError(requestId, body) {
   runtimeLog('ERROR', `Invoke Error \t${JSON.stringify(body)}`);
-  await markOutput(requestId);
+  await flushOutput();
   const res = await apiRequest('POST', `/runtime/invocation/${encodeURIComponent(requestId)}/error`,
     JSON.stringify(body), {
       'Content-Type': 'application/json',
@@ -230,7 +229,7 @@ async function postInvocationError(requestId, body) {
 
 async function postInitError(body, headerType) {
   runtimeLog('ERROR', `Init Error \t${JSON.stringify(body)}`);
-  await markOutput('init');
+  await flushOutput();
   const res = await apiRequest('POST', '/runtime/init/error', JSON.stringify(body), {
     'Content-Type': 'application/json',
     'Lambda-Runtime-Function-Error-Type': headerSafe(headerType),
@@ -672,7 +671,7 @@ async function main() {
   // An error thrown asynchronously by the module's top level may already have been reported as the init error.
   if (exiting) return;
   initializing = false;
-  await markOutput('init');
+  await flushOutput();
 
   // One invocation at a time, for as long as the host keeps sending events.
   for (;;) {

@@ -23,11 +23,9 @@ import traceback
 API_VERSION = "2018-06-01"
 THIS_FILE = os.path.abspath(__file__)
 
-# Inlet reads the process's stdout and stderr line by line and frames each invocation with END and REPORT lines.
-# Before every answer this runtime writes the mark, followed by what it answers, on both streams; the host holds the
-# answer until it has read the mark on both, so every line printed before the answer is in the log before END.
-# The variable is removed so that neither the handler nor its child processes see it.
-LOG_MARK = os.environ.pop("_INLET_LOG_MARK", None)
+# Inlet reads the process's stdout and stderr line by line and frames each invocation with END and REPORT lines:
+# when an answer arrives, it logs whatever is in the pipes before END. So before every answer this runtime flushes
+# both streams (the handler may have replaced them with buffered ones), and every line printed before it is there.
 
 
 class Fault(Exception):
@@ -103,20 +101,11 @@ def write_out(text):
         os.write(1, text.encode("utf-8", "replace"))
 
 
-def mark_output(tag):
-    if LOG_MARK is None:
-        return
+def flush_output():
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except Exception:
-            pass
-    line = (LOG_MARK + tag + "\n").encode("utf-8")
-    # Straight to the descriptors: the handler may have replaced sys.stdout, and the mark must reach the pipes.
-    for fd in (1, 2):
-        try:
-            os.write(fd, line)
-        except OSError:
             pass
 
 
@@ -385,10 +374,10 @@ def run_invocation(api, handler, headers, body):
 
     if error is not None:
         log_error(error)
-        mark_output(request_id)
+        flush_output()
         api.post_error(request_id, error)
     else:
-        mark_output(request_id)
+        flush_output()
         api.post_response(request_id, result, content_type)
 
 
@@ -461,7 +450,7 @@ def main():
 
     if error is not None:
         log_error(error)
-        mark_output("init")
+        flush_output()
         api.post_init_error(error)
         sys.exit(1)
 

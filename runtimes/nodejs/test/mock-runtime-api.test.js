@@ -705,50 +705,27 @@ test('events queued before the process asks are served one at a time', async (t)
 });
 
 // ------------------------------------------------------------------------------------------------------------
-// The log mark Inlet waits for before it frames an invocation with END
+// Output before the answer: Inlet logs what is in the pipes when the answer arrives
 // ------------------------------------------------------------------------------------------------------------
 
-test('with _INLET_LOG_MARK, the mark follows the init output and each answer\'s output on both streams', async (t) => {
-  const MARK = '\u001eMARK123 ';
+test('an answer waits until output held back by a full pipe has been written', async (t) => {
   const fn = await startFunction(t, {
     handler: 'index.handler',
-    env: { _INLET_LOG_MARK: MARK },
     files: {
       'index.js': `
-console.log('loading');
-exports.handler = async (event) => {
-  console.log('printed ' + event.n);
-  console.error('complained ' + event.n);
-  // A handler that takes over stdout does not swallow the mark.
-  if (event.n === 2) process.stdout.write = () => true;
-  return { sawMark: process.env._INLET_LOG_MARK !== undefined };
+exports.handler = async () => {
+  console.log('x'.repeat(1024 * 1024));
+  return 'done';
 };
 `,
     },
   });
-  const first = fn.api.invoke({ n: 1 });
-  const second = fn.api.invoke({ n: 2 });
-  assert.deepEqual((await fn.api.resultFor(first)).body, { sawMark: false });
-  await fn.api.resultFor(second);
-  await eventually(() => fn.output.stdout.includes(`${MARK}${second}\n`) && fn.output.stderr.includes(`${MARK}${second}\n`));
-  const out = fn.output.stdout;
-  assert.ok(out.indexOf('loading') < out.indexOf(`${MARK}init\n`));
-  assert.ok(out.indexOf(`${MARK}init\n`) < out.indexOf('printed 1'));
-  assert.ok(out.indexOf('printed 1') < out.indexOf(`${MARK}${first}\n`));
-  assert.ok(fn.output.stderr.indexOf('complained 2') < fn.output.stderr.indexOf(`${MARK}${second}\n`));
-});
-
-test('with _INLET_LOG_MARK, an init error is written, then marked, then posted', async (t) => {
-  const MARK = '\u001eMARK456 ';
-  const fn = await startFunction(t, {
-    handler: 'index.handler',
-    env: { _INLET_LOG_MARK: MARK },
-    files: { 'index.js': "throw new Error('broken at import');\n" },
-  });
-  const post = await fn.api.waitForPost((p) => p.kind === 'init-error');
-  assert.equal(post.body.errorMessage, 'broken at import');
-  await fn.exited;
-  const err = fn.output.stderr;
-  assert.ok(err.indexOf('broken at import') >= 0 && err.indexOf('broken at import') < err.indexOf(`${MARK}init\n`));
-  assert.ok(fn.output.stdout.includes(`${MARK}init\n`));
+  // Nobody reads stdout: the pipe fills, and Node keeps the rest of the line.
+  fn.child.stdout.pause();
+  const id = fn.api.invoke({});
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  assert.equal(fn.api.posts.length, 0, 'answered while output was still held back');
+  fn.child.stdout.resume();
+  assert.equal((await fn.api.resultFor(id)).body, 'done');
+  await eventually(() => fn.output.stdout.includes('x'.repeat(1024 * 1024)));
 });

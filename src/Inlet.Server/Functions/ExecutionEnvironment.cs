@@ -83,9 +83,7 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
             : Function.IsPython
                 ? (sandbox.ResolveProgram(_options.PythonPath), new[] { "-u", Path.Combine(runtimeDirectory, "python", "bootstrap.py") })
                 : (Path.Combine(codePath!, "bootstrap"), Array.Empty<string>());
-        // Inlet's own bootstraps mark the end of each answer's output (see RuntimeOutput); other runtimes do not.
-        var mark = Function.IsProvided ? null : "\u001e" + Convert.ToHexString(RandomNumberGenerator.GetBytes(12)) + " ";
-        _output = new RuntimeOutput(mark, line => _logs.Append(Function.FunctionName, LogStreamName, _current?.RequestId ?? _lastRequestId, line));
+        _output = new RuntimeOutput(line => _logs.Append(Function.FunctionName, LogStreamName, _current?.RequestId ?? _lastRequestId, line));
         if (Function.IsProvided && !File.Exists(fileName))
         {
             _init.TrySetResult(InvocationOutcome.Error("Runtime.InvalidEntrypoint", $"Couldn't find valid bootstrap(s): [{fileName}]"));
@@ -115,25 +113,16 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
             info.Environment[key] = value;
         }
 
-        if (mark is not null)
-        {
-            // Read and removed by the bootstrap at start: the handler never sees it.
-            info.Environment["_INLET_LOG_MARK"] = mark;
-        }
-
         sandbox.Apply(info);
 
         try
         {
             _process = new Process { StartInfo = info, EnableRaisingEvents = true };
-            _process.OutputDataReceived += (_, e) => _output.OnLine(RuntimeOutput.StandardOutput, e.Data);
-            _process.ErrorDataReceived += (_, e) => _output.OnLine(RuntimeOutput.StandardError, e.Data);
             _process.Exited += (_, _) => _ = OnExitedAsync();
             _process.Start();
             _status = OperatingSystem.IsLinux() ? new ProcStatus(_process.Id) : null;
             _process.StandardInput.Close();
-            _process.BeginOutputReadLine();
-            _process.BeginErrorReadLine();
+            _output.Start(_process.StandardOutput.BaseStream, _process.StandardError.BaseStream);
             _memoryWatch = new Timer(_ => WatchMemory(), null, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(100));
         }
         catch (System.ComponentModel.Win32Exception e)
@@ -306,7 +295,7 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
         {
             var body = await ReadBodyAsync(context, MaxResponse);
             var type = context.Request.Headers["Lambda-Runtime-Function-Error-Type"].FirstOrDefault() ?? "Runtime.Unknown";
-            await _output!.DrainAsync("init", context.RequestAborted);
+            _output!.Drain();
             _init.TrySetResult(ErrorOutcome(body, type));
             await WriteJsonAsync(context, StatusCodes.Status202Accepted, """{"status":"OK"}""");
         }
@@ -333,7 +322,7 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
         {
             InitDuration = Stopwatch.GetElapsedTime(_started);
             // The init's output goes before the first invocation's START line.
-            await _output!.DrainAsync("init", context.RequestAborted);
+            _output!.Drain();
             _init.TrySetResult(null);
         }
 
@@ -393,7 +382,7 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
             ? ErrorOutcome(body, context.Request.Headers["Lambda-Runtime-Function-Error-Type"].FirstOrDefault())
             : new InvocationOutcome(false, body);
         current.AnsweredAt = answeredAt;
-        await _output!.DrainAsync(requestId, context.RequestAborted);
+        _output!.Drain();
         current.Answer(outcome);
         await WriteJsonAsync(context, StatusCodes.Status202Accepted, """{"status":"OK"}""");
     }
@@ -575,6 +564,7 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
             await _api.DisposeAsync();
         }
 
+        _output?.Stop();
         _process?.Dispose();
         _status?.Dispose();
     }

@@ -1,4 +1,7 @@
-using System.Diagnostics;
+using System.IO.Pipes;
+using Microsoft.Win32.SafeHandles;
+using System.Runtime.InteropServices;
+using System.Text;
 
 namespace Inlet.Functions;
 
@@ -7,119 +10,69 @@ namespace Inlet.Functions;
 /// ahead of its <c>END</c> line.
 /// </summary>
 /// <remarks>
-/// The two pipes are read asynchronously, so when the runtime's answer arrives on the Runtime API, lines it printed
-/// just before may still be in a pipe or in the reader. Inlet's own bootstraps settle this exactly: before each
-/// answer (and before their first <c>/next</c>) they write a mark — a random token, known only to this environment,
-/// followed by what they answer — on both streams, and the answer is held until the mark has been read from both.
-/// The pipes are in order, so every line written before the answer is then in the log. A mark that never comes
-/// (a handler that closed its stdout) is given up on after <see cref="MarkTimeout"/>; a stream that reached its end
-/// has nothing more to wait for. Other runtimes (<c>provided</c>, any bootstrap) write no mark: for them the
-/// barrier waits until the output has been quiet for <see cref="Quiet"/> after the answer, at most
-/// <see cref="MaxSettle"/>. Everything was in the pipes when the answer was sent, and the readers take it from there
-/// within microseconds, so this only fails a runtime whose readers are starved for longer than that.
+/// A runtime writes its output before it sends its answer, so when the answer arrives on the Runtime API every line
+/// printed before it is in a pipe or already read. <see cref="Drain"/> settles this exactly and at once: every read of
+/// the pipes — the reader thread's and the drain's — happens under one lock together with the lines it yields, and
+/// each read follows a poll(2) that found data or the end, so none waits. A drain that finds both pipes empty knows
+/// that everything written before it is in the log; text without a final newline is then a line of its own. This holds
+/// for every runtime, with no token written by the runtime and no quiet time waited for. Only output a runtime still
+/// holds in its own buffers (a C program's stdio), or that a child process writes after the answer, lands after
+/// <c>END</c>.
 /// </remarks>
-internal sealed class RuntimeOutput
+internal sealed partial class RuntimeOutput
 {
-    public static readonly TimeSpan MarkTimeout = TimeSpan.FromSeconds(1);
-    public static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(10);
-    public static readonly TimeSpan MaxSettle = TimeSpan.FromMilliseconds(100);
-
-    private readonly string? _mark;
-    private readonly Action<string> _write;
-    private readonly object _gate = new();
-    private readonly string?[] _marked = new string?[2];
-    private readonly bool[] _closed = new bool[2];
-    private readonly TaskCompletionSource _allClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private (string Tag, TaskCompletionSource Done)? _waiter;
-    private long _lastLine;
-
-    /// <param name="mark">The token the runtime writes before each answer, or null for a runtime that writes none.</param>
-    /// <param name="write">Appends one line to the function's log.</param>
-    public RuntimeOutput(string? mark, Action<string> write)
-    {
-        _mark = mark;
-        _write = write;
-    }
-
     public const int StandardOutput = 0;
     public const int StandardError = 1;
 
-    /// <summary>A line read from one of the streams; null when the stream has ended.</summary>
-    public void OnLine(int stream, string? line)
+    /// <summary>
+    /// A line longer than this is cut there and logged in parts, as CloudWatch Logs holds an event to 256 KB; a runtime
+    /// that writes without newlines then costs a bounded buffer.
+    /// </summary>
+    public const int MaxLine = 256 * 1024;
+
+    /// <summary>How long the reader sleeps at most between looks at whether it was stopped.</summary>
+    private const int PollMilliseconds = 1000;
+
+    /// <summary>A drain reads at most this much of each pipe, so a runtime that keeps writing cannot hold an answer.</summary>
+    private const int MaxDrain = 4 * 1024 * 1024;
+
+    private readonly Action<string> _write;
+    private readonly object _gate = new();
+    private readonly SafePipeHandle?[] _handles = new SafePipeHandle?[2];
+    private readonly int[] _fds = [-1, -1];
+    private readonly bool[] _closed = [true, true];
+    private readonly List<byte>[] _partial = [[], []];
+    private readonly byte[] _buffer = new byte[64 * 1024];
+    private readonly TaskCompletionSource _allClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile bool _stopped;
+
+    /// <param name="write">Appends one line to the function's log.</param>
+    public RuntimeOutput(Action<string> write)
     {
-        if (line is null)
-        {
-            lock (_gate)
-            {
-                _closed[stream] = true;
-                if (_closed[StandardOutput] && _closed[StandardError])
-                {
-                    _allClosed.TrySetResult();
-                }
-
-                Release();
-            }
-
-            return;
-        }
-
-        var at = _mark is null ? -1 : line.IndexOf(_mark, StringComparison.Ordinal);
-        if (at < 0)
-        {
-            Volatile.Write(ref _lastLine, Stopwatch.GetTimestamp());
-            _write(line);
-            return;
-        }
-
-        // What the handler printed without a newline ends up in front of the mark: it is a line of its own.
-        if (at > 0)
-        {
-            _write(line[..at]);
-        }
-
-        lock (_gate)
-        {
-            _marked[stream] = line[(at + _mark!.Length)..];
-            Release();
-        }
+        _write = write;
     }
 
-    /// <summary>Returns once every line the runtime wrote before it sent the answer marked <paramref name="tag"/> is in the log.</summary>
-    public async Task DrainAsync(string tag, CancellationToken cancellationToken)
+    /// <summary>Starts reading the runtime's stdout and stderr (the pipes of a started process).</summary>
+    public void Start(Stream standardOutput, Stream standardError)
     {
-        if (_mark is null)
-        {
-            await SettleAsync(cancellationToken);
-            return;
-        }
-
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_gate)
         {
-            if (Reached(tag))
-            {
-                return;
-            }
-
-            _waiter = (tag, done);
+            Attach(StandardOutput, standardOutput);
+            Attach(StandardError, standardError);
         }
 
-        try
+        new Thread(ReadLoop) { IsBackground = true, Name = "Function output" }.Start();
+    }
+
+    /// <summary>Logs every line the runtime wrote before this call: what is in the pipes, and any text without a final newline.</summary>
+    public void Drain()
+    {
+        lock (_gate)
         {
-            await done.Task.WaitAsync(MarkTimeout, cancellationToken);
-        }
-        catch (TimeoutException)
-        {
-            // The mark did not come; the answer is not held any longer for it.
-        }
-        finally
-        {
-            lock (_gate)
+            for (var stream = 0; stream < 2; stream++)
             {
-                if (_waiter?.Done == done)
-                {
-                    _waiter = null;
-                }
+                ReadAvailable(stream, MaxDrain);
+                FlushPartial(stream);
             }
         }
     }
@@ -137,32 +90,223 @@ internal sealed class RuntimeOutput
         }
     }
 
-    private async Task SettleAsync(CancellationToken cancellationToken)
+    /// <summary>Stops the reader; it lets go of the pipes within <see cref="PollMilliseconds"/>.</summary>
+    public void Stop() => _stopped = true;
+
+    private void Attach(int stream, Stream pipe)
     {
-        var answered = Stopwatch.GetTimestamp();
-        while (!_allClosed.Task.IsCompleted)
+        var handle = ((PipeStream)pipe).SafePipeHandle;
+        var added = false;
+        // Held until the reader lets go, so that the descriptor is not closed (and its number reused) under a read.
+        handle.DangerousAddRef(ref added);
+        var fd = (int)handle.DangerousGetHandle();
+        _handles[stream] = handle;
+        _fds[stream] = fd;
+        _closed[stream] = false;
+    }
+
+    private void ReadLoop()
+    {
+        var polls = new PollFd[2];
+        try
         {
-            var last = Math.Max(answered, Volatile.Read(ref _lastLine));
-            var wait = Quiet - Stopwatch.GetElapsedTime(last);
-            var left = MaxSettle - Stopwatch.GetElapsedTime(answered);
-            if (wait <= TimeSpan.Zero || left <= TimeSpan.Zero)
+            while (!_stopped)
+            {
+                int open;
+                lock (_gate)
+                {
+                    open = 0;
+                    for (var stream = 0; stream < 2; stream++)
+                    {
+                        if (!_closed[stream])
+                        {
+                            polls[open++] = new PollFd { Fd = _fds[stream], Events = PollIn };
+                        }
+                    }
+                }
+
+                if (open == 0)
+                {
+                    return;
+                }
+
+                int ready;
+                unsafe
+                {
+                    fixed (PollFd* fds = polls)
+                    {
+                        ready = Poll(fds, (nuint)open, PollMilliseconds);
+                    }
+                }
+
+                if (ready <= 0)
+                {
+                    continue;
+                }
+
+                lock (_gate)
+                {
+                    for (var stream = 0; stream < 2; stream++)
+                    {
+                        ReadAvailable(stream, int.MaxValue);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                for (var stream = 0; stream < 2; stream++)
+                {
+                    Close(stream);
+                    _handles[stream]?.DangerousRelease();
+                    _handles[stream] = null;
+                    _fds[stream] = -1;
+                }
+            }
+        }
+    }
+
+    /// <summary>Reads what the pipe holds now, without waiting, and logs each complete line. Under the lock.</summary>
+    private void ReadAvailable(int stream, int limit)
+    {
+        var total = 0;
+        while (!_closed[stream] && total < limit)
+        {
+            int ready, read;
+            short events;
+            unsafe
+            {
+                var poll = new PollFd { Fd = _fds[stream], Events = PollIn };
+                ready = Poll(&poll, 1, 0);
+                events = poll.Revents;
+            }
+
+            if (ready < 0 && Marshal.GetLastPInvokeError() == EINTR)
+            {
+                continue;
+            }
+
+            if (ready == 0)
             {
                 return;
             }
 
-            await Task.Delay(wait < left ? wait : left, cancellationToken);
+            read = -1;
+            if (ready > 0 && (events & (PollIn | PollHup)) != 0)
+            {
+                unsafe
+                {
+                    fixed (byte* buffer = _buffer)
+                    {
+                        read = (int)Read(_fds[stream], buffer, (nuint)_buffer.Length);
+                    }
+                }
+            }
+
+            if (read > 0)
+            {
+                total += read;
+                Split(stream, _buffer.AsSpan(0, read));
+                continue;
+            }
+
+            if (read < 0 && Marshal.GetLastPInvokeError() == EINTR)
+            {
+                continue;
+            }
+
+            // The end of the stream (every writer closed it), or a pipe that can no longer be read.
+            FlushPartial(stream);
+            Close(stream);
+            return;
         }
     }
 
-    private bool Reached(string tag) =>
-        (_closed[StandardOutput] || _marked[StandardOutput] == tag) && (_closed[StandardError] || _marked[StandardError] == tag);
-
-    private void Release()
+    private void Split(int stream, ReadOnlySpan<byte> data)
     {
-        if (_waiter is { } waiter && Reached(waiter.Tag))
+        var partial = _partial[stream];
+        while (data.Length > 0)
         {
-            _waiter = null;
-            waiter.Done.TrySetResult();
+            var end = data.IndexOf((byte)'\n');
+            if (end < 0)
+            {
+                var room = MaxLine - partial.Count;
+                partial.AddRange(data[..Math.Min(room, data.Length)]);
+                data = data[Math.Min(room, data.Length)..];
+                if (partial.Count >= MaxLine)
+                {
+                    FlushPartial(stream);
+                }
+
+                continue;
+            }
+
+            if (partial.Count == 0)
+            {
+                Emit(data[..end]);
+            }
+            else
+            {
+                partial.AddRange(data[..end]);
+                FlushPartial(stream);
+            }
+
+            data = data[(end + 1)..];
         }
     }
+
+    private void FlushPartial(int stream)
+    {
+        var partial = _partial[stream];
+        if (partial.Count > 0)
+        {
+            Emit(CollectionsMarshal.AsSpan(partial));
+            partial.Clear();
+        }
+    }
+
+    /// <summary>One line, without its CR LF or LF; a newline never falls inside a UTF-8 sequence, so bytes split safely.</summary>
+    private void Emit(ReadOnlySpan<byte> line)
+    {
+        if (line.Length > 0 && line[^1] == (byte)'\r')
+        {
+            line = line[..^1];
+        }
+
+        _write(Encoding.UTF8.GetString(line));
+    }
+
+    private void Close(int stream)
+    {
+        if (_closed[stream])
+        {
+            return;
+        }
+
+        _closed[stream] = true;
+        if (_closed[StandardOutput] && _closed[StandardError])
+        {
+            _allClosed.TrySetResult();
+        }
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
+
+    private const short PollIn = 0x1;
+    private const short PollHup = 0x10;
+    private const int EINTR = 4;
+
+    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
+    private static unsafe partial int Poll(PollFd* fds, nuint count, int timeout);
+
+    [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
+    private static unsafe partial nint Read(int fd, byte* buffer, nuint count);
 }
