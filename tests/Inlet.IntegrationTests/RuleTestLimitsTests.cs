@@ -20,8 +20,9 @@ public sealed class RuleTestLimitsTests
         clock.Stop();
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
         Assert.Contains("HeaderTooLarge", await response.Content.ReadAsStringAsync());
-        // It took 14.7 s of CPU when the whole body was parsed as one header; generous bounds, not a benchmark.
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), clock.Elapsed.ToString());
+        // It took 14.7 s of CPU when the whole body was parsed as one header; generous bounds, not a benchmark, that a
+        // loaded machine meets as well.
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), clock.Elapsed.ToString());
         Assert.Empty(Directory.EnumerateFiles(Path.Combine(server.Directory, "spool"), "#*"));
         Assert.True(GC.GetTotalMemory(forceFullCollection: true) - before < 64L * 1024 * 1024);
     }
