@@ -22,7 +22,9 @@ const PREFIX = '/2018-06-01';
 
 /** A minimal Runtime API: a queue of events for GET /next, and a record of everything posted back. */
 class MockRuntimeApi {
-  constructor() {
+  /** `chunked`: every body goes out in two writes, so Node sends it with chunked transfer encoding. */
+  constructor({ chunked = false } = {}) {
+    this.chunked = chunked;
     this.queue = [];
     this.parkedNext = [];
     this.posts = [];
@@ -65,7 +67,7 @@ class MockRuntimeApi {
         'Lambda-Runtime-Invoked-Function-Arn': 'arn:aws:lambda:us-east-1:123456789012:function:test-fn',
         'Lambda-Runtime-Trace-Id': 'Root=1-00000000-000000000000000000000000;Sampled=0',
       }, inv.headers));
-      res.end(inv.body);
+      this.send(res, inv.body);
     }
   }
 
@@ -96,9 +98,20 @@ class MockRuntimeApi {
       post.body = JSON.parse(raw);
       post.at = Date.now();
       this.posts.push(post);
-      res.writeHead(202, { 'Content-Type': 'application/json' }).end('{"status":"OK"}');
+      res.writeHead(202, { 'Content-Type': 'application/json' });
+      this.send(res, '{"status":"OK"}');
       this.postWaiters = this.postWaiters.filter((w) => !w.check());
     });
+  }
+
+  send(res, body) {
+    if (!this.chunked) {
+      res.end(body);
+      return;
+    }
+    const half = Math.floor(body.length / 2);
+    res.write(body.slice(0, half));
+    res.end(body.slice(half));
   }
 
   /** Resolves with the first post (past or future) that matches `predicate`. */
@@ -128,14 +141,14 @@ class MockRuntimeApi {
  * Writes `files` into a temp task root, starts the mock API and the bootstrap. Returns handles for the test and
  * registers cleanup with `t`.
  */
-async function startFunction(t, { files, handler, env = {} }) {
+async function startFunction(t, { files, handler, env = {}, chunked = false }) {
   const taskRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'inlet-node-rt-'));
   for (const [name, content] of Object.entries(files)) {
     const full = path.join(taskRoot, name);
     fs.mkdirSync(path.dirname(full), { recursive: true });
     fs.writeFileSync(full, content);
   }
-  const api = new MockRuntimeApi();
+  const api = new MockRuntimeApi({ chunked });
   const address = await api.start();
   const child = spawn(process.execPath, [BOOTSTRAP], {
     cwd: taskRoot,
@@ -707,6 +720,19 @@ test('events queued before the process asks are served one at a time', async (t)
 // ------------------------------------------------------------------------------------------------------------
 // Output before the answer: Inlet logs what is in the pipes when the answer arrives
 // ------------------------------------------------------------------------------------------------------------
+
+test('events and acknowledgements sent with chunked transfer encoding are read whole', async (t) => {
+  const fn = await startFunction(t, {
+    handler: 'index.handler',
+    chunked: true,
+    files: { 'index.js': 'exports.handler = async (event) => ({ echo: event.text });\n' },
+  });
+  const text = 'é'.repeat(50000);
+  for (const n of [1, 2, 3]) {
+    const post = await fn.api.resultFor(fn.api.invoke({ text: text + n }));
+    assert.deepEqual(post.body, { echo: text + n });
+  }
+});
 
 test('an answer waits until output held back by a full pipe has been written', async (t) => {
   const fn = await startFunction(t, {

@@ -432,7 +432,10 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
     {
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json";
-        await context.Response.WriteAsync(json);
+        // With its length, the answer goes out in one piece rather than chunked.
+        var body = Encoding.UTF8.GetBytes(json);
+        context.Response.ContentLength = body.Length;
+        await context.Response.Body.WriteAsync(body);
     }
 
     /// <summary>Peak resident memory of the process in MB (Lambda's "Max Memory Used").</summary>
