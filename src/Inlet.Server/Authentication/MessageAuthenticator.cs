@@ -71,28 +71,51 @@ internal sealed partial class MessageAuthenticator
         IReadOnlyList<DkimSignatureResult> dkim = [];
         // Reading the message is local work, not what the budget bounds (DNS and the scanners): a budget spent while
         // it is read must not fail the message, so the read is bounded by processing alone.
-        await using (var stream = await openMessage(cancellationToken) ?? throw new FileNotFoundException("The received message is missing from the spool."))
+        var stream = await openMessage(cancellationToken) ?? throw new FileNotFoundException("The received message is missing from the spool.");
+        try
         {
-            MimeMessage? message;
+            // The header section first: it names the author, and a message without a DKIM-Signature (most of them)
+            // needs nothing more, so its body is never parsed into MIME parts.
+            HeaderList? headers;
             try
             {
-                message = await MimeMessage.LoadAsync(ParserOptions.Default, stream, persistent: stream.CanSeek, cancellationToken);
+                headers = await HeaderList.LoadAsync(ParserOptions.Default, stream, cancellationToken);
             }
             catch (FormatException)
             {
                 // A message whose first line is not a header field: it has no author and no signature to check, and
                 // failing here would retry it for hours.
-                message = null;
+                headers = null;
                 notes.Add("the message has no header section MimeKit can read: no From domain, no DKIM signature");
             }
 
-            if (message is not null)
+            if (headers is not null)
             {
-                var domains = message.From.Mailboxes.Select(m => m.Domain.ToLowerInvariant()).Distinct().ToList();
+                // A message made of the header section alone parses From exactly as the whole message would.
+                var domains = new MimeMessage(headers).From.Mailboxes.Select(m => m.Domain.ToLowerInvariant()).Distinct().ToList();
                 // RFC 7489 §6.6.1: DMARC needs exactly one author domain.
                 fromDomain = domains.Count == 1 && domains[0].Length > 0 ? domains[0] : null;
+            }
+
+            if (headers is not null && headers.Contains(HeaderId.DkimSignature))
+            {
+                if (stream.CanSeek)
+                {
+                    stream.Position = 0;
+                }
+                else
+                {
+                    await stream.DisposeAsync();
+                    stream = await openMessage(cancellationToken) ?? throw new FileNotFoundException("The received message is missing from the spool.");
+                }
+
+                var message = await MimeMessage.LoadAsync(ParserOptions.Default, stream, persistent: stream.CanSeek, cancellationToken);
                 dkim = await Guard<IReadOnlyList<DkimSignatureResult>>(() => _dkim.VerifyAsync(message, token), e => [new DkimSignatureResult(DkimResult.TempError, string.Empty, string.Empty, string.Empty, e)], cancellationToken);
             }
+        }
+        finally
+        {
+            await stream.DisposeAsync();
         }
 
         var spf = await spfTask;
