@@ -100,9 +100,19 @@ internal sealed partial class FileBlobStore(string root) : IBlobStore, ILocalFil
     public Task<IBlobWriter> CreateAsync(string container, string key, CancellationToken cancellationToken)
     {
         var path = PathOf(container, key);
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var temp = Path.Combine(Path.GetDirectoryName(path)!, TempPrefix + Guid.NewGuid().ToString("N"));
-        var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 64 * 1024, FileOptions.Asynchronous);
+        FileStream stream;
+        try
+        {
+            stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 64 * 1024, FileOptions.Asynchronous);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // The folder is made on the first write into it, not looked up before every write.
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 64 * 1024, FileOptions.Asynchronous);
+        }
+
         return Task.FromResult<IBlobWriter>(new Writer(stream, temp, path));
     }
 
@@ -267,7 +277,8 @@ internal sealed partial class FileBlobStore(string root) : IBlobStore, ILocalFil
 
         public async Task CommitAsync(CancellationToken cancellationToken)
         {
-            await stream.FlushAsync(cancellationToken);
+            // One synchronous write of what is buffered and the fsync, on this thread: the fsync blocks it anyway.
+            cancellationToken.ThrowIfCancellationRequested();
             stream.Flush(flushToDisk: true);
             await stream.DisposeAsync();
             File.Move(temp, path, overwrite: true);
