@@ -14,7 +14,7 @@ namespace Inlet.Storage;
 /// </summary>
 internal sealed partial class SqliteStateStore : SqlStateStore, ISmallBlobStore
 {
-    private const int SchemaVersion = 10;
+    private const int SchemaVersion = 11;
     private const int MaxBatch = 256;
 
     /// <summary>Readers kept open between reads, each with its compiled statements; more at once are opened and closed.</summary>
@@ -192,6 +192,13 @@ internal sealed partial class SqliteStateStore : SqlStateStore, ISmallBlobStore
         {
             // Small spooled messages, kept in the database so that their data and their record share its group commit.
             await RunSqlAsync(connection, "CREATE TABLE IF NOT EXISTS spool_blobs (container TEXT NOT NULL, key TEXT NOT NULL, data BLOB NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (container, key));", cancellationToken);
+        }
+
+        if (version < 11)
+        {
+            // Every claim and count by status goes along messages_status (status, id); the partial index on status
+            // was only written, three times a message, on the one writer every message waits for.
+            await RunSqlAsync(connection, "DROP INDEX IF EXISTS messages_unfinished;", cancellationToken);
         }
 
         if (version < SchemaVersion)
