@@ -6,6 +6,8 @@ using System.Text;
 namespace Inlet.IntegrationTests;
 
 /// <summary>The dry run's limits: streamed to a file, header section capped, a few at a time.</summary>
+/// <remarks>Alone, because the memory bound is read from the whole process's heap, which parallel tests would fill.</remarks>
+[Collection(MeasuresTheProcess.Name)]
 public sealed class RuleTestLimitsTests
 {
     [Fact]
