@@ -62,8 +62,7 @@ public sealed class RuleTestLimitsTests
         {
             // Each slow request sends its headers and 256 KB of its 1 MB body at once, then nothing more until the
             // test closes it. Kestrel's minimum body rate (240 octets a second, averaged over the body so far) stays
-            // met for over 15 minutes that way, with no writer thread that a loaded machine could hold back: a
-            // trickle that started late once let a slow request time out and free its slot before the fifth came.
+            // met for over 15 minutes that way, with no writer thread for a loaded machine to hold back.
             var head = $"POST /api/rules/test?to=x@example.com HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000000\r\n\r\nSubject: slow\r\n\r\n";
             var start = Encoding.ASCII.GetBytes(head + string.Concat(Enumerable.Repeat(new string('x', 126) + "\r\n", 2048)));
             for (var i = 0; i < 4; i++)
@@ -74,14 +73,18 @@ public sealed class RuleTestLimitsTests
                 await tcp.GetStream().WriteAsync(start);
             }
 
-            HttpStatusCode status = default;
-            for (var attempt = 0; attempt < 100 && status != HttpStatusCode.TooManyRequests; attempt++)
+            // Each dry run streams its message to a '#dry-run-' file of the spool from the moment it holds a slot:
+            // once there are four, every slot is taken.
+            var spool = Path.Combine(server.Directory, "spool");
+            var clock = Stopwatch.StartNew();
+            while (DryRunFiles(spool) < 4 && clock.Elapsed < TimeSpan.FromSeconds(30))
             {
-                await Task.Delay(100);
-                using var response = await server.Http.PostAsync("/api/rules/test?to=x@example.com", new StringContent("Subject: t\r\n\r\nx\r\n"));
-                status = response.StatusCode;
+                await Task.Delay(20);
             }
 
+            Assert.True(DryRunFiles(spool) == 4, $"{DryRunFiles(spool)} slow dry runs started within 30 s; the slow requests: {string.Join("; ", slow.Select(Describe))}");
+            using var fifth = await server.Http.PostAsync("/api/rules/test?to=x@example.com", new StringContent("Subject: t\r\n\r\nx\r\n"));
+            var status = fifth.StatusCode;
             Assert.True(status == HttpStatusCode.TooManyRequests, $"the fifth dry run was answered {status}; the slow requests: {string.Join("; ", slow.Select(Describe))}");
         }
         finally
@@ -103,6 +106,9 @@ public sealed class RuleTestLimitsTests
 
         Assert.Equal(HttpStatusCode.OK, after);
     }
+
+    private static int DryRunFiles(string spool) =>
+        Directory.Exists(spool) ? Directory.EnumerateFiles(spool, "#dry-run-*", SearchOption.AllDirectories).Count() : 0;
 
     /// <summary>What the server did with a slow request: nothing yet, closed it, or answered it.</summary>
     private static string Describe(TcpClient tcp)
