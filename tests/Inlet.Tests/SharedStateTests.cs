@@ -175,6 +175,37 @@ public sealed class SharedStateTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Renew_ThreeLeases_AllOfThemKept()
+    {
+        // Three ids make an IN list of four, the last one named twice.
+        var ids = await InsertAsync(3);
+        var now = DateTimeOffset.UtcNow;
+        Assert.Equal(3, (await Messages(_a).ClaimDueAsync(now, TimeSpan.FromSeconds(30), 3, CancellationToken.None)).Count);
+
+        await Messages(_a).RenewAsync(ids, now.AddSeconds(20), TimeSpan.FromSeconds(30), CancellationToken.None);
+
+        Assert.Empty(await Messages(_b).ClaimDueAsync(now.AddSeconds(45), TimeSpan.FromSeconds(30), 3, CancellationToken.None));
+        Assert.Equal(3, (await Messages(_b).ClaimDueAsync(now.AddSeconds(51), TimeSpan.FromSeconds(30), 3, CancellationToken.None)).Count);
+    }
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(3, 4)]
+    [InlineData(4, 4)]
+    [InlineData(5, 8)]
+    [InlineData(64, 64)]
+    public void IdList_RoundsUpToAPowerOfTwo_WithTheLastIdRepeated(int count, int names)
+    {
+        var ids = Enumerable.Range(0, count).Select(i => "m" + i).ToList();
+
+        var (text, values) = SqlStateStore.IdList(ids);
+
+        Assert.Equal(names, values.Length);
+        Assert.Equal(string.Join(", ", Enumerable.Range(0, names).Select(i => "@id" + i)), text);
+        Assert.Equal(ids.Concat(Enumerable.Repeat(ids[^1], names - count)), values.Select(v => (string)v.Item2!));
+    }
+
+    [Fact]
     public async Task Initialize_SameNodeRestarted_TakesItsWorkBackAtOnce()
     {
         var id = (await InsertAsync(1))[0];

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Numerics;
 
 namespace Inlet.Storage;
 
@@ -68,10 +69,10 @@ internal abstract partial class SqlStateStore
                 return new List<T>();
             }
 
-            var names = string.Join(", ", ids.Select((_, i) => "@id" + i));
+            var (names, values) = IdList(ids);
             await using var command = Command(connection, transaction,
                 $"UPDATE {queue.Table} SET lease_owner = @owner, lease_until = @until WHERE id IN ({names}) RETURNING {queue.Columns};",
-                [("@owner", Owner), ("@until", Format(now + lease)), .. ids.Select((id, i) => ("@id" + i, (object?)id))]);
+                [("@owner", Owner), ("@until", Format(now + lease)), .. values]);
             // RETURNING gives the rows in the table's order; they are handed out in the claim's. Every queue's
             // columns begin with its id.
             var byId = new Dictionary<string, T>(ids.Count, StringComparer.Ordinal);
@@ -93,9 +94,26 @@ internal abstract partial class SqlStateStore
             return Task.CompletedTask;
         }
 
-        var names = ids.Select((_, i) => "@id" + i).ToList();
-        (string, object?)[] parameters = [("@owner", Owner), ("@until", Format(now + lease)), .. ids.Select((id, i) => ("@id" + i, (object?)id))];
-        return ExecuteWriteAsync($"UPDATE {table} SET lease_until = @until WHERE lease_owner = @owner AND id IN ({string.Join(", ", names)});", parameters, cancellationToken);
+        var (names, values) = IdList(ids.ToList());
+        return ExecuteWriteAsync($"UPDATE {table} SET lease_until = @until WHERE lease_owner = @owner AND id IN ({names});", [("@owner", Owner), ("@until", Format(now + lease)), .. values], cancellationToken);
+    }
+
+    /// <summary>
+    /// The parameters of an <c>id IN (…)</c> list, as many as the next power of two, the last id filling the rest (a
+    /// value named twice in IN matches once). Each length is a statement of its own, compiled once per connection
+    /// and kept among its 256: rounded this way a queue's claims and renewals are a handful of statements, where
+    /// every count of ids from 1 to the workers' number was one.
+    /// </summary>
+    internal static (string Names, (string, object?)[] Values) IdList(IReadOnlyList<string> ids)
+    {
+        var count = (int)BitOperations.RoundUpToPowerOf2((uint)ids.Count);
+        var values = new (string, object?)[count];
+        for (var i = 0; i < count; i++)
+        {
+            values[i] = ("@id" + i, ids[Math.Min(i, ids.Count - 1)]);
+        }
+
+        return (string.Join(", ", values.Select(v => v.Item1)), values);
     }
 
     private Task ReleaseAsync(string table, string id, CancellationToken cancellationToken) =>
