@@ -71,7 +71,8 @@ internal sealed partial class MessageAuthenticator
         IReadOnlyList<DkimSignatureResult> dkim = [];
         // Reading the message is local work, not what the budget bounds (DNS and the scanners): a budget spent while
         // it is read must not fail the message, so the read is bounded by processing alone.
-        var stream = await openMessage(cancellationToken) ?? throw new FileNotFoundException("The received message is missing from the spool.");
+        async Task<Stream> OpenAsync() => await openMessage(cancellationToken) ?? throw new FileNotFoundException("The received message is missing from the spool.");
+        var stream = await OpenAsync();
         try
         {
             // The header section first: it names the author, and a message without a DKIM-Signature (most of them)
@@ -106,7 +107,7 @@ internal sealed partial class MessageAuthenticator
                 else
                 {
                     await stream.DisposeAsync();
-                    stream = await openMessage(cancellationToken) ?? throw new FileNotFoundException("The received message is missing from the spool.");
+                    stream = await OpenAsync();
                 }
 
                 var message = await MimeMessage.LoadAsync(ParserOptions.Default, stream, persistent: stream.CanSeek, cancellationToken);

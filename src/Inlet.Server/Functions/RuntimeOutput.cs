@@ -36,6 +36,9 @@ internal sealed partial class RuntimeOutput
     /// <summary>A drain reads at most this much of each pipe, so a runtime that keeps writing cannot hold an answer.</summary>
     private const int MaxDrain = 4 * 1024 * 1024;
 
+    /// <summary>What the reader reads of each pipe before it lets go of the lock.</summary>
+    private const int ReaderTurn = 256 * 1024;
+
     private readonly Action<string> _write;
     private readonly object _gate = new();
     private readonly SafePipeHandle?[] _handles = new SafePipeHandle?[2];
@@ -146,9 +149,11 @@ internal sealed partial class RuntimeOutput
 
                 lock (_gate)
                 {
+                    // A bounded amount at a time, so that a runtime writing without pause cannot keep a drain waiting
+                    // for the lock: what is left is read on the next turn.
                     for (var stream = 0; stream < 2; stream++)
                     {
-                        ReadAvailable(stream, int.MaxValue);
+                        ReadAvailable(stream, ReaderTurn);
                     }
                 }
             }

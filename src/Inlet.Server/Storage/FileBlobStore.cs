@@ -101,16 +101,17 @@ internal sealed partial class FileBlobStore(string root) : IBlobStore, ILocalFil
     {
         var path = PathOf(container, key);
         var temp = Path.Combine(Path.GetDirectoryName(path)!, TempPrefix + Guid.NewGuid().ToString("N"));
+        FileStream Create() => new(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 64 * 1024, FileOptions.Asynchronous);
         FileStream stream;
         try
         {
-            stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 64 * 1024, FileOptions.Asynchronous);
+            stream = Create();
         }
         catch (DirectoryNotFoundException)
         {
             // The folder is made on the first write into it, not looked up before every write.
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 64 * 1024, FileOptions.Asynchronous);
+            stream = Create();
         }
 
         return Task.FromResult<IBlobWriter>(new Writer(stream, temp, path));
