@@ -163,6 +163,7 @@ public sealed class ScaleOutTests(PostgresServer postgres, Xunit.Abstractions.IT
 
         // PostgreSQL takes a while to come back on a loaded machine, and the connection pool after it: 30 s of tries.
         string? id = null;
+        string? lastRefusal = null;
         var clock = System.Diagnostics.Stopwatch.StartNew();
         while (id is null && clock.Elapsed < TimeSpan.FromSeconds(30))
         {
@@ -172,11 +173,13 @@ public sealed class ScaleOutTests(PostgresServer postgres, Xunit.Abstractions.IT
             }
             catch (SmtpCommandException e) when ((int)e.StatusCode / 100 == 4)
             {
+                lastRefusal = $"{(int)e.StatusCode} {e.Message}";
                 await Task.Delay(200);
             }
         }
 
-        Assert.NotNull(id);
+        using var healthAfter = await node.Http.GetAsync("/health");
+        Assert.True(id is not null, $"still refused after 30 s: {lastRefusal}; /health {(int)healthAfter.StatusCode} {await healthAfter.Content.ReadAsStringAsync()}");
         await node.WaitForMessageAsync(id);
     }
 
