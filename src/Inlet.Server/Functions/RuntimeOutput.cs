@@ -142,6 +142,12 @@ internal sealed partial class RuntimeOutput
                     }
                 }
 
+                if (ready < 0 && Marshal.GetLastPInvokeError() != EINTR)
+                {
+                    // A poll that failed for want of memory, say: look again shortly rather than spin.
+                    Thread.Sleep(10);
+                }
+
                 if (ready <= 0)
                 {
                     continue;
@@ -179,7 +185,7 @@ internal sealed partial class RuntimeOutput
         var total = 0;
         while (!_closed[stream] && total < limit)
         {
-            int ready, read;
+            int ready;
             short events;
             unsafe
             {
@@ -188,19 +194,20 @@ internal sealed partial class RuntimeOutput
                 events = poll.Revents;
             }
 
-            if (ready < 0 && Marshal.GetLastPInvokeError() == EINTR)
-            {
-                continue;
-            }
-
             if (ready == 0)
             {
                 return;
             }
 
-            read = -1;
+            if (ready < 0 && Marshal.GetLastPInvokeError() == EINTR)
+            {
+                continue;
+            }
+
+            // Data or the end (POLLHUP) can be read; an error or a descriptor gone (POLLERR, POLLNVAL) cannot.
             if (ready > 0 && (events & (PollIn | PollHup)) != 0)
             {
+                int read;
                 unsafe
                 {
                     fixed (byte* buffer = _buffer)
@@ -208,18 +215,18 @@ internal sealed partial class RuntimeOutput
                         read = (int)Read(_fds[stream], buffer, (nuint)_buffer.Length);
                     }
                 }
-            }
 
-            if (read > 0)
-            {
-                total += read;
-                Split(stream, _buffer.AsSpan(0, read));
-                continue;
-            }
+                if (read > 0)
+                {
+                    total += read;
+                    Split(stream, _buffer.AsSpan(0, read));
+                    continue;
+                }
 
-            if (read < 0 && Marshal.GetLastPInvokeError() == EINTR)
-            {
-                continue;
+                if (read < 0 && Marshal.GetLastPInvokeError() == EINTR)
+                {
+                    continue;
+                }
             }
 
             // The end of the stream (every writer closed it), or a pipe that can no longer be read.
