@@ -4,14 +4,17 @@
 Installs what it needs into a scratch folder (Debian's postfix package, unpacked, for smtp-source and smtp-sink;
 Haraka from npm with a queue plugin of this project's that writes and fsyncs each message before its 250), starts
 every system on loopback ports, drives them with identical smtp-source runs alternated A B C A B C, stops them, and
-prints a table: messages per second (median and spread), CPU seconds per 1,000 messages, peak resident memory, and
-the ratios Inlet's acceptance is held to.
+prints a table: messages per second (median and spread), CPU seconds per 1,000 messages, peak resident memory, the
+backlog, and the ratios Inlet's acceptance is held to. An Inlet in async mode answers 250 before it processes: the
+backlog is how many of a run's messages were still to be processed at its last 250. Each run waits for its
+backlog to be processed before the next begins, and counts that processing's CPU in its own.
 
   bench/compare.py                 # the headline cell: 1 KB messages, 10 sessions, connection reuse
   bench/compare.py --matrix        # 1 KB and 100 KB; 1, 10 and 50 sessions; reuse and a connection per message
   bench/compare.py --rounds 5 --messages 4000
   bench/compare.py --systems inlet,inlet-inline,inlet-pg,inlet-pg-inline   # the embedded store beside PostgreSQL + S3
   bench/compare.py --claims        # the work queue's claim rate, SQLite and PostgreSQL, 1 to 64 workers
+  bench/compare.py --systems haraka-fsync,inlet --baseline main   # the working tree beside main, in the same rounds
 
 Systems:
   smtp-sink      Postfix's smtp-sink: accepts and discards (the ceiling)
@@ -33,6 +36,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -153,9 +157,16 @@ def install_haraka(scratch):
     return haraka
 
 
-def build_inlet(scratch):
-    out = os.path.join(scratch, "inlet-bin")
-    run(["dotnet", "publish", os.path.join(ROOT, "src/Inlet"), "-c", "Release", "-o", out, "--nologo", "-v", "quiet"])
+def build_inlet(scratch, revision=None):
+    """The working tree's Inlet, or the one of a git revision (exported into the scratch folder), published."""
+    source, out = ROOT, os.path.join(scratch, "inlet-bin")
+    if revision:
+        source, out = os.path.join(scratch, "baseline-src"), os.path.join(scratch, "baseline-bin")
+        shutil.rmtree(source, ignore_errors=True)
+        os.makedirs(source)
+        archive = subprocess.run(["git", "-C", ROOT, "archive", revision], check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", source], input=archive, check=True)
+    run(["dotnet", "publish", os.path.join(source, "src/Inlet"), "-c", "Release", "-o", out, "--nologo", "-v", "quiet"])
     return os.path.join(out, "inlet.dll")
 
 
@@ -165,6 +176,7 @@ class Process:
     def __init__(self, name, command, env=None, cwd=None, port=None):
         self.name = name
         self.port = port
+        self.database = None  # an Inlet's SQLite state, to count the messages it has still to process
         log = open(os.path.join(cwd or tempfile.gettempdir(), f"{name}.log"), "w")
         self.proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         wait_for_port(port)
@@ -202,6 +214,16 @@ class Process:
             except OSError:
                 pass
         return total / 1024
+
+    def backlog(self):
+        """Messages accepted and not yet processed, or None when this system's state cannot be read here."""
+        if not self.database:
+            return None
+        connection = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=10)
+        try:
+            return connection.execute("SELECT count(*) FROM messages WHERE status IN ('queued', 'processing', 'retrying')").fetchone()[0]
+        finally:
+            connection.close()
 
     def stop(self):
         try:
@@ -243,10 +265,10 @@ def start_haraka(haraka, scratch):
     return Process("haraka-fsync", [haraka, "-c", home], env=env, cwd=scratch, port=port)
 
 
-def start_inlet(inlet_dll, scratch, inline, dns_port, shared=None, extra_rules=0, workers=None):
+def start_inlet(inlet_dll, scratch, inline, dns_port, shared=None, extra_rules=0, workers=None, suffix=""):
     """shared: (PostgreSQL connection string, S3 port) for a node that keeps its state and spool there; extra_rules:
-    rules for other domains ahead of the matching one."""
-    name = ("inlet-pg" if shared else "inlet") + ("-inline" if inline else "") + (f"-{extra_rules + 1}rules" if extra_rules else "") + ("-accept" if workers else "")
+    rules for other domains ahead of the matching one; suffix: what tells a baseline build's folder apart."""
+    name = ("inlet-pg" if shared else "inlet") + ("-inline" if inline else "") + (f"-{extra_rules + 1}rules" if extra_rules else "") + ("-accept" if workers else "") + suffix
     folder = os.path.join(scratch, name)
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(os.path.join(folder, "fn"))
@@ -292,7 +314,10 @@ ActiveReceiptRuleSet: main
         f.write(config)
     command = ["dotnet", inlet_dll, "serve", "--config", os.path.join(folder, "inlet.yaml"), "--data-dir", os.path.join(folder, "data"),
                "--smtp", f"127.0.0.1:{port}", "--http", f"127.0.0.1:{http}", "--https", "off"]
-    return Process(name, command, cwd=folder, port=port)
+    process = Process(name, command, cwd=folder, port=port)
+    if not shared:
+        process.database = os.path.join(folder, "data", "inlet.db")
+    return process
 
 
 class Postgres:
@@ -384,11 +409,21 @@ def drive(postfix, system, messages, sessions, size, reuse):
     started = time.perf_counter()
     result = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=900)
     elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        peak.stop()
+        raise RuntimeError(f"smtp-source against {system.name} failed: {result.stderr.strip()[:400]}")
+    # Acceptance is counted to the last 250; the processing of what it left behind is waited for, and its CPU
+    # counted, so that it neither runs into the next system's turn nor goes missing from this one's cost.
+    backlog = system.backlog()
+    remaining, deadline = backlog, time.perf_counter() + 300
+    while remaining and time.perf_counter() < deadline:
+        time.sleep(0.05)
+        remaining = system.backlog()
+    if remaining:
+        raise RuntimeError(f"{system.name} still had {remaining} messages to process 300 s after the run")
     cpu = system.cpu_seconds() - cpu
     peak.stop()
-    if result.returncode != 0:
-        raise RuntimeError(f"smtp-source against {system.name} failed: {result.stderr.strip()[:400]}")
-    return messages / elapsed, cpu / messages * 1000, peak.mb
+    return messages / elapsed, cpu / messages * 1000, peak.mb, backlog
 
 
 def main():
@@ -399,6 +434,8 @@ def main():
     parser.add_argument("--matrix", action="store_true")
     parser.add_argument("--systems", default="smtp-sink,haraka-fsync,inlet,inlet-inline")
     parser.add_argument("--claims", action="store_true", help="measure the work queue's claim rate instead")
+    parser.add_argument("--baseline", metavar="REVISION",
+                        help="also run each Inlet system as built from this git revision, named system@REVISION, in the same rounds")
     parser.add_argument("--warmup", type=int, default=5000, help="messages sent to each system before anything is counted")
     parser.add_argument("--warmup-seconds", type=float, default=30, help="and for at least this long (more messages in runs of 2,000)")
     args = parser.parse_args()
@@ -416,6 +453,7 @@ def main():
     postfix = install_postfix(args.scratch)
     haraka = install_haraka(args.scratch)
     inlet_dll = build_inlet(args.scratch)
+    baseline_dll = build_inlet(args.scratch, args.baseline) if args.baseline else None
     resolver = NxdomainResolver()
 
     cells = [(1024, 10, True)]
@@ -428,16 +466,26 @@ def main():
         postgres = Postgres(args.scratch)
         s3 = start_s3(inlet_dll, args.scratch)
 
+    def inlet_starters(dll, suffix=""):
+        return {
+            "inlet": lambda: start_inlet(dll, args.scratch, inline=False, dns_port=resolver.port, suffix=suffix),
+            "inlet-inline": lambda: start_inlet(dll, args.scratch, inline=True, dns_port=resolver.port, suffix=suffix),
+            "inlet-accept": lambda: start_inlet(dll, args.scratch, inline=False, dns_port=resolver.port, workers=1, suffix=suffix),
+            "inlet-200rules": lambda: start_inlet(dll, args.scratch, inline=False, dns_port=resolver.port, extra_rules=199, suffix=suffix),
+            "inlet-pg": lambda: start_inlet(dll, args.scratch, inline=False, dns_port=resolver.port, shared=(postgres.new_database(), s3.http), suffix=suffix),
+            "inlet-pg-inline": lambda: start_inlet(dll, args.scratch, inline=True, dns_port=resolver.port, shared=(postgres.new_database(), s3.http), suffix=suffix),
+        }
+
     starters = {
         "smtp-sink": lambda: start_sink(postfix, args.scratch),
         "haraka-fsync": lambda: start_haraka(haraka, args.scratch),
-        "inlet": lambda: start_inlet(inlet_dll, args.scratch, inline=False, dns_port=resolver.port),
-        "inlet-inline": lambda: start_inlet(inlet_dll, args.scratch, inline=True, dns_port=resolver.port),
-        "inlet-accept": lambda: start_inlet(inlet_dll, args.scratch, inline=False, dns_port=resolver.port, workers=1),
-        "inlet-200rules": lambda: start_inlet(inlet_dll, args.scratch, inline=False, dns_port=resolver.port, extra_rules=199),
-        "inlet-pg": lambda: start_inlet(inlet_dll, args.scratch, inline=False, dns_port=resolver.port, shared=(postgres.new_database(), s3.http)),
-        "inlet-pg-inline": lambda: start_inlet(inlet_dll, args.scratch, inline=True, dns_port=resolver.port, shared=(postgres.new_database(), s3.http)),
+        **inlet_starters(inlet_dll),
     }
+    if baseline_dll:
+        # Each Inlet system once more, from the baseline's build, right after it in every round.
+        baseline = inlet_starters(baseline_dll, "-baseline")
+        names = [m for n in names for m in ([n, f"{n}@{args.baseline}"] if n in baseline else [n])]
+        starters.update({f"{n}@{args.baseline}": start for n, start in baseline.items()})
     systems = {}
     try:
         for name in names:
@@ -454,7 +502,7 @@ def main():
 
         print(f"\n{time.strftime('%Y-%m-%d')} · {os.cpu_count()} cores · {machine()} · commit {commit()}")
         print(f"{args.rounds} rounds per cell, systems alternated; msg/s is the median (min–max)\n")
-        header = f"{'size':>6} {'sess':>4} {'conn':>5}  {'system':<16} {'msg/s':>22} {'CPU s/1k':>9} {'peak RSS':>9}"
+        header = f"{'size':>6} {'sess':>4} {'conn':>5}  {'system':<22} {'msg/s':>22} {'CPU s/1k':>9} {'peak RSS':>9} {'backlog':>8}"
         print(header)
         print("-" * len(header))
         summary = []
@@ -470,8 +518,10 @@ def main():
                 medians[name] = statistics.median(rates)
                 cpu = statistics.median(r[1] for r in runs)
                 rss = max(r[2] for r in runs)
+                backlogs = [r[3] for r in runs if r[3] is not None]
+                backlog = f"{statistics.median(backlogs):,.0f}" if backlogs else "–"
                 label = f"{medians[name]:,.0f} ({min(rates):,.0f}–{max(rates):,.0f})"
-                print(f"{size // 1024:>4}KB {sessions:>4} {'reuse' if reuse else 'each':>5}  {name:<16} {label:>22} {cpu:>9.2f} {rss:>7.0f}MB")
+                print(f"{size // 1024:>4}KB {sessions:>4} {'reuse' if reuse else 'each':>5}  {name:<22} {label:>22} {cpu:>9.2f} {rss:>7.0f}MB {backlog:>8}")
             summary.append(((size, sessions, reuse), medians))
             print()
 
@@ -490,6 +540,9 @@ def main():
                 parts.append(f"inlet-pg/inlet {m['inlet-pg'] / m['inlet']:.2f}x")
             if "inlet-pg-inline" in m and "inlet-inline" in m:
                 parts.append(f"inlet-pg-inline/inlet-inline {m['inlet-pg-inline'] / m['inlet-inline']:.2f}x")
+            for name in m:
+                if "@" in name and name.split("@")[0] in m:
+                    parts.append(f"{name.split('@')[0]}/{name} {m[name.split('@')[0]] / m[name]:.2f}x")
             print(f"  {size // 1024}KB, {sessions} sessions, {'reuse' if reuse else 'a connection per message'}: " + ", ".join(parts))
     finally:
         for system in systems.values():
