@@ -4,7 +4,10 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Inlet.Tests;
 
-/// <summary>The work loop's release after a run: made when the run left its item leased, skipped when the run gave the lease up.</summary>
+/// <summary>
+/// The work loop's release after a run (made when the run left its item leased, skipped when the run gave the lease
+/// up), and its life through a store that stops answering.
+/// </summary>
 public sealed class DueWorkLoopTests
 {
     [Fact]
@@ -24,6 +27,25 @@ public sealed class DueWorkLoopTests
         await RunUntilDoneAsync(new DueWorkLoop<string>("test", queue, id => id, (_, _) => Task.CompletedTask, 1, TimeSpan.FromMinutes(1), TimeProvider.System, NullLogger.Instance), queue);
 
         Assert.Equal(["a"], queue.Released);
+    }
+
+    [Fact]
+    public async Task StoreFailsToSayWhenTheNextItemIsDue_TheLoopGoesOn_AndRunsWhatComesLater()
+    {
+        // A database restart between the claim and the look at the next due time ended the loop, and the host with it.
+        var queue = new FailingNextDueQueue("later");
+        using var stop = new CancellationTokenSource();
+        var ran = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var loop = new DueWorkLoop<string>("test", queue, id => id, (id, _) => { ran.TrySetResult(id); return Task.CompletedTask; }, 1, TimeSpan.FromMinutes(1), TimeProvider.System, NullLogger.Instance);
+        var running = loop.RunAsync(stop.Token);
+
+        await queue.Failed.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        loop.Wake();
+        Assert.Equal("later", await ran.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.False(running.IsCompleted);
+
+        await stop.CancelAsync();
+        await running;
     }
 
     private static Task<LeaseAfterRun> GiveUpAsync(string id, CancellationToken cancellationToken) => Task.FromResult(LeaseAfterRun.GivenUp);
@@ -64,6 +86,31 @@ public sealed class DueWorkLoopTests
             if (Volatile.Read(ref _claimed) == 1)
             {
                 Ran.TrySetResult();
+            }
+
+            return Task.FromResult<DateTimeOffset?>(null);
+        }
+    }
+
+    /// <summary>A queue whose first look at the next due time fails, as a store that went away does; its item is due from then on.</summary>
+    private sealed class FailingNextDueQueue(string id) : IWorkQueue<string>
+    {
+        private int _claimed;
+
+        public TaskCompletionSource Failed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task<IReadOnlyList<string>> ClaimDueAsync(DateTimeOffset now, TimeSpan lease, int limit, CancellationToken cancellationToken) =>
+            Task.FromResult<IReadOnlyList<string>>(Failed.Task.IsCompleted && Interlocked.Exchange(ref _claimed, 1) == 0 ? [id] : []);
+
+        public Task RenewAsync(IReadOnlyCollection<string> ids, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task ReleaseAsync(string released, CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task<DateTimeOffset?> NextDueAsync(CancellationToken cancellationToken)
+        {
+            if (Failed.TrySetResult())
+            {
+                throw new InvalidOperationException("the store went away");
             }
 
             return Task.FromResult<DateTimeOffset?>(null);

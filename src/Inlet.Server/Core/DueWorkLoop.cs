@@ -69,7 +69,7 @@ internal sealed partial class DueWorkLoop<T>(
                 // Under load every wake claims something, and the next wake comes soon: only an idle look asks the
                 // store when the next retry is due.
                 var full = _running.Count >= parallelism;
-                var next = claimed > 0 || full ? null : await queue.NextDueAsync(stoppingToken);
+                var next = claimed > 0 || full ? null : await NextDueAsync(stoppingToken);
                 var wait = full ? lease / 3
                     : claimed > 0 ? TimeSpan.FromMilliseconds(100)
                     : next is { } n ? TimeSpan.FromMilliseconds(Math.Clamp((n - time.GetUtcNow()).TotalMilliseconds, 5, 1000))
@@ -101,6 +101,22 @@ internal sealed partial class DueWorkLoop<T>(
             LogClaimFailed(logger, name, e.Message);
             await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
             return [];
+        }
+    }
+
+    /// <summary>When the next waiting item is due, or null when none waits or the store cannot say now.</summary>
+    private async Task<DateTimeOffset?> NextDueAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            return await queue.NextDueAsync(stoppingToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+        {
+            // The store went away between the claim and this look (a database restart): the loop looks again in a
+            // second. Had this escaped, the loop would have ended, and with it the host.
+            LogClaimFailed(logger, name, e.Message);
+            return null;
         }
     }
 
