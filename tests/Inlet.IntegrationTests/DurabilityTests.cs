@@ -3,6 +3,8 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using MailKit.Net.Smtp;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using MailKit.Security;
 using MimeKit;
 
@@ -155,6 +157,20 @@ public class DurabilityTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Contains("4.3.2", await client.ExpectAsync(421));
         Assert.Equal(0, await exit);
         Directory.Delete(directory, recursive: true);
+    }
+
+    [Fact]
+    public async Task Stopping_HealthSaysSo_WhileSmtpAnswers421()
+    {
+        // While the node stops (its hosted services get up to 30 s), a load balancer must stop sending it mail.
+        await using var server = await TestServer.StartAsync();
+        var health = server.Server.Services.GetRequiredService<Inlet.Management.NodeHealth>();
+        Assert.True((await health.CheckAsync(CancellationToken.None)).Healthy);
+
+        server.Server.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
+        var report = await health.CheckAsync(CancellationToken.None);
+        Assert.False(report.Healthy);
+        Assert.Equal("the node is stopping", report.Problem);
     }
 
     [Fact]

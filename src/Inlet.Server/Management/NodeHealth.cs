@@ -1,5 +1,6 @@
 using Inlet.Processing;
 using Inlet.Storage;
+using Microsoft.Extensions.Hosting;
 
 namespace Inlet.Management;
 
@@ -7,16 +8,22 @@ namespace Inlet.Management;
 internal sealed record HealthReport(bool Healthy, string Node, string? Problem);
 
 /// <summary>
-/// A node can accept mail when its state store answers and its spool can be reached: the two things a 250 needs.
-/// Each probe has a short deadline, so that a load balancer hears "unhealthy" rather than nothing.
+/// A node can accept mail when it is not stopping, its state store answers and its spool can be reached: the things a
+/// 250 needs. Each probe has a short deadline, so that a load balancer hears "unhealthy" rather than nothing.
 /// </summary>
-internal sealed class NodeHealth(IChangeFeed state, BlobStores blobs, StateOptions options)
+internal sealed class NodeHealth(IChangeFeed state, BlobStores blobs, StateOptions options, IHostApplicationLifetime lifetime)
 {
     private static readonly TimeSpan s_deadline = TimeSpan.FromSeconds(3);
 
     public async Task<HealthReport> CheckAsync(CancellationToken cancellationToken)
     {
         var node = options.NodeId ?? string.Empty;
+        if (lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            // SMTP answers 421 from this moment; a load balancer should send no more mail here.
+            return new HealthReport(false, node, "the node is stopping");
+        }
+
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(s_deadline);
         try
