@@ -29,6 +29,15 @@ public sealed class RuntimeOutputTests : IAsyncDisposable
     }
 
     [Fact]
+    public void Start_WithStreamsThatAreNotPipes_SaysWhatItNeeds()
+    {
+        var output = new RuntimeOutput(_ => { });
+        var error = Assert.Throws<PlatformNotSupportedException>(() => output.Start(new MemoryStream(), new MemoryStream()));
+        Assert.Contains("MemoryStream", error.Message);
+        Assert.Contains("Linux and macOS", error.Message);
+    }
+
+    [Fact]
     public void Drain_LogsEverythingWrittenBeforeIt_WithTextWithoutNewlineAsALine()
     {
         Write(_stdout, "one\r\ntwo\nthree");

@@ -98,7 +98,9 @@ internal sealed partial class RuntimeOutput
 
     private void Attach(int stream, Stream pipe)
     {
-        var handle = ((PipeStream)pipe).SafePipeHandle;
+        // .NET's Process gives pipes on Linux and macOS, the systems functions run on; the reader polls their descriptors.
+        var handle = (pipe as PipeStream ?? throw new PlatformNotSupportedException(
+            $"A function's output is read from the pipes of its process; this system gave a {pipe.GetType().Name}. Functions run on Linux and macOS.")).SafePipeHandle;
         var added = false;
         // Held until the reader lets go, so that the descriptor is not closed (and its number reused) under a read.
         handle.DangerousAddRef(ref added);
