@@ -176,7 +176,7 @@ class Process:
     def __init__(self, name, command, env=None, cwd=None, port=None):
         self.name = name
         self.port = port
-        self.database = None  # an Inlet's SQLite state, to count the messages it has still to process
+        self.count_backlog = None  # for an Inlet: how many messages it has still to process, read from its state
         log = open(os.path.join(cwd or tempfile.gettempdir(), f"{name}.log"), "w")
         self.proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         wait_for_port(port)
@@ -216,14 +216,8 @@ class Process:
         return total / 1024
 
     def backlog(self):
-        """Messages accepted and not yet processed, or None when this system's state cannot be read here."""
-        if not self.database:
-            return None
-        connection = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=10)
-        try:
-            return connection.execute("SELECT count(*) FROM messages WHERE status IN ('queued', 'processing', 'retrying')").fetchone()[0]
-        finally:
-            connection.close()
+        """Messages accepted and not yet processed, or None for a system that is not an Inlet."""
+        return self.count_backlog() if self.count_backlog else None
 
     def stop(self):
         try:
@@ -265,8 +259,9 @@ def start_haraka(haraka, scratch):
     return Process("haraka-fsync", [haraka, "-c", home], env=env, cwd=scratch, port=port)
 
 
-def start_inlet(inlet_dll, scratch, inline, dns_port, shared=None, extra_rules=0, workers=None, suffix=""):
-    """shared: (PostgreSQL connection string, S3 port) for a node that keeps its state and spool there; extra_rules:
+def start_inlet(inlet_dll, scratch, inline, dns_port, shared=None, extra_rules=0, workers=None, suffix="", postgres=None):
+    """shared: (PostgreSQL connection string, S3 port) for a node that keeps its state and spool there, in the
+    cluster `postgres`; extra_rules:
     rules for other domains ahead of the matching one; suffix: what tells a baseline build's folder apart."""
     name = ("inlet-pg" if shared else "inlet") + ("-inline" if inline else "") + (f"-{extra_rules + 1}rules" if extra_rules else "") + ("-accept" if workers else "") + suffix
     folder = os.path.join(scratch, name)
@@ -315,9 +310,23 @@ ActiveReceiptRuleSet: main
     command = ["dotnet", inlet_dll, "serve", "--config", os.path.join(folder, "inlet.yaml"), "--data-dir", os.path.join(folder, "data"),
                "--smtp", f"127.0.0.1:{port}", "--http", f"127.0.0.1:{http}", "--https", "off"]
     process = Process(name, command, cwd=folder, port=port)
-    if not shared:
-        process.database = os.path.join(folder, "data", "inlet.db")
+    if shared:
+        process.count_backlog = lambda: postgres.scalar(shared[0], BACKLOG_SQL)
+    else:
+        database = os.path.join(folder, "data", "inlet.db")
+        process.count_backlog = lambda: sqlite_scalar(database, BACKLOG_SQL)
     return process
+
+
+BACKLOG_SQL = "SELECT count(*) FROM messages WHERE status IN ('queued', 'processing', 'retrying')"
+
+
+def sqlite_scalar(database, sql):
+    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=10)
+    try:
+        return connection.execute(sql).fetchone()[0]
+    finally:
+        connection.close()
 
 
 class Postgres:
@@ -349,6 +358,13 @@ class Postgres:
         if os.geteuid() == 0:
             command = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", *command]
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+
+    def scalar(self, connection_string, sql):
+        """One value, read with psql from the database of a connection string that new_database() gave."""
+        fields = dict(part.split("=", 1) for part in connection_string.split(";"))
+        result = subprocess.run([os.path.join(self.bin, "psql"), "-h", "127.0.0.1", "-p", fields["Port"], "-U", fields["Username"],
+                                 "-d", fields["Database"], "-tAc", sql], check=True, capture_output=True, text=True)
+        return int(result.stdout.strip())
 
     def new_database(self):
         self.databases += 1
@@ -472,8 +488,8 @@ def main():
             "inlet-inline": lambda: start_inlet(dll, args.scratch, inline=True, dns_port=resolver.port, suffix=suffix),
             "inlet-accept": lambda: start_inlet(dll, args.scratch, inline=False, dns_port=resolver.port, workers=1, suffix=suffix),
             "inlet-200rules": lambda: start_inlet(dll, args.scratch, inline=False, dns_port=resolver.port, extra_rules=199, suffix=suffix),
-            "inlet-pg": lambda: start_inlet(dll, args.scratch, inline=False, dns_port=resolver.port, shared=(postgres.new_database(), s3.http), suffix=suffix),
-            "inlet-pg-inline": lambda: start_inlet(dll, args.scratch, inline=True, dns_port=resolver.port, shared=(postgres.new_database(), s3.http), suffix=suffix),
+            "inlet-pg": lambda: start_inlet(dll, args.scratch, inline=False, dns_port=resolver.port, shared=(postgres.new_database(), s3.http), suffix=suffix, postgres=postgres),
+            "inlet-pg-inline": lambda: start_inlet(dll, args.scratch, inline=True, dns_port=resolver.port, shared=(postgres.new_database(), s3.http), suffix=suffix, postgres=postgres),
         }
 
     starters = {

@@ -115,7 +115,7 @@ internal sealed partial class DueWorkLoop<T>(
         {
             // The store went away between the claim and this look (a database restart): the loop looks again in a
             // second. Had this escaped, the loop would have ended, and with it the host.
-            LogClaimFailed(logger, name, e.Message);
+            LogNextDueFailed(logger, name, e.Message);
             return null;
         }
     }
@@ -173,6 +173,9 @@ internal sealed partial class DueWorkLoop<T>(
 
     [LoggerMessage(EventId = 1200, Level = LogLevel.Warning, Message = "{Queue}: cannot claim work from the state store, trying again: {Error}")]
     private static partial void LogClaimFailed(ILogger logger, string queue, string error);
+
+    [LoggerMessage(EventId = 1203, Level = LogLevel.Warning, Message = "{Queue}: cannot read from the state store when the next item is due, looking again: {Error}")]
+    private static partial void LogNextDueFailed(ILogger logger, string queue, string error);
 
     [LoggerMessage(EventId = 1201, Level = LogLevel.Warning, Message = "{Queue}: item {Id} was taken over by another node after this node's lease ran out")]
     private static partial void LogLeaseLost(ILogger logger, string queue, string id);
