@@ -74,6 +74,27 @@ public sealed class RuntimeOutputTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task ALineLongerThanTheLimit_AfterAnotherLine_IsCutAtTheLimit_NotWhereAReadEnds()
+    {
+        // The short line first puts the long one's end in a read of its own, after the start of it was kept.
+        await Task.Run(() => Write(_stdout, "x\n" + new string('a', RuntimeOutput.MaxLine + 10) + "\n")).WaitAsync(TimeSpan.FromSeconds(10));
+
+        _output.Drain();
+
+        Assert.Equal([1, RuntimeOutput.MaxLine, 10], _lines.Select(l => l.Length));
+    }
+
+    [Fact]
+    public async Task ALineCutAtTheLimit_KeepsACharacterThatStraddlesIt_Whole()
+    {
+        await Task.Run(() => Write(_stdout, new string('a', RuntimeOutput.MaxLine - 1) + "é" + "\n")).WaitAsync(TimeSpan.FromSeconds(10));
+
+        _output.Drain();
+
+        Assert.Equal([new string('a', RuntimeOutput.MaxLine - 1), "é"], _lines);
+    }
+
+    [Fact]
     public async Task TheReader_LogsLinesWithoutADrain_AndSeesTheEnd()
     {
         Write(_stdout, "by itself\n");

@@ -244,32 +244,62 @@ internal sealed partial class RuntimeOutput
         while (data.Length > 0)
         {
             var end = data.IndexOf((byte)'\n');
-            if (end < 0)
+            var piece = end < 0 ? data : data[..end];
+            var room = MaxLine - partial.Count;
+            if (piece.Length > room)
             {
-                var room = MaxLine - partial.Count;
-                partial.AddRange(data[..Math.Min(room, data.Length)]);
-                data = data[Math.Min(room, data.Length)..];
-                if (partial.Count >= MaxLine)
+                // The line reaches the limit: its first MaxLine octets are logged as a line, or fewer when a UTF-8
+                // sequence straddles the limit, so that the character goes whole into the next part.
+                var cut = MaxLine;
+                for (var back = 0; back < 3 && (ByteAt(partial, piece, cut) & 0xC0) == 0x80; back++)
                 {
+                    cut--;
+                }
+
+                if ((ByteAt(partial, piece, cut) & 0xC0) == 0x80)
+                {
+                    cut = MaxLine; // not UTF-8 there: cut at the limit
+                }
+
+                if (cut >= partial.Count)
+                {
+                    var taken = cut - partial.Count;
+                    partial.AddRange(piece[..taken]);
                     FlushPartial(stream);
+                    data = data[taken..];
+                }
+                else
+                {
+                    Emit(CollectionsMarshal.AsSpan(partial)[..cut]);
+                    partial.RemoveRange(0, cut);
                 }
 
                 continue;
             }
 
+            if (end < 0)
+            {
+                partial.AddRange(piece);
+                return;
+            }
+
             if (partial.Count == 0)
             {
-                Emit(data[..end]);
+                Emit(piece);
             }
             else
             {
-                partial.AddRange(data[..end]);
+                partial.AddRange(piece);
                 FlushPartial(stream);
             }
 
             data = data[(end + 1)..];
         }
     }
+
+    /// <summary>The octet at <paramref name="index"/> of the kept start of a line followed by the piece read after it.</summary>
+    private static byte ByteAt(List<byte> partial, ReadOnlySpan<byte> piece, int index) =>
+        index < partial.Count ? partial[index] : piece[index - partial.Count];
 
     private void FlushPartial(int stream)
     {
