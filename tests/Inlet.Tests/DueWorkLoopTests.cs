@@ -29,11 +29,16 @@ public sealed class DueWorkLoopTests
         Assert.Equal(["a"], queue.Released);
     }
 
-    [Fact]
-    public async Task StoreFailsToSayWhenTheNextItemIsDue_TheLoopGoesOn_AndRunsWhatComesLater()
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public async Task StoreFails_TheLoopGoesOn_AndRunsWhatComesLater(bool inTheClaim, bool storeCancelledItself)
     {
-        // A database restart between the claim and the look at the next due time ended the loop, and the host with it.
-        var queue = new FailingNextDueQueue("later");
+        // A database restart between the claim and the look at the next due time ended the loop, and the host with
+        // it; so would a cancellation the store raises itself (a timeout of its own) while the loop is not stopping.
+        Exception failure = storeCancelledItself ? new TaskCanceledException("the store's own timeout") : new InvalidOperationException("the store went away");
+        var queue = new FailingQueue("later", failure, inTheClaim);
         using var stop = new CancellationTokenSource();
         var ran = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         var loop = new DueWorkLoop<string>("test", queue, id => id, (id, _) => { ran.TrySetResult(id); return Task.CompletedTask; }, 1, TimeSpan.FromMinutes(1), TimeProvider.System, NullLogger.Instance);
@@ -92,15 +97,25 @@ public sealed class DueWorkLoopTests
         }
     }
 
-    /// <summary>A queue whose first look at the next due time fails, as a store that went away does; its item is due from then on.</summary>
-    private sealed class FailingNextDueQueue(string id) : IWorkQueue<string>
+    /// <summary>
+    /// A queue whose first claim, or first look at the next due time, fails as a store that went away does; its item
+    /// is due from then on.
+    /// </summary>
+    private sealed class FailingQueue(string id, Exception failure, bool inTheClaim) : IWorkQueue<string>
     {
         private int _claimed;
 
         public TaskCompletionSource Failed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public Task<IReadOnlyList<string>> ClaimDueAsync(DateTimeOffset now, TimeSpan lease, int limit, CancellationToken cancellationToken) =>
-            Task.FromResult<IReadOnlyList<string>>(Failed.Task.IsCompleted && Interlocked.Exchange(ref _claimed, 1) == 0 ? [id] : []);
+        public Task<IReadOnlyList<string>> ClaimDueAsync(DateTimeOffset now, TimeSpan lease, int limit, CancellationToken cancellationToken)
+        {
+            if (inTheClaim && Failed.TrySetResult())
+            {
+                throw failure;
+            }
+
+            return Task.FromResult<IReadOnlyList<string>>(Failed.Task.IsCompleted && Interlocked.Exchange(ref _claimed, 1) == 0 ? [id] : []);
+        }
 
         public Task RenewAsync(IReadOnlyCollection<string> ids, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken) => Task.CompletedTask;
 
@@ -108,9 +123,9 @@ public sealed class DueWorkLoopTests
 
         public Task<DateTimeOffset?> NextDueAsync(CancellationToken cancellationToken)
         {
-            if (Failed.TrySetResult())
+            if (!inTheClaim && Failed.TrySetResult())
             {
-                throw new InvalidOperationException("the store went away");
+                throw failure;
             }
 
             return Task.FromResult<DateTimeOffset?>(null);

@@ -95,7 +95,7 @@ internal sealed partial class DueWorkLoop<T>(
         {
             return await queue.ClaimDueAsync(time.GetUtcNow(), lease, limit, stoppingToken);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e) when (StoreFailed(e, stoppingToken))
         {
             // The store is away (a database restart): the items stay where they are, and the loop looks again.
             LogClaimFailed(logger, name, e.Message);
@@ -111,7 +111,7 @@ internal sealed partial class DueWorkLoop<T>(
         {
             return await queue.NextDueAsync(stoppingToken);
         }
-        catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+        catch (Exception e) when (StoreFailed(e, stoppingToken))
         {
             // The store went away between the claim and this look (a database restart): the loop looks again in a
             // second. Had this escaped, the loop would have ended, and with it the host.
@@ -126,7 +126,7 @@ internal sealed partial class DueWorkLoop<T>(
         {
             await queue.RenewAsync([.. _running.Keys], time.GetUtcNow(), lease, stoppingToken);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e) when (StoreFailed(e, stoppingToken))
         {
             // Tried again at the next third of the lease; a lease that runs out meanwhile goes to another node.
         }
@@ -161,7 +161,7 @@ internal sealed partial class DueWorkLoop<T>(
                 {
                     await queue.ReleaseAsync(id, CancellationToken.None);
                 }
-                catch (Exception e) when (e is not OperationCanceledException)
+                catch (Exception e) when (StoreFailed(e, CancellationToken.None))
                 {
                     // The lease runs out by itself.
                 }
@@ -182,6 +182,13 @@ internal sealed partial class DueWorkLoop<T>(
 
     [LoggerMessage(EventId = 1202, Level = LogLevel.Error, Message = "{Queue}: item {Id} could not be run; it is tried again in {Seconds} s")]
     private static partial void LogRunFailed(ILogger logger, string queue, string id, double seconds, Exception exception);
+
+    /// <summary>
+    /// Whether an exception from the store is its failure rather than this loop stopping: a cancellation the store
+    /// raised itself (a timeout of its own) is a failure too, and letting it out would end the loop and the host.
+    /// </summary>
+    private static bool StoreFailed(Exception e, CancellationToken stoppingToken) =>
+        e is not OperationCanceledException || !stoppingToken.IsCancellationRequested;
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 }
