@@ -24,7 +24,7 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
     private readonly FunctionHost _host;
     private readonly FunctionLogs _logs;
     private readonly ILogger _logger;
-    private ProcStatus? _status;
+    private EnvironmentMemory? _memory;
     private readonly Channel<Invocation> _next = Channel.CreateBounded<Invocation>(1);
     private readonly TaskCompletionSource<InvocationOutcome?> _init = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly long _started = Stopwatch.GetTimestamp();
@@ -34,11 +34,9 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
     private volatile Invocation? _current;
     private volatile string? _lastRequestId;
     private volatile bool _dead;
-    private int _peakMemoryMb;
     private volatile bool _overMemory;
     private FunctionPrincipal? _principal;
     private string? _tempDirectory;
-    private Timer? _memoryWatch;
 
     public ExecutionEnvironment(FunctionDefinition function, FunctionsOptions options, FunctionHost host, FunctionLogs logs, ILogger logger)
     {
@@ -120,10 +118,10 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
             _process = new Process { StartInfo = info, EnableRaisingEvents = true };
             _process.Exited += (_, _) => _ = OnExitedAsync();
             _process.Start();
-            _status = OperatingSystem.IsLinux() ? new ProcStatus(_process.Id) : null;
+            _memory = OperatingSystem.IsLinux() ? new EnvironmentMemory(_process.Id) : null;
             _process.StandardInput.Close();
             _output.Start(_process.StandardOutput.BaseStream, _process.StandardError.BaseStream);
-            _memoryWatch = new Timer(_ => WatchMemory(), null, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(100));
+            _host.MemoryWatch.Watch(this);
         }
         catch (System.ComponentModel.Win32Exception e)
         {
@@ -234,7 +232,7 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
         catch (TimeoutException)
         {
             // Lambda stops a function at its deadline and replaces its environment.
-            _peakMemoryMb = MaxMemoryUsedMb();
+            _ = MaxMemoryUsedMb(); // a last look at the peak, which the kill ends
             await KillAsync();
             await _output!.WaitClosedAsync(TimeSpan.FromSeconds(1));
             var seconds = (double)Function.Timeout;
@@ -439,40 +437,20 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
     }
 
     /// <summary>Peak resident memory of the process in MB (Lambda's "Max Memory Used").</summary>
-    public int MaxMemoryUsedMb()
-    {
-        try
-        {
-            if (_process is { HasExited: false } && _status?.Kilobytes("VmHWM:"u8) is { } kb)
-            {
-                return Math.Max(_peakMemoryMb, (int)Math.Ceiling(kb / 1024.0));
-            }
-        }
-        catch (Exception e) when (e is IOException or InvalidOperationException or FormatException)
-        {
-            // The process went away; report what is known.
-        }
-
-        return _peakMemoryMb;
-    }
+    public int MaxMemoryUsedMb() => _memory?.MaxUsedMb() ?? 0;
 
     /// <summary>
-    /// MemorySize is a limit, as in Lambda: the process tree's resident memory is sampled and an environment over
-    /// it is killed. The peak is kept for REPORT's Max Memory Used.
+    /// MemorySize is a limit, as in Lambda: the process tree's resident memory is sampled (by the host's
+    /// <see cref="MemoryWatch"/>) and an environment over it is killed. The peak is kept for REPORT's Max Memory Used.
     /// </summary>
-    private void WatchMemory()
+    public void SampleMemory()
     {
-        if (_dead || _process is null)
+        if (_dead || _process is null || _memory is null)
         {
             return;
         }
 
-        var resident = ResidentMb(_process.Id, _status);
-        if (resident > _peakMemoryMb)
-        {
-            _peakMemoryMb = resident;
-        }
-
+        var resident = _memory.Sample();
         if (resident > Function.MemorySize && !_overMemory)
         {
             _overMemory = true;
@@ -485,45 +463,12 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
             {
                 // Already gone.
             }
-        }
-    }
-
-    /// <summary>Resident memory of a process and its descendants, in MB.</summary>
-    private static int ResidentMb(int pid, ProcStatus? root)
-    {
-        long kb = 0;
-        var pending = new Stack<int>([pid]);
-        while (pending.Count > 0)
-        {
-            var current = pending.Pop();
-            try
+            catch (Exception e) when (e is System.ComponentModel.Win32Exception or AggregateException)
             {
-                if (current == pid && root?.Kilobytes("VmRSS:"u8) is { } rootKb)
-                {
-                    kb += rootKb;
-                }
-                else
-                {
-                    using var status = new ProcStatus(current);
-                    kb += status.Kilobytes("VmRSS:"u8) ?? 0;
-                }
-
-                foreach (var task in Directory.EnumerateDirectories($"/proc/{current}/task"))
-                {
-                    var children = File.ReadAllText(Path.Combine(task, "children"));
-                    foreach (var child in children.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-                    {
-                        pending.Push(int.Parse(child, CultureInfo.InvariantCulture));
-                    }
-                }
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
-            {
-                // The process ended while it was read.
+                // On the watch's timer: a failure must not end the node; the deadline still ends the invocation.
+                LogKillFailed(_logger, Function.FunctionName, Id, e);
             }
         }
-
-        return (int)Math.Ceiling(kb / 1024.0);
     }
 
     public async Task KillAsync()
@@ -545,11 +490,7 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_memoryWatch is not null)
-        {
-            await _memoryWatch.DisposeAsync();
-        }
-
+        _host.MemoryWatch.Forget(this);
         await KillAsync();
         if (_principal is not null)
         {
@@ -569,7 +510,7 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
 
         _output?.Stop();
         _process?.Dispose();
-        _status?.Dispose();
+        _memory?.Dispose();
     }
 
     [LoggerMessage(EventId = 402, Level = LogLevel.Warning, Message = "Function {Function}: environment {Environment} used {Resident} MB, over its MemorySize of {Limit} MB, and was stopped")]

@@ -12,6 +12,9 @@ internal sealed class FunctionHost(FunctionCredentials credentials, string accou
 
     public FunctionSandbox Sandbox { get; } = sandbox;
 
+    /// <summary>What samples every environment's memory, for MemorySize and Max Memory Used.</summary>
+    public MemoryWatch MemoryWatch { get; } = new();
+
     /// <summary>
     /// The AWS SDK for JavaScript v3 the Node runtime provides (<c>node_modules</c> of the runtime folder), or null
     /// when it is not installed: next to the binaries when installed, else where the build put it.

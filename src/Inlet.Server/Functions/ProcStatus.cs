@@ -5,8 +5,8 @@ namespace Inlet.Functions;
 
 /// <summary>
 /// A process's <c>/proc/PID/status</c>, kept open: a look is one read at offset 0 (procfs renders the file anew on
-/// each), not an open, a reader and a close. Every invocation's REPORT looks (Max Memory Used), and so does the
-/// memory watch, ten times a second per environment.
+/// each), not an open, a reader and a close. Rendering it is the dear part, so one read gives both the fields
+/// <see cref="EnvironmentMemory"/> wants.
 /// </summary>
 internal sealed class ProcStatus : IDisposable
 {
@@ -24,12 +24,15 @@ internal sealed class ProcStatus : IDisposable
         }
     }
 
-    /// <summary>A field given in kB, such as <c>VmHWM:</c> or <c>VmRSS:</c>; null when the process is gone.</summary>
-    public long? Kilobytes(ReadOnlySpan<byte> field)
+    /// <summary>
+    /// <c>VmRSS:</c> and <c>VmHWM:</c> (resident memory now and at its peak) in kB, from one read; nulls when the
+    /// process is gone.
+    /// </summary>
+    public (long? ResidentKb, long? PeakKb) Memory()
     {
         if (_handle is null || _handle.IsClosed)
         {
-            return null;
+            return (null, null);
         }
 
         Span<byte> buffer = stackalloc byte[4096];
@@ -40,10 +43,15 @@ internal sealed class ProcStatus : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException)
         {
-            return null;
+            return (null, null);
         }
 
         var text = buffer[..read];
+        return (Kilobytes(text, "VmRSS:"u8), Kilobytes(text, "VmHWM:"u8));
+    }
+
+    private static long? Kilobytes(ReadOnlySpan<byte> text, ReadOnlySpan<byte> field)
+    {
         var at = text.IndexOf(field);
         if (at < 0)
         {
