@@ -144,6 +144,77 @@ public class DurabilityTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Kill9_BeforeTheBucketJournalIsFlushed_LosesNoS3ObjectOfAnAcknowledgedMessage()
+    {
+        // Inline, so that a 250 means the S3 action has run. The flush never comes before the kill: every object's
+        // content is in the journal alone, and a file lost from the page cache is played by deleting or cutting it.
+        var directory = TestServer.NewDirectory();
+        var config = Path.Combine(directory, "inlet.yaml");
+        File.WriteAllText(config, """
+            Smtp: { Mode: inline }
+            State: { BucketFlushSeconds: 3600 }
+            ReceiptRuleSets:
+              - RuleSetName: main
+                Rules:
+                  - Name: all
+                    Enabled: true
+                    Recipients: [example.com]
+                    Actions:
+                      - S3Action: { BucketName: mail }
+            ActiveReceiptRuleSet: main
+            """);
+        var acknowledged = new List<string>();
+        string deleted;
+        await using (var inlet = await InletProcess.StartAsync(directory, config))
+        {
+            using var client = new SmtpClient();
+            await client.ConnectAsync(inlet.Smtp.Address.ToString(), inlet.Smtp.Port, SecureSocketOptions.None);
+            acknowledged.Add((await client.SendAsync(NewMessage("journaled-0", bodyLines: 20))).Split(' ').Last());
+
+            // A delete through the S3 API (which flushes the journal first) is not undone by a later replay.
+            deleted = acknowledged[0];
+            var delete = await AwsCli.RunAsync(inlet.Http.BaseAddress!.ToString().TrimEnd('/'), "inlet", "inlet-secret", "s3api", "delete-object", "--bucket", "mail", "--key", deleted);
+            Assert.True(delete.ExitCode == 0, delete.Error);
+
+            for (var i = 1; i < 20; i++)
+            {
+                acknowledged.Add((await client.SendAsync(NewMessage($"journaled-{i}", bodyLines: 20))).Split(' ').Last());
+            }
+
+            await inlet.KillAsync();
+        }
+
+        var bucket = Path.Combine(directory, "buckets", "mail");
+        for (var i = 1; i < acknowledged.Count; i++)
+        {
+            var path = Path.Combine(bucket, acknowledged[i]);
+            if (i % 2 == 0)
+            {
+                File.Delete(path);
+            }
+            else
+            {
+                File.WriteAllBytes(path, []);
+            }
+        }
+
+        await using (var restarted = await InletProcess.StartAsync(directory, config))
+        {
+            Assert.False(File.Exists(Path.Combine(bucket, deleted)), "the object deleted through the S3 API came back");
+            foreach (var id in acknowledged.Skip(1))
+            {
+                var content = await File.ReadAllTextAsync(Path.Combine(bucket, id));
+                Assert.Contains("Subject: journaled-", content);
+                Assert.Contains("END-OF-BODY", content);
+            }
+
+            Assert.Contains("from the journal", restarted.Output);
+        }
+
+        Directory.Delete(directory, recursive: true);
+    }
+
+    [Fact]
     public async Task Sigterm_AnswersOpenSessions421AndExitsZero()
     {
         var directory = TestServer.NewDirectory();

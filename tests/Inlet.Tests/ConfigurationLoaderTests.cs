@@ -12,6 +12,7 @@ public class ConfigurationLoaderTests
     [InlineData("State: { Type: mysql }", "State.Type: 'mysql' must be sqlite or postgres")]
     [InlineData("State: { LeaseSeconds: 0.5 }", "State.LeaseSeconds: 0.5 seconds is out of range (3 to 3600)")]
     [InlineData("State: { NodeId: \"a/b\" }", "State.NodeId: 'a/b' must be 1 to 100 characters without '/'")]
+    [InlineData("State: { BucketFlushSeconds: 0 }", "State.BucketFlushSeconds: 0 seconds is out of range (0.01 to 3600)")]
     [InlineData("Spool: { Type: s3, Bucket: spool }", "Spool: an s3 spool uses the S3 service of BucketStore")]
     public void Load_BadStateOrSpool_NamesTheSetting(string yaml, string expected)
     {
@@ -24,6 +25,13 @@ public class ConfigurationLoaderTests
     {
         var options = ConfigurationLoader.Load("State: { Type: postgres, ConnectionString: \"Host=db;Username=inlet\", NodeId: mx1, LeaseSeconds: 10 }");
         Assert.Equal(("postgres", "mx1", TimeSpan.FromSeconds(10)), (options.State.Type, options.State.NodeId, options.State.Lease));
+    }
+
+    [Fact]
+    public void Load_BucketFlushSeconds_IsRead_AndDefaultsToOne()
+    {
+        Assert.Equal(TimeSpan.FromSeconds(0.25), ConfigurationLoader.Load("State: { BucketFlushSeconds: 0.25 }").State.BucketFlushInterval);
+        Assert.Equal(TimeSpan.FromSeconds(1), ConfigurationLoader.Load("").State.BucketFlushInterval);
     }
 
     [Fact]

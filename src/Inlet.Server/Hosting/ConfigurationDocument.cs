@@ -233,6 +233,8 @@ internal sealed class StateDocument
 
     /// <summary>Seconds.</summary>
     public double? LeaseSeconds { get; set; }
+
+    public double? BucketFlushSeconds { get; set; }
 }
 
 internal sealed class SpoolDocument

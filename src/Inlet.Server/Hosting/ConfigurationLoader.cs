@@ -644,6 +644,11 @@ internal static partial class ConfigurationLoader
             errors.Add($"State.LeaseSeconds: {lease.ToString(CultureInfo.InvariantCulture)} seconds is out of range (3 to 3600)");
         }
 
+        if (s.BucketFlushSeconds is { } flush && (flush < 0.01 || flush > 3600))
+        {
+            errors.Add($"State.BucketFlushSeconds: {flush.ToString(CultureInfo.InvariantCulture)} seconds is out of range (0.01 to 3600)");
+        }
+
         if (s.NodeId is { } id && (id.Length is 0 or > 100 || id.Contains('/', StringComparison.Ordinal)))
         {
             errors.Add($"State.NodeId: '{id}' must be 1 to 100 characters without '/'");
@@ -655,6 +660,7 @@ internal static partial class ConfigurationLoader
             ConnectionString = s.ConnectionString,
             NodeId = s.NodeId,
             Lease = s.LeaseSeconds is { } seconds and >= 3 and <= 3600 ? TimeSpan.FromSeconds(seconds) : o.Lease,
+            BucketFlushInterval = s.BucketFlushSeconds is { } every and >= 0.01 and <= 3600 ? TimeSpan.FromSeconds(every) : o.BucketFlushInterval,
         };
     }
 

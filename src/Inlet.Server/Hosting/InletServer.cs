@@ -88,7 +88,9 @@ internal sealed partial class InletServer : IAsyncDisposable
         // State first: a store that cannot open is a start-up error, before any port is bound.
         var stateOptions = options.State with { NodeId = options.State.NodeId ?? DefaultNodeId(dataDirectory) };
         var state = await OpenStateAsync(stateOptions, dataDirectory, cancellationToken);
-        IBlobStore buckets = options.BucketStore is { } s3 ? new S3BlobStore(s3) : new FileBlobStore(Path.Combine(dataDirectory, "buckets"));
+        IBlobStore buckets = options.BucketStore is { } s3 ? new S3BlobStore(s3)
+            : state is IObjectJournal journal ? new JournaledBucketStore(new FileBlobStore(Path.Combine(dataDirectory, "buckets")), journal)
+            : new FileBlobStore(Path.Combine(dataDirectory, "buckets"));
         IBlobStore spool = options.Spool.Type == SpoolOptions.S3 && buckets is S3BlobStore shared ? new BucketSpool(shared, options.Spool.Bucket!)
             : state is ISmallBlobStore database ? new DatabaseSpool(new FileBlobStore(dataDirectory), database)
             : new FileBlobStore(dataDirectory);
@@ -106,8 +108,11 @@ internal sealed partial class InletServer : IAsyncDisposable
                 throw new ConfigurationException($"BucketStore: cannot create bucket {bucket} at {options.BucketStore?.ServiceUrl ?? "S3"}: {e.Message}");
             }
 
-            (buckets as FileBlobStore)?.DeletePartials(bucket);
+            BlobStores.FilesOf(buckets)?.DeletePartials(bucket);
         }
+
+        // What a crash took from the page cache is written again before anything reads a bucket.
+        var replayed = buckets is JournaledBucketStore journaled ? await journaled.ReplayAsync(cancellationToken) : 0;
 
         var cleaned = await CleanSpoolAsync(spool, state, cancellationToken);
         BlobStores.FilesOf(spool)?.DeletePartials(BounceSender.OutboxContainer);
@@ -163,6 +168,12 @@ internal sealed partial class InletServer : IAsyncDisposable
         builder.Services.AddSingleton<IChangeFeed>(state);
         builder.Services.AddSingleton<NodeHealth>();
         builder.Services.AddSingleton(new BlobStores(spool, buckets));
+        if (buckets is JournaledBucketStore flushed)
+        {
+            builder.Services.AddSingleton(flushed);
+            builder.Services.AddHostedService<BucketJournalFlusher>();
+        }
+
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(new ReceiptConfigurationProvider(receipt));
         builder.Services.AddSingleton<ReceiptConfigurationStore>();
@@ -302,6 +313,11 @@ internal sealed partial class InletServer : IAsyncDisposable
         if (cleaned > 0)
         {
             LogSpoolCleaned(logger, cleaned);
+        }
+
+        if (replayed > 0)
+        {
+            LogBucketJournalReplayed(logger, replayed);
         }
 
         WarnAboutConfiguration(logger, receipt);
@@ -541,4 +557,7 @@ internal sealed partial class InletServer : IAsyncDisposable
 
     [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "Removed {Count} spool file(s) of messages that were never acknowledged")]
     private static partial void LogSpoolCleaned(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Information, Message = "Wrote {Count} bucket object(s) again from the journal: the node had stopped before they were flushed")]
+    private static partial void LogBucketJournalReplayed(ILogger logger, int count);
 }

@@ -117,6 +117,74 @@ internal sealed partial class FileBlobStore(string root) : IBlobStore, ILocalFil
         return Task.FromResult<IBlobWriter>(new Writer(stream, temp, path));
     }
 
+    /// <summary>
+    /// Writes a whole object and makes it visible, without an fsync: the caller keeps the content durable elsewhere
+    /// until <see cref="SyncFileSystem"/> (see <see cref="JournaledBucketStore"/>). A reader still never sees half of it.
+    /// </summary>
+    public async Task WriteWithoutSyncAsync(string container, string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        var path = PathOf(container, key);
+        var temp = Path.Combine(Path.GetDirectoryName(path)!, TempPrefix + Guid.NewGuid().ToString("N"));
+        try
+        {
+            await WriteAsync();
+        }
+        catch (DirectoryNotFoundException)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            await WriteAsync();
+        }
+
+        File.Move(temp, path, overwrite: true);
+
+        async Task WriteAsync()
+        {
+            using var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write);
+            try
+            {
+                await RandomAccess.WriteAsync(handle, data, 0, cancellationToken);
+            }
+            catch
+            {
+                handle.Dispose();
+                File.Delete(temp);
+                throw;
+            }
+        }
+    }
+
+    /// <summary>
+    /// syncfs(2) of the file system under the root: every file written there so far, and every rename, is on disk
+    /// when it returns. Elsewhere than Linux, sync(2), which the file systems of macOS also wait for.
+    /// </summary>
+    public void SyncFileSystem()
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            var fd = Open(Root, 0);
+            if (fd < 0)
+            {
+                throw new IOException($"Cannot open {Root} to flush it: errno {Marshal.GetLastPInvokeError()}");
+            }
+
+            try
+            {
+                if (Syncfs(fd) != 0)
+                {
+                    throw new IOException($"syncfs of {Root} failed: errno {Marshal.GetLastPInvokeError()}");
+                }
+            }
+            finally
+            {
+                _ = Close(fd);
+            }
+        }
+        else
+        {
+            Sync();
+        }
+    }
+
     public Task<Stream?> OpenReadAsync(string container, string key, CancellationToken cancellationToken)
     {
         var path = PathOf(container, key);
@@ -261,8 +329,14 @@ internal sealed partial class FileBlobStore(string root) : IBlobStore, ILocalFil
         }
     }
 
-    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     private static partial int Open(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "syncfs", SetLastError = true)]
+    private static partial int Syncfs(int fd);
+
+    [LibraryImport("libc", EntryPoint = "sync")]
+    private static partial void Sync();
 
     [LibraryImport("libc", EntryPoint = "fsync")]
     private static partial int Fsync(int fd);

@@ -12,9 +12,9 @@ namespace Inlet.Storage;
 /// transaction is on disk. Writes go through one writer that commits whatever is waiting in a single transaction
 /// (group commit): under load, many messages share one fsync. One writer also makes each claim atomic.
 /// </summary>
-internal sealed partial class SqliteStateStore : SqlStateStore, ISmallBlobStore
+internal sealed partial class SqliteStateStore : SqlStateStore, ISmallBlobStore, IObjectJournal
 {
-    private const int SchemaVersion = 11;
+    private const int SchemaVersion = 12;
     private const int MaxBatch = 256;
 
     /// <summary>Readers kept open between reads, each with its compiled statements; more at once are opened and closed.</summary>
@@ -199,6 +199,12 @@ internal sealed partial class SqliteStateStore : SqlStateStore, ISmallBlobStore
             // Every claim and count by status goes along messages_status (status, id); the partial index on status
             // was only written, three times a message, on the one writer every message waits for.
             await RunSqlAsync(connection, "DROP INDEX IF EXISTS messages_unfinished;", cancellationToken);
+        }
+
+        if (version < 12)
+        {
+            // Small bucket objects, until the file system has their files on disk (JournaledBucketStore).
+            await RunSqlAsync(connection, "CREATE TABLE IF NOT EXISTS object_journal (id INTEGER PRIMARY KEY, container TEXT NOT NULL, key TEXT NOT NULL, data BLOB NOT NULL);", cancellationToken);
         }
 
         if (version < SchemaVersion)

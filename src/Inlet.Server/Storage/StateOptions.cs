@@ -21,6 +21,12 @@ internal sealed record StateOptions
     /// </summary>
     public TimeSpan Lease { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How often the small bucket objects written since the last time, whose content waits in the embedded
+    /// database's journal, are put on disk together (<see cref="JournaledBucketStore"/>).
+    /// </summary>
+    public TimeSpan BucketFlushInterval { get; init; } = TimeSpan.FromSeconds(1);
+
     public const string Sqlite = "sqlite";
     public const string Postgres = "postgres";
 }
