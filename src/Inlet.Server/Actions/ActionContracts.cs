@@ -94,6 +94,26 @@ internal sealed class ActionContext
     /// <summary>Saves a completed step in the message's progress (and its trace entry) before the action goes on.</summary>
     public required Func<CompletedStep, CancellationToken, Task> RecordStep { get; init; }
 
+    /// <summary>
+    /// Takes a commit begun in a step (<see cref="Storage.IBlobWriter.StartCommitAsync"/>) whose outcome the message's
+    /// next saved write settles. Where every step is saved as it completes, that save came after the commit, which is
+    /// awaited at once; inline, where only the end is written, the pipeline awaits it after writing the end, and a
+    /// failure there fails the run.
+    /// </summary>
+    public Task SettleAsync(Task commit)
+    {
+        if (SettleAtEnd is { } settle)
+        {
+            settle(commit);
+            return Task.CompletedTask;
+        }
+
+        return commit;
+    }
+
+    /// <summary>Where commits wait for the end of the run (see <see cref="SettleAsync"/>); null when steps are saved as they complete.</summary>
+    public Action<Task>? SettleAtEnd { get; init; }
+
     /// <summary>The step of that name, if an earlier attempt completed it.</summary>
     public CompletedStep? Completed(string name) => CompletedSteps.FirstOrDefault(s => s.Name == name);
 

@@ -35,17 +35,20 @@ internal sealed class S3ActionHandler(BlobStores blobs, BounceMessages bounces, 
             return ActionResult.Fail($"Could not write to bucket: {s3.BucketName} (the bucket does not exist)");
         }
 
+        // A journaled object is durable with the message's next saved write (the step's, or inline the end's).
+        var committed = Task.CompletedTask;
         var stored = await context.StepAsync("store", async ct =>
         {
             await using (var source = await context.Content.OpenReadAsync(ct))
             await using (var writer = await blobs.Buckets.CreateAsync(s3.BucketName, key, ct))
             {
                 await source.CopyToAsync(writer.Stream, ct);
-                await writer.CommitAsync(ct);
+                committed = await writer.StartCommitAsync(ct);
             }
 
             return new CompletedStep("store") { Detail = $"s3://{s3.BucketName}/{key} ({context.Content.Length} octets)" };
         }, cancellationToken);
+        await context.SettleAsync(committed);
         await notifier.NotifyAsync(receipt, context, cancellationToken);
         return ActionResult.Ok(stored.Detail);
     }

@@ -59,6 +59,9 @@ internal sealed partial class MessagePipeline(
         /// short is never resumed: the message is marked rejected and the client sends it again. Only the end is saved.
         /// </summary>
         public bool SavesProgress => Mode == ProcessingMode.Async;
+
+        /// <summary>Commits that the end's write settles, awaited after it (see <see cref="ActionContext.SettleAsync"/>).</summary>
+        public List<Task> SettledAtEnd { get; } = [];
     }
 
     /// <summary>How one action's attempt ends for the rule loop.</summary>
@@ -171,6 +174,7 @@ internal sealed partial class MessagePipeline(
             Now = time.GetUtcNow(),
             CompletedSteps = run.Progress.Steps,
             RecordStep = (step, ct) => RecordStepAsync(run, planned, a, action, step, ct),
+            SettleAtEnd = run.SavesProgress ? null : run.SettledAtEnd.Add,
         };
         var started = Stopwatch.GetTimestamp();
         var result = await ExecuteAsync(action, context, cancellationToken);
@@ -271,6 +275,7 @@ internal sealed partial class MessagePipeline(
             : MessageStatus.Processed;
         run.Progress = run.Progress with { Finished = true };
         await SaveAsync(run, final, null, cancellationToken);
+        await Task.WhenAll(run.SettledAtEnd);
         SmtpReply? reply = null;
         if (inline)
         {

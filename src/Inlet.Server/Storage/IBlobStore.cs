@@ -46,6 +46,19 @@ internal interface IBlobWriter : IAsyncDisposable
 
     /// <summary>Flushes the object to stable storage and makes it visible. Disposing without commit deletes it.</summary>
     Task CommitAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Makes the object visible and returns what completes its commit, for a caller whose own next write to the
+    /// state store is what acknowledges the object. A writer whose durability rides that store's group commit
+    /// (<see cref="JournaledBucketStore"/>) is durable no later than any write its caller issues after this returns,
+    /// and the returned task has completed by then; the caller awaits it after that write, to learn of a failure.
+    /// Every other writer commits before it returns.
+    /// </summary>
+    async Task<Task> StartCommitAsync(CancellationToken cancellationToken)
+    {
+        await CommitAsync(cancellationToken);
+        return Task.CompletedTask;
+    }
 }
 
 /// <summary>A blob store with files on this machine's file system, for what only files have (free space, partials).</summary>

@@ -142,19 +142,35 @@ internal sealed class JournaledBucketStore(FileBlobStore files, IObjectJournal j
 
         public Stream Stream => _stream;
 
-        public async Task CommitAsync(CancellationToken cancellationToken)
+        public async Task CommitAsync(CancellationToken cancellationToken) => await await StartCommitAsync(cancellationToken);
+
+        public async Task<Task> StartCommitAsync(CancellationToken cancellationToken)
         {
             if (_file is not null)
             {
                 await _store.FlushAsync(cancellationToken);
                 await _file.CommitAsync(cancellationToken);
-                return;
+                return Task.CompletedTask;
             }
 
             var data = _stream.Buffer.ToArray();
             await _store.Files.WriteWithoutSyncAsync(_container, _key, data, cancellationToken);
-            await _store._journal.AppendAsync(_container, _key, data, cancellationToken);
-            Interlocked.Increment(ref _store._unflushed);
+            // In the writer's queue when this returns: whatever the caller writes next commits with it or after it.
+            return JournalAsync(_store._journal.AppendAsync(_container, _key, data, cancellationToken));
+        }
+
+        private async Task JournalAsync(Task appended)
+        {
+            try
+            {
+                await appended;
+                Interlocked.Increment(ref _store._unflushed);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // No entry: the file is made durable the other way, with every other file of the file system.
+                _store.Files.SyncFileSystem();
+            }
         }
 
         public ValueTask DisposeAsync() => _file?.DisposeAsync() ?? ValueTask.CompletedTask;
