@@ -99,49 +99,20 @@ internal sealed class DatabaseSpool(FileBlobStore files, ISmallBlobStore databas
     }
 
     /// <summary>Buffers up to the limit in memory; past it, a file of the spool takes what it holds and the rest.</summary>
-    private sealed class SpillingWriter : IBlobWriter
+    private sealed class SpillingWriter(DatabaseSpool spool, string container, string key) : SpillingBlobWriter(spool.Files, container, key, InlineLimit)
     {
-        private readonly DatabaseSpool _spool;
-        private readonly string _container;
-        private readonly string _key;
-        private readonly SpillStream _stream;
-        private IBlobWriter? _file;
+        public DatabaseSpool Spool => spool;
 
-        public SpillingWriter(DatabaseSpool spool, string container, string key)
+        public override async Task CommitAsync(CancellationToken cancellationToken)
         {
-            (_spool, _container, _key) = (spool, container, key);
-            _stream = new SpillStream(InlineLimit, async ct =>
+            if (Spilled is not null)
             {
-                _file = await spool.Files.CreateAsync(container, key, ct);
-                return _file.Stream;
-            });
-        }
-
-        public Stream Stream => _stream;
-
-        public DatabaseSpool Spool => _spool;
-
-        public string Container => _container;
-
-        public string Key => _key;
-
-        /// <summary>Whether everything written is still in memory (no file was needed).</summary>
-        public bool InMemory => _file is null;
-
-        public byte[] Data => _stream.Buffer.ToArray();
-
-        public async Task CommitAsync(CancellationToken cancellationToken)
-        {
-            if (_file is not null)
-            {
-                await _file.CommitAsync(cancellationToken);
+                await Spilled.CommitAsync(cancellationToken);
             }
             else
             {
-                await _spool._database.PutBlobAsync(_container, _key, _stream.Buffer.ToArray(), cancellationToken);
+                await spool._database.PutBlobAsync(Container, Key, Data, cancellationToken);
             }
         }
-
-        public ValueTask DisposeAsync() => _file?.DisposeAsync() ?? ValueTask.CompletedTask;
     }
 }

@@ -122,41 +122,23 @@ internal sealed class JournaledBucketStore(FileBlobStore files, IObjectJournal j
     }
 
     /// <summary>Holds a small object in memory until its commit; past the limit, a fsynced file takes it all.</summary>
-    private sealed class JournaledWriter : IBlobWriter
+    private sealed class JournaledWriter(JournaledBucketStore store, string container, string key) : SpillingBlobWriter(store.Files, container, key, JournalLimit)
     {
-        private readonly JournaledBucketStore _store;
-        private readonly string _container;
-        private readonly string _key;
-        private readonly SpillStream _stream;
-        private IBlobWriter? _file;
+        public override async Task CommitAsync(CancellationToken cancellationToken) => await await StartCommitAsync(cancellationToken);
 
-        public JournaledWriter(JournaledBucketStore store, string container, string key)
+        public override async Task<Task> StartCommitAsync(CancellationToken cancellationToken)
         {
-            (_store, _container, _key) = (store, container, key);
-            _stream = new SpillStream(JournalLimit, async ct =>
+            if (Spilled is not null)
             {
-                _file = await store.Files.CreateAsync(container, key, ct);
-                return _file.Stream;
-            });
-        }
-
-        public Stream Stream => _stream;
-
-        public async Task CommitAsync(CancellationToken cancellationToken) => await await StartCommitAsync(cancellationToken);
-
-        public async Task<Task> StartCommitAsync(CancellationToken cancellationToken)
-        {
-            if (_file is not null)
-            {
-                await _store.FlushAsync(cancellationToken);
-                await _file.CommitAsync(cancellationToken);
+                await store.FlushAsync(cancellationToken);
+                await Spilled.CommitAsync(cancellationToken);
                 return Task.CompletedTask;
             }
 
-            var data = _stream.Buffer.ToArray();
-            await _store.Files.WriteWithoutSyncAsync(_container, _key, data, cancellationToken);
+            var data = Data;
+            await store.Files.WriteWithoutSyncAsync(Container, Key, data, cancellationToken);
             // In the writer's queue when this returns: whatever the caller writes next commits with it or after it.
-            return JournalAsync(_store._journal.AppendAsync(_container, _key, data, cancellationToken));
+            return JournalAsync(store._journal.AppendAsync(Container, Key, data, cancellationToken));
         }
 
         private async Task JournalAsync(Task appended)
@@ -164,15 +146,13 @@ internal sealed class JournaledBucketStore(FileBlobStore files, IObjectJournal j
             try
             {
                 await appended;
-                Interlocked.Increment(ref _store._unflushed);
+                Interlocked.Increment(ref store._unflushed);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 // No entry: the file is made durable the other way, with every other file of the file system.
-                _store.Files.SyncFileSystem();
+                store.Files.SyncFileSystem();
             }
         }
-
-        public ValueTask DisposeAsync() => _file?.DisposeAsync() ?? ValueTask.CompletedTask;
     }
 }
