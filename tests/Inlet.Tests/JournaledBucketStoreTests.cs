@@ -101,6 +101,19 @@ public sealed class JournaledBucketStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task EveryBucketRemovedSince_TheFolderItselfToo_IsNoStartUpError()
+    {
+        await PutAsync("orphan", "content");
+        Directory.Delete(_files.Root, recursive: true);
+
+        var replayed = await new JournaledBucketStore(_files, _state).ReplayAsync(CancellationToken.None);
+
+        Assert.Equal(1, replayed);
+        Assert.False(Directory.Exists(_files.Root));
+        Assert.Empty(await _state.ReadAllAsync(CancellationToken.None));
+    }
+
+    [Fact]
     public async Task AWriteNeverCommitted_LeavesNothing()
     {
         await using (var writer = await _store.CreateAsync("mail", "abandoned", CancellationToken.None))

@@ -108,15 +108,21 @@ internal sealed class JournaledBucketStore(FileBlobStore files, IObjectJournal j
             return 0;
         }
 
+        var written = 0;
         foreach (var entry in entries)
         {
             if (await Files.ContainerExistsAsync(entry.Container, cancellationToken))
             {
                 await Files.WriteWithoutSyncAsync(entry.Container, entry.Key, entry.Data, cancellationToken);
+                written++;
             }
         }
 
-        Files.SyncFileSystem();
+        if (written > 0)
+        {
+            Files.SyncFileSystem();
+        }
+
         await _journal.TruncateAsync(entries[^1].Id, cancellationToken);
         return entries.Count;
     }
