@@ -114,6 +114,17 @@ public sealed class JournaledBucketStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AFlush_AfterTheBucketsFolderWasRemovedByHand_EmptiesTheJournal()
+    {
+        await PutAsync("orphan", "content");
+        Directory.Delete(_files.Root, recursive: true);
+
+        await _store.FlushAsync(CancellationToken.None);
+
+        Assert.Empty(await _state.ReadAllAsync(CancellationToken.None));
+    }
+
+    [Fact]
     public async Task AWriteNeverCommitted_LeavesNothing()
     {
         await using (var writer = await _store.CreateAsync("mail", "abandoned", CancellationToken.None))

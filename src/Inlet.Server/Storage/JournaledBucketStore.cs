@@ -83,7 +83,12 @@ internal sealed class JournaledBucketStore(FileBlobStore files, IObjectJournal j
 
             if (await _journal.LastIdAsync(cancellationToken) is { } last)
             {
-                Files.SyncFileSystem();
+                // With the buckets' folder removed by hand there is no file left to put on disk.
+                if (Directory.Exists(Files.Root))
+                {
+                    Files.SyncFileSystem();
+                }
+
                 await _journal.TruncateAsync(last, cancellationToken);
             }
 
