@@ -248,9 +248,12 @@ internal static class ConsoleEndpoints
                     Send("message", JsonSerializer.Serialize(MessageSummary.From(m), ApiJsonContext.Default.MessageSummary));
                 }
             }, token);
-            var lines = followed is null ? Task.CompletedTask : Task.Run(async () =>
+            // Subscribed before the stream says it is connected: a line written once the page sees the stream
+            // open is sent to it.
+            var followedLines = followed is null ? null : functions.FollowLog(followed, token);
+            var lines = followedLines is null ? Task.CompletedTask : Task.Run(async () =>
             {
-                await foreach (var line in functions.FollowLog(followed, token).ReadAllAsync(token))
+                await foreach (var line in followedLines.ReadAllAsync(token))
                 {
                     Send("log", JsonSerializer.Serialize(LogView.From(line), ConsoleJsonContext.Default.LogView));
                 }

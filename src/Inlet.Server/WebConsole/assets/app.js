@@ -50,6 +50,9 @@ const listeners = new Set();
 
 function connect() {
   source?.close();
+  // Live again only once this stream is open: until then, what it follows is not being sent.
+  live.textContent = 'connecting';
+  live.classList.remove('on');
   source = new EventSource(followed ? `/api/events?function=${encodeURIComponent(followed)}` : '/api/events');
   source.onopen = () => { live.textContent = 'live'; live.classList.add('on'); };
   source.onerror = () => { live.textContent = 'reconnecting'; live.classList.remove('on'); };
