@@ -100,20 +100,8 @@ internal sealed partial class FileBlobStore(string root) : IBlobStore, ILocalFil
     public Task<IBlobWriter> CreateAsync(string container, string key, CancellationToken cancellationToken)
     {
         var path = PathOf(container, key);
-        var temp = Path.Combine(Path.GetDirectoryName(path)!, TempPrefix + Guid.NewGuid().ToString("N"));
-        FileStream Create() => new(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 64 * 1024, FileOptions.Asynchronous);
-        FileStream stream;
-        try
-        {
-            stream = Create();
-        }
-        catch (DirectoryNotFoundException)
-        {
-            // The folder is made on the first write into it, not looked up before every write.
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            stream = Create();
-        }
-
+        var temp = TempPathBeside(path);
+        var stream = InFolderMadeOnFirstWrite(path, () => new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 64 * 1024, FileOptions.Asynchronous));
         return Task.FromResult<IBlobWriter>(new Writer(stream, temp, path));
     }
 
@@ -124,22 +112,9 @@ internal sealed partial class FileBlobStore(string root) : IBlobStore, ILocalFil
     public async Task WriteWithoutSyncAsync(string container, string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         var path = PathOf(container, key);
-        var temp = Path.Combine(Path.GetDirectoryName(path)!, TempPrefix + Guid.NewGuid().ToString("N"));
-        try
+        var temp = TempPathBeside(path);
+        using (var handle = InFolderMadeOnFirstWrite(path, () => File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write)))
         {
-            await WriteAsync();
-        }
-        catch (DirectoryNotFoundException)
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            await WriteAsync();
-        }
-
-        File.Move(temp, path, overwrite: true);
-
-        async Task WriteAsync()
-        {
-            using var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write);
             try
             {
                 await RandomAccess.WriteAsync(handle, data, 0, cancellationToken);
@@ -150,6 +125,25 @@ internal sealed partial class FileBlobStore(string root) : IBlobStore, ILocalFil
                 File.Delete(temp);
                 throw;
             }
+        }
+
+        File.Move(temp, path, overwrite: true);
+    }
+
+    private static string TempPathBeside(string path) =>
+        Path.Combine(Path.GetDirectoryName(path)!, TempPrefix + Guid.NewGuid().ToString("N"));
+
+    /// <summary>Opens a new file beside <paramref name="path"/>; its folder is made on the first write into it, not looked up before every write.</summary>
+    private static T InFolderMadeOnFirstWrite<T>(string path, Func<T> open)
+    {
+        try
+        {
+            return open();
+        }
+        catch (DirectoryNotFoundException)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            return open();
         }
     }
 
@@ -164,14 +158,14 @@ internal sealed partial class FileBlobStore(string root) : IBlobStore, ILocalFil
             var fd = Open(Root, 0);
             if (fd < 0)
             {
-                throw new IOException($"Cannot open {Root} to flush it: errno {Marshal.GetLastPInvokeError()}");
+                throw new IOException($"Cannot open {Root} to flush it: {LastSystemError()}");
             }
 
             try
             {
                 if (Syncfs(fd) != 0)
                 {
-                    throw new IOException($"syncfs of {Root} failed: errno {Marshal.GetLastPInvokeError()}");
+                    throw new IOException($"syncfs of {Root} failed: {LastSystemError()}");
                 }
             }
             finally
@@ -304,6 +298,9 @@ internal sealed partial class FileBlobStore(string root) : IBlobStore, ILocalFil
     }
 
     internal static string Unescape(string name) => Uri.UnescapeDataString(name);
+
+    /// <summary>The text of the last system call's errno, as strerror(3) gives it (e.g. "Permission denied").</summary>
+    private static string LastSystemError() => Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError());
 
     /// <summary>fsync of a directory, so that a rename in it is durable (POSIX leaves this to the caller).</summary>
     internal static void SyncDirectory(string directory)
