@@ -144,6 +144,76 @@ public class DurabilityTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Kill9_DuringAnInlineRun_LeavesNoRecordAndTheMessageIsAcceptedWhenSentAgain()
+    {
+        // Inline, a message is recorded only when its run ends: killed while its function runs, the server has
+        // answered nothing and keeps nothing of it (not even spool data), and the client's retry is a new message.
+        var directory = TestServer.NewDirectory();
+        var started = Path.Combine(FunctionFixtures.OutputFolder(directory), "started");
+        var folder = FunctionFixtures.Write(directory, "fn", "index.js", """
+            const fs = require('fs');
+            exports.handler = async (event) => {
+              if (event.Records[0].ses.mail.commonHeaders.subject === 'hang') {
+                fs.writeFileSync(process.env.STARTED, 'x');
+                await new Promise(r => setTimeout(r, 60000));
+              }
+              return { disposition: 'CONTINUE' };
+            };
+            """);
+        var config = Path.Combine(directory, "inlet.yaml");
+        File.WriteAllText(config, $$"""
+            Smtp: { Mode: inline }
+            Functions:
+              - FunctionName: fn
+                Runtime: nodejs20.x
+                Handler: index.handler
+                Code: {{folder}}
+                Timeout: 120
+                Environment: { Variables: { STARTED: {{started}} } }
+            ReceiptRuleSets:
+              - RuleSetName: main
+                Rules:
+                  - Name: all
+                    Enabled: true
+                    Recipients: [example.com]
+                    Actions:
+                      - LambdaAction: { FunctionArn: fn, InvocationType: RequestResponse }
+            ActiveReceiptRuleSet: main
+            """);
+        await using (var inlet = await InletProcess.StartAsync(directory, config))
+        {
+            using var client = new SmtpClient();
+            await client.ConnectAsync(inlet.Smtp.Address.ToString(), inlet.Smtp.Port, SecureSocketOptions.None);
+            var sending = client.SendAsync(NewMessage("hang", bodyLines: 20));
+            for (var waited = 0; !File.Exists(started); waited += 50)
+            {
+                Assert.True(waited < 30_000, "the function never started");
+                Assert.False(sending.IsCompleted, "the message was answered before its function ran");
+                await Task.Delay(50);
+            }
+
+            await inlet.KillAsync();
+            await Assert.ThrowsAnyAsync<Exception>(() => sending);
+        }
+
+        await using (var restarted = await InletProcess.StartAsync(directory, config))
+        {
+            Assert.Empty(await ListAllAsync(restarted.Http));
+            var spool = Path.Combine(directory, "spool");
+            Assert.Empty(Directory.Exists(spool) ? Directory.EnumerateFiles(spool, "*", SearchOption.AllDirectories) : []);
+
+            using var client = new SmtpClient();
+            await client.ConnectAsync(restarted.Smtp.Address.ToString(), restarted.Smtp.Port, SecureSocketOptions.None);
+            var id = (await client.SendAsync(NewMessage("again", bodyLines: 20))).Split(' ').Last();
+            var message = Assert.Single(await ListAllAsync(restarted.Http));
+            Assert.Equal(id, message.GetProperty("messageId").GetString());
+            Assert.Equal("processed", message.GetProperty("status").GetString());
+        }
+
+        Directory.Delete(directory, recursive: true);
+    }
+
+    [Fact]
     public async Task Kill9_BeforeTheBucketJournalIsFlushed_LosesNoS3ObjectOfAnAcknowledgedMessage()
     {
         // Inline, so that a 250 means the S3 action has run. The flush never comes before the kill: every object's

@@ -141,7 +141,13 @@ public class ForwarderTests
     }
 
     [FunctionAwsAccessTests.NodeSdkFact]
-    public async Task SendBounceFunction_BouncesTheMessageItReceivedAndStopsTheRuleSet()
+    public Task SendBounceFunction_BouncesTheMessageItReceivedAndStopsTheRuleSet() => SendBounceFunctionAsync(inline: false);
+
+    /// <summary>Inline, the message is recorded only when its run ends: the function's SendBounce finds it all the same.</summary>
+    [FunctionAwsAccessTests.NodeSdkFact]
+    public Task SendBounceFunction_InlineMode_BouncesTheMessageWhileItIsBeingReceived() => SendBounceFunctionAsync(inline: true);
+
+    private static async Task SendBounceFunctionAsync(bool inline)
     {
         var directory = TestServer.NewDirectory();
         // The SES guide's bounce-on-policy function, with SDK v3: SendBounce for the received message, then STOP_RULE_SET.
@@ -160,7 +166,7 @@ public class ForwarderTests
               return { disposition: 'STOP_RULE_SET' };
             };
             """);
-        await using var server = await TestServer.StartAsync(Function(folder) + "\n" + Rules, directory: directory);
+        await using var server = await TestServer.StartAsync((inline ? "Smtp: { Mode: inline }\n" : "") + Function(folder) + "\n" + Rules, directory: directory);
 
         var id = await SendAsync(server, "unwanted offer");
         await server.WaitForMessageAsync(id);

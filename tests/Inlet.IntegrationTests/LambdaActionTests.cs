@@ -204,6 +204,11 @@ public class LambdaActionTests
         Assert.Contains("4.3.0", e.Message + " 4.3.0");
         var message = (await server.GetJsonAsync("/api/messages")).GetProperty("messages")[0];
         Assert.Equal("rejected", message.GetProperty("status").GetString());
+
+        // Recorded once, when the run was cut short: with what it did up to then, and why it ended.
+        var trace = (await server.GetDetailAsync(message.GetProperty("messageId").GetString()!)).GetProperty("trace").EnumerateArray().ToList();
+        Assert.Equal(["received", "verdicts", "rule", "end"], trace.Select(t => t.GetProperty("kind").GetString()));
+        Assert.Contains("budget of 1 s", trace[^1].GetProperty("detail").GetString());
     }
 
     [Fact]

@@ -168,7 +168,7 @@ public sealed class MessagePipelineTests : IAsyncLifetime
     public async Task SmtpTransaction_ConfigurationChangesBetweenRcptAndCommit_RecordsThePinnedVersion()
     {
         await ActivateAsync(Rule("old", Header("X-Old")));
-        var backend = new SmtpBackend(_current, _blobs, _state, new MessageProcessor(_state, Pipeline(), new ProcessingOptions(), new StateOptions(), TimeProvider.System, NullLogger<MessageProcessor>.Instance), Pipeline(), new SmtpOptions(), new StateOptions(), TimeProvider.System, NullLogger<SmtpBackend>.Instance);
+        var backend = new SmtpBackend(_current, _blobs, _state, new MessageProcessor(_state, Pipeline(), new ProcessingOptions(), new StateOptions(), TimeProvider.System, NullLogger<MessageProcessor>.Instance), Pipeline(), new SmtpOptions(), TimeProvider.System, NullLogger<SmtpBackend>.Instance);
         var client = new SmtpClientInfo(new IPEndPoint(IPAddress.Loopback, 5000), "client.test", false);
 
         var transaction = backend.BeginTransaction();
@@ -283,7 +283,7 @@ public sealed class MessagePipelineTests : IAsyncLifetime
             BodyType = "7BIT",
             ConfigVersion = _current.Current.Configuration.Version,
             Status = MessageStatus.Queued,
-        }, null, CancellationToken.None);
+        }, CancellationToken.None);
         await _state.UpdateMessageAsync(new MessageUpdate(id, MessageStatus.Queued) { Progress = ProcessingJsonContext.WriteProgress(progress) }, CancellationToken.None);
         return id;
     }

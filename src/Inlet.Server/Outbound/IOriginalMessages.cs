@@ -10,4 +10,7 @@ internal interface IOriginalMessages
 {
     /// <exception cref="FileNotFoundException">The message's content is no longer stored.</exception>
     Task<byte[]> ReadHeaderSectionAsync(MessageRecord message, CancellationToken cancellationToken);
+
+    /// <summary>A message this node is receiving inline, whose record is written only when its run ends.</summary>
+    MessageRecord? FindUnrecorded(string id);
 }

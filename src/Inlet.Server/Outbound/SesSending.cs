@@ -83,7 +83,9 @@ internal sealed class SesSending(SendingIdentities identities, OutboundQueue out
 
         var sender = ParseAddress(request.BounceSender);
         CheckVerified([sender.Address]);
-        var original = MessageId.IsValid(request.OriginalMessageId) ? await state.GetMessageAsync(request.OriginalMessageId, cancellationToken) : null;
+        var original = MessageId.IsValid(request.OriginalMessageId)
+            ? await state.GetMessageAsync(request.OriginalMessageId, cancellationToken) ?? originals.FindUnrecorded(request.OriginalMessageId)
+            : null;
         if (original is null)
         {
             throw new SesSendingException(SesSendingException.MessageRejected, $"Could not find the original message: {request.OriginalMessageId}.");

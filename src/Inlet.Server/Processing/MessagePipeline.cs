@@ -62,6 +62,9 @@ internal sealed partial class MessagePipeline(
 
         /// <summary>Commits that the end's write settles, awaited after it (see <see cref="ActionContext.SettleAsync"/>).</summary>
         public List<Task> SettledAtEnd { get; } = [];
+
+        /// <summary>An inline message whose record the end writes (instead of changing it); null once it is recorded, and in async mode.</summary>
+        public UnrecordedMessage? Unrecorded { get; init; }
     }
 
     /// <summary>How one action's attempt ends for the rule loop.</summary>
@@ -73,9 +76,21 @@ internal sealed partial class MessagePipeline(
         Return,
     }
 
-    public async Task<PipelineResult> RunAsync(MessageRecord message, ProcessingMode mode, CancellationToken cancellationToken)
+    public async Task<PipelineResult> RunAsync(MessageRecord message, ProcessingMode mode, CancellationToken cancellationToken) =>
+        await RunAsync(message, mode, null, cancellationToken);
+
+    /// <summary>An inline run of a message that is not recorded yet: its end writes the record, with its data if it is in memory.</summary>
+    public async Task<PipelineResult> RunAsync(UnrecordedMessage message, CancellationToken cancellationToken)
     {
-        var run = await BeginAsync(message, mode, cancellationToken);
+        using (messages.Track(message))
+        {
+            return await RunAsync(message.Received, ProcessingMode.Inline, message, cancellationToken);
+        }
+    }
+
+    private async Task<PipelineResult> RunAsync(MessageRecord message, ProcessingMode mode, UnrecordedMessage? unrecorded, CancellationToken cancellationToken)
+    {
+        var run = await BeginAsync(message, mode, unrecorded, cancellationToken);
         string? endedBy = null;
         var plan = run.Plan;
         for (var r = run.Progress.Rule; r < plan.Count && endedBy is null; r++)
@@ -116,10 +131,15 @@ internal sealed partial class MessagePipeline(
     /// Reads where the message stands, and on its first run records what it was received under and computes its
     /// verdicts (once: a retry or a restart reads the saved ones back, and headers added by actions never change them).
     /// </summary>
-    private async Task<MessageRun> BeginAsync(MessageRecord message, ProcessingMode mode, CancellationToken cancellationToken)
+    private async Task<MessageRun> BeginAsync(MessageRecord message, ProcessingMode mode, UnrecordedMessage? unrecorded, CancellationToken cancellationToken)
     {
         var progress = ProcessingJsonContext.ReadProgress(message.Progress);
         var trace = MessageTrace.Read(message.Trace);
+        if (unrecorded is not null)
+        {
+            unrecorded.Trace = trace;
+        }
+
         var configuration = await configurations.GetAsync(message.ConfigVersion, cancellationToken);
         var ruleSet = configuration.ActiveRuleSet;
         var plan = RuleEvaluator.Plan(ruleSet, message.Recipients, message.IsSecure);
@@ -151,7 +171,7 @@ internal sealed partial class MessagePipeline(
         // Every save is an fsync, so saves are made where resuming needs them and no more.
         var content = await messages.LoadContentAsync(message, progress, spool, cancellationToken);
         var mail = await ReceivedMessages.DescribeAsync(content, message, cancellationToken);
-        return new MessageRun { Message = message, Mode = mode, Plan = plan, Trace = trace, Progress = progress, Content = content, Mail = mail };
+        return new MessageRun { Message = message, Mode = mode, Plan = plan, Trace = trace, Progress = progress, Content = content, Mail = mail, Unrecorded = unrecorded };
     }
 
     /// <summary>One attempt of action <paramref name="a"/> of planned rule <paramref name="r"/>, and what it means for the loop.</summary>
@@ -365,6 +385,19 @@ internal sealed partial class MessagePipeline(
 
     private async Task SaveAsync(MessageRun run, string status, DateTimeOffset? nextAttempt, CancellationToken cancellationToken)
     {
+        if (run.Unrecorded is { IsRecorded: false } unrecorded)
+        {
+            await unrecorded.RecordAsync(run.Message with
+            {
+                Status = status,
+                Subject = run.Subject,
+                Progress = ProcessingJsonContext.WriteProgress(run.Progress),
+                Trace = MessageTrace.Write(run.Trace),
+                NextAttemptAt = nextAttempt,
+            });
+            return;
+        }
+
         var update = new MessageUpdate(run.Message.Id, status)
         {
             Subject = run.Subject,
@@ -377,6 +410,19 @@ internal sealed partial class MessagePipeline(
             // This node's lease ran out (it was stalled past it) and another node goes on with the message.
             throw new WorkLeaseLostException(run.Message.Id);
         }
+    }
+
+    /// <summary>Records an inline message whose run was cut short as rejected, with what its run did and the reason in its trace.</summary>
+    public async Task RejectAsync(UnrecordedMessage message, string reason)
+    {
+        if (message.IsRecorded)
+        {
+            await RejectAsync(message.Received, reason, CancellationToken.None);
+            return;
+        }
+
+        List<TraceEntry> trace = [.. message.Trace, new TraceEntry { At = time.GetUtcNow(), Kind = TraceKind.End, Detail = reason }];
+        await message.RecordAsync(message.Received with { Status = MessageStatus.Rejected, Trace = MessageTrace.Write(trace) });
     }
 
     /// <summary>Marks a message that was never acknowledged (inline mode) as rejected, with the reason in its trace.</summary>

@@ -32,6 +32,8 @@ internal sealed partial class MessageProcessor(
 
     private async Task<LeaseAfterRun> ProcessAsync(MessageRecord message, CancellationToken stoppingToken)
     {
+        // Inline messages are recorded only once their run has ended; a record still "inline" was written by an
+        // earlier version, which recorded them on arrival, and its run was cut short by a stop.
         if (message.Status == MessageStatus.Inline)
         {
             await pipeline.RejectAsync(message, "the server stopped during inline processing, before the client was answered; the message was never acknowledged", stoppingToken);

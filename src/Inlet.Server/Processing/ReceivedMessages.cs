@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Inlet.Authentication;
 using Inlet.Mail;
 using Inlet.Outbound;
@@ -13,7 +14,24 @@ namespace Inlet.Processing;
 /// </summary>
 internal sealed class ReceivedMessages(BlobStores blobs, SmtpOptions smtp) : IOriginalMessages
 {
+    /// <summary>Inline runs under way, whose messages are not recorded yet: a function that calls SendBounce for its message finds it here.</summary>
+    private readonly ConcurrentDictionary<string, UnrecordedMessage> _unrecorded = new(StringComparer.Ordinal);
+
     public static string SpoolKey(string messageId) => messageId + ".eml";
+
+    /// <summary>Makes a message this node is receiving inline readable before it is recorded, until the returned handle is disposed.</summary>
+    public IDisposable Track(UnrecordedMessage message)
+    {
+        _unrecorded[message.Received.Id] = message;
+        return new Untrack(this, message.Received.Id);
+    }
+
+    private sealed class Untrack(ReceivedMessages owner, string id) : IDisposable
+    {
+        public void Dispose() => owner._unrecorded.TryRemove(id, out _);
+    }
+
+    public MessageRecord? FindUnrecorded(string id) => _unrecorded.TryGetValue(id, out var message) ? message.Received : null;
 
     /// <summary>
     /// The headers SES prepends: Return-Path and Received, then, once verdicts are known, X-SES-Spam-Verdict and
@@ -40,7 +58,7 @@ internal sealed class ReceivedMessages(BlobStores blobs, SmtpOptions smtp) : IOr
     /// </summary>
     public Func<CancellationToken, Task<Stream?>> OpenForRun(MessageRecord message)
     {
-        byte[]? read = null;
+        byte[]? read = _unrecorded.TryGetValue(message.Id, out var unrecorded) ? unrecorded.Data : null;
         return async cancellationToken =>
         {
             if (Volatile.Read(ref read) is { } bytes)
@@ -76,7 +94,9 @@ internal sealed class ReceivedMessages(BlobStores blobs, SmtpOptions smtp) : IOr
 
     /// <summary>The message exactly as received, without anything SES or an action added.</summary>
     public Task<Stream?> OpenReceivedAsync(MessageRecord message, CancellationToken cancellationToken) =>
-        blobs.Spool.OpenReadAsync(SmtpBackend.SpoolContainer, SpoolKey(message.Id), cancellationToken);
+        _unrecorded.TryGetValue(message.Id, out var unrecorded) && unrecorded.Data is { } data
+            ? Task.FromResult<Stream?>(new MemoryStream(data, writable: false))
+            : blobs.Spool.OpenReadAsync(SmtpBackend.SpoolContainer, SpoolKey(message.Id), cancellationToken);
 
     /// <summary>The mail object of the message as it stands.</summary>
     public static async Task<SesMail> DescribeAsync(MessageContent content, MessageRecord message, CancellationToken cancellationToken)

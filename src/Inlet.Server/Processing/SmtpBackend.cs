@@ -17,7 +17,6 @@ internal sealed partial class SmtpBackend(
     MessageProcessor processor,
     MessagePipeline pipeline,
     SmtpOptions options,
-    StateOptions leases,
     TimeProvider time,
     ILogger<SmtpBackend> logger) : ISmtpBackend
 {
@@ -25,7 +24,6 @@ internal sealed partial class SmtpBackend(
     private readonly IBlobStore _spool = blobs.Spool;
     private readonly IMessageStore _state = state;
     private readonly MessageProcessor _processor = processor;
-    private readonly TimeSpan _inlineLease = options.InlineTimeout + leases.Lease;
     private readonly SmtpOptions _options = options;
 
     public const string SpoolContainer = "spool";
@@ -100,28 +98,28 @@ internal sealed partial class SmtpBackend(
     /// Inline mode: the rules run while the client waits, so a Bounce becomes the reply itself. Past the time
     /// budget, or when an action fails, the message is not accepted: 451, and the client tries again later.
     /// </summary>
-    private async Task<SmtpReply> ProcessInlineAsync(MessageRecord record)
+    private async Task<SmtpReply> ProcessInlineAsync(UnrecordedMessage message)
     {
         using var budget = new CancellationTokenSource(_options.InlineTimeout);
         try
         {
-            var result = await pipeline.RunAsync(record, ProcessingMode.Inline, budget.Token);
+            var result = await pipeline.RunAsync(message, budget.Token);
             if (result.Status == MessageStatus.Processed)
             {
                 InletMetrics.MessagesAccepted.Add(1);
             }
 
-            return result.InlineReply ?? SmtpReply.Accepted(record.Id);
+            return result.InlineReply ?? SmtpReply.Accepted(message.Received.Id);
         }
         catch (OperationCanceledException) when (budget.IsCancellationRequested)
         {
-            await pipeline.RejectAsync(record, $"inline processing took longer than its budget of {_options.InlineTimeout.TotalSeconds:F0} s; the client was told to try again (451)", CancellationToken.None);
+            await pipeline.RejectAsync(message, $"inline processing took longer than its budget of {_options.InlineTimeout.TotalSeconds:F0} s; the client was told to try again (451)");
             return new SmtpReply(451, "4.3.0", $"Processing took longer than {_options.InlineTimeout.TotalSeconds:F0} seconds; try again later");
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            LogInlineFailed(logger, record.Id, e);
-            await pipeline.RejectAsync(record, $"inline processing failed: {e.Message}", CancellationToken.None);
+            LogInlineFailed(logger, message.Received.Id, e);
+            await pipeline.RejectAsync(message, $"inline processing failed: {e.Message}");
             return SmtpReply.LocalError;
         }
     }
@@ -159,34 +157,61 @@ internal sealed partial class SmtpBackend(
                 Status = inline ? MessageStatus.Inline : MessageStatus.Queued,
             };
 
-            // Inline, the message is this node's from the start: it is processed now, while the client waits.
-            var lease = inline ? backend._inlineLease : (TimeSpan?)null;
-            // The durability contract: the data and the record are on disk before the client hears 250, and neither
-            // write is cancelled half-way when the client goes away. A small message in the embedded spool shares
-            // the record's transaction; otherwise the data is committed first, then the record, and a crash in
-            // between leaves data with no record, which start-up removes.
-            if (backend._spool is not IRecordSharingSpool shared || !await shared.TryCommitWithMessageAsync(blob, record, lease, CancellationToken.None))
-            {
-                await blob.CommitAsync(CancellationToken.None);
-                try
-                {
-                    await backend._state.InsertMessageAsync(record, lease, CancellationToken.None);
-                }
-                catch
-                {
-                    await backend._spool.DeleteAsync(SpoolContainer, id + ".eml", CancellationToken.None);
-                    throw;
-                }
-            }
-
             if (inline)
             {
-                return await backend.ProcessInlineAsync(record);
+                return await backend.ProcessInlineAsync(await UnrecordedAsync(record));
             }
 
+            // The durability contract: the data and the record are on disk before the client hears 250.
+            await RecordAsync(record, dataCommitted: false);
             backend._processor.Wake();
             InletMetrics.MessagesAccepted.Add(1);
             return SmtpReply.Accepted(id);
+        }
+
+        /// <summary>
+        /// Inline, the record waits for the run's end. A small message in the embedded spool stays in memory until
+        /// then, and is committed with it; a larger one is committed now, for the run to read it from the spool (a
+        /// crash before the end leaves data with no record, which start-up removes).
+        /// </summary>
+        private async Task<UnrecordedMessage> UnrecordedAsync(MessageRecord received)
+        {
+            if (backend._spool is IRecordSharingSpool shared && shared.HeldInMemory(blob) is { } data)
+            {
+                return new UnrecordedMessage(received, data, final => RecordAsync(final, dataCommitted: false));
+            }
+
+            await blob.CommitAsync(CancellationToken.None);
+            return new UnrecordedMessage(received, null, final => RecordAsync(final, dataCommitted: true));
+        }
+
+        /// <summary>
+        /// Writes the record, and the data unless it is committed already. Neither write is cancelled half-way when
+        /// the client goes away. A small message in the embedded spool shares the record's transaction; otherwise the
+        /// data is committed first, then the record, and a crash in between leaves data with no record, which
+        /// start-up removes.
+        /// </summary>
+        private async Task RecordAsync(MessageRecord record, bool dataCommitted)
+        {
+            if (!dataCommitted && backend._spool is IRecordSharingSpool shared && await shared.TryCommitWithMessageAsync(blob, record, CancellationToken.None))
+            {
+                return;
+            }
+
+            if (!dataCommitted)
+            {
+                await blob.CommitAsync(CancellationToken.None);
+            }
+
+            try
+            {
+                await backend._state.InsertMessageAsync(record, CancellationToken.None);
+            }
+            catch
+            {
+                await backend._spool.DeleteAsync(SpoolContainer, id + ".eml", CancellationToken.None);
+                throw;
+            }
         }
 
         public ValueTask DisposeAsync() => blob.DisposeAsync();

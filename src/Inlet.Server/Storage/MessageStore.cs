@@ -101,10 +101,10 @@ internal interface IMessageStore
     IWorkQueue<MessageRecord> MessageQueue { get; }
 
     /// <summary>
-    /// Durably records an accepted message; returns once it is on disk. With a lease, the message is claimed by
-    /// this node from the start (inline processing runs at once, while the client waits).
+    /// Durably records an accepted message; returns once it is on disk. An inline message is recorded when its run
+    /// has ended, with its outcome (status, progress, trace) in the same record.
     /// </summary>
-    Task InsertMessageAsync(MessageRecord message, TimeSpan? lease, CancellationToken cancellationToken);
+    Task InsertMessageAsync(MessageRecord message, CancellationToken cancellationToken);
 
     /// <summary>
     /// Changes a message, unless another node holds its lease; returns whether it was changed. A message whose
