@@ -51,7 +51,7 @@ internal static class WorkQueueClaims
             ReceivedAt = now,
             MailFrom = "load@sender.test",
             Recipients = ["user@example.com"],
-        }, CancellationToken.None)));
+        }, null, CancellationToken.None)));
 
         var queue = store.MessageQueue;
         var done = 0;

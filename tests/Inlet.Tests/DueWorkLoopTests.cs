@@ -53,6 +53,65 @@ public sealed class DueWorkLoopTests
         await running;
     }
 
+    [Fact]
+    public async Task HandOver_WhileCaughtUp_RunsWithoutAClaim_AndNeverPassesTheParallelism()
+    {
+        var queue = new EmptyQueue();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var ran = new ConcurrentQueue<string>();
+        var loop = new DueWorkLoop<string>("test", queue, id => id, async (id, _) => { ran.Enqueue(id); await gate.Task; }, 2, TimeSpan.FromMinutes(1), TimeProvider.System, NullLogger.Instance);
+        Assert.False(loop.TryReserve());
+
+        using var stop = new CancellationTokenSource();
+        var running = loop.RunAsync(stop.Token);
+        await queue.WaitForClaimsAsync(1);
+        Assert.True(loop.TryReserve());
+        Assert.True(loop.TryReserve());
+        Assert.False(loop.TryReserve());
+        // The queue has nothing to claim: what runs was handed over.
+        loop.Start("a");
+        loop.Start("b");
+        await WaitUntilAsync(() => ran.Count == 2);
+        Assert.Equal(["a", "b"], ran.Order());
+        Assert.False(loop.TryReserve());
+
+        gate.SetResult();
+        await WaitUntilAsync(loop.TryReserve);
+        loop.Unreserve();
+        await stop.CancelAsync();
+        await running;
+    }
+
+    [Fact]
+    public async Task HandOver_AfterWorkWasQueued_WaitsUntilAClaimHasCaughtUp()
+    {
+        var queue = new EmptyQueue();
+        var loop = new DueWorkLoop<string>("test", queue, id => id, (_, _) => Task.CompletedTask, 4, TimeSpan.FromMinutes(1), TimeProvider.System, NullLogger.Instance);
+        using var stop = new CancellationTokenSource();
+        var running = loop.RunAsync(stop.Token);
+        await queue.WaitForClaimsAsync(1);
+
+        // Older work written to the store first: a new item must not pass it.
+        queue.Hold = true;
+        loop.Wake();
+        Assert.False(loop.TryReserve());
+        queue.Hold = false;
+        loop.Wake();
+        await WaitUntilAsync(loop.TryReserve);
+        loop.Unreserve();
+        await stop.CancelAsync();
+        await running;
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        for (var waited = 0; !condition(); waited += 10)
+        {
+            Assert.True(waited < 10_000, "the condition never held");
+            await Task.Delay(10);
+        }
+    }
+
     private static Task<LeaseAfterRun> GiveUpAsync(string id, CancellationToken cancellationToken) => Task.FromResult(LeaseAfterRun.GivenUp);
 
     private static async Task RunUntilDoneAsync(DueWorkLoop<string> loop, OneShotQueue queue)
@@ -64,6 +123,35 @@ public sealed class DueWorkLoopTests
         await Task.Delay(200);
         await stop.CancelAsync();
         await running;
+    }
+
+    /// <summary>A queue with nothing due, which counts the claims made of it; while held, a claim waits.</summary>
+    private sealed class EmptyQueue : IWorkQueue<string>
+    {
+        private int _claims;
+
+        public int Claims => Volatile.Read(ref _claims);
+
+        public volatile bool Hold;
+
+        public async Task WaitForClaimsAsync(int count) => await WaitUntilAsync(() => Claims >= count);
+
+        public async Task<IReadOnlyList<string>> ClaimDueAsync(DateTimeOffset now, TimeSpan lease, int limit, CancellationToken cancellationToken)
+        {
+            while (Hold)
+            {
+                await Task.Delay(5, cancellationToken);
+            }
+
+            Interlocked.Increment(ref _claims);
+            return [];
+        }
+
+        public Task RenewAsync(IReadOnlyCollection<string> ids, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task ReleaseAsync(string released, CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task<DateTimeOffset?> NextDueAsync(CancellationToken cancellationToken) => Task.FromResult<DateTimeOffset?>(null);
     }
 
     /// <summary>A queue that hands out its one item once.</summary>

@@ -283,7 +283,7 @@ public sealed class MessagePipelineTests : IAsyncLifetime
             BodyType = "7BIT",
             ConfigVersion = _current.Current.Configuration.Version,
             Status = MessageStatus.Queued,
-        }, CancellationToken.None);
+        }, null, CancellationToken.None);
         await _state.UpdateMessageAsync(new MessageUpdate(id, MessageStatus.Queued) { Progress = ProcessingJsonContext.WriteProgress(progress) }, CancellationToken.None);
         return id;
     }

@@ -114,7 +114,7 @@ public sealed class SharedStateTests : IAsyncLifetime
         await using (var writer = await spool.CreateAsync("spool", id + ".eml", CancellationToken.None))
         {
             await writer.Stream.WriteAsync("Subject: hi\r\n\r\nbody\r\n"u8.ToArray());
-            Assert.True(await spool.TryCommitWithMessageAsync(writer, record, CancellationToken.None));
+            Assert.True(await spool.TryCommitWithMessageAsync(writer, record, null, CancellationToken.None));
         }
 
         Assert.NotNull(await _b.GetMessageAsync(id, CancellationToken.None));
@@ -124,7 +124,7 @@ public sealed class SharedStateTests : IAsyncLifetime
         await using (var again = await spool.CreateAsync("spool", "other.eml", CancellationToken.None))
         {
             await again.Stream.WriteAsync("x"u8.ToArray());
-            await Assert.ThrowsAnyAsync<Exception>(() => spool.TryCommitWithMessageAsync(again, record, CancellationToken.None));
+            await Assert.ThrowsAnyAsync<Exception>(() => spool.TryCommitWithMessageAsync(again, record, null, CancellationToken.None));
         }
 
         Assert.Null(await spool.GetInfoAsync("spool", "other.eml", CancellationToken.None));
@@ -138,7 +138,7 @@ public sealed class SharedStateTests : IAsyncLifetime
         await using var writer = await spool.CreateAsync("spool", "large.eml", CancellationToken.None);
         await writer.Stream.WriteAsync(new byte[DatabaseSpool.InlineLimit + 1]);
 
-        Assert.False(await spool.TryCommitWithMessageAsync(writer, record, CancellationToken.None));
+        Assert.False(await spool.TryCommitWithMessageAsync(writer, record, null, CancellationToken.None));
         Assert.Null(await _a.GetMessageAsync("large", CancellationToken.None));
     }
 
@@ -292,7 +292,7 @@ public sealed class SharedStateTests : IAsyncLifetime
         for (var i = 0; i < count; i++)
         {
             var id = MessageId.New(DateTimeOffset.UtcNow);
-            await _a.InsertMessageAsync(new MessageRecord { Id = id, ReceivedAt = DateTimeOffset.UtcNow, MailFrom = "a@example.net", Recipients = ["b@example.com"] }, CancellationToken.None);
+            await _a.InsertMessageAsync(new MessageRecord { Id = id, ReceivedAt = DateTimeOffset.UtcNow, MailFrom = "a@example.net", Recipients = ["b@example.com"] }, null, CancellationToken.None);
             ids.Add(id);
         }
 

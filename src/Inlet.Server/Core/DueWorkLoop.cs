@@ -34,28 +34,111 @@ internal sealed partial class DueWorkLoop<T>(
     private readonly SemaphoreSlim _wake = new(0);
     private readonly ConcurrentDictionary<string, byte> _running = new();
 
+    /// <summary>The runs started and not yet seen complete by the loop (guarded by itself).</summary>
+    private readonly List<Task> _tasks = [];
+
+    /// <summary>Slots taken: items running, items handed over and about to run, and the slots of a claim under way.</summary>
+    private int _slots;
+
+    /// <summary>Whether the last claim found fewer due items than it could take, and no new work was written since.</summary>
+    private volatile bool _caughtUp;
+
+    private CancellationToken _stopping;
+
+    private volatile bool _started;
+
+    /// <summary>Whether items are handed over to this loop (<see cref="TryReserve"/>); its runs' ends then wake it only while older work waits.</summary>
+    private volatile bool _handsOver;
+
+    /// <summary>The lease of an item this loop runs.</summary>
+    public TimeSpan Lease => lease;
+
     /// <summary>New work was written: look again now rather than at the next due time.</summary>
-    public void Wake() => _wake.Release();
+    public void Wake()
+    {
+        _caughtUp = false;
+        _wake.Release();
+    }
+
+    /// <summary>
+    /// A slot for an item this node is about to write already leased to itself (<see cref="Lease"/>), to run without
+    /// a claim: true only while a slot is free and the queue is caught up, so that new work never passes older work
+    /// that waits. The caller then calls <see cref="Start"/> once the item is durable, or <see cref="Unreserve"/>.
+    /// </summary>
+    public bool TryReserve()
+    {
+        _handsOver = true;
+        if (!_started || !_caughtUp)
+        {
+            return false;
+        }
+
+        var taken = Volatile.Read(ref _slots);
+        while (taken < parallelism)
+        {
+            var seen = Interlocked.CompareExchange(ref _slots, taken + 1, taken);
+            if (seen == taken)
+            {
+                return true;
+            }
+
+            taken = seen;
+        }
+
+        return false;
+    }
+
+    /// <summary>Runs a reserved item, which is durable and leased to this node.</summary>
+    public void Start(T item) => Launch(item, _stopping);
+
+    public void Unreserve() => Interlocked.Decrement(ref _slots);
+
+    private void Launch(T item, CancellationToken stoppingToken)
+    {
+        var id = idOf(item);
+        _running[id] = 0;
+        var task = RunOneAsync(id, item, stoppingToken);
+        lock (_tasks)
+        {
+            _tasks.Add(task);
+        }
+    }
 
     public async Task RunAsync(CancellationToken stoppingToken)
     {
-        var tasks = new List<Task>();
+        _stopping = stoppingToken;
+        _started = true;
         var renewed = time.GetTimestamp();
         try
         {
             while (!stoppingToken.IsCancellationRequested)
             {
-                tasks.RemoveAll(t => t.IsCompleted);
-                var claimed = 0;
-                // Capacity from the running set, which an item leaves before it wakes the loop: its task may not
-                // be marked complete yet when the loop looks.
-                if (_running.Count < parallelism)
+                lock (_tasks)
                 {
-                    foreach (var item in await ClaimAsync(parallelism - _running.Count, stoppingToken))
+                    _tasks.RemoveAll(t => t.IsCompleted);
+                }
+
+                var claimed = 0;
+                // The claim's slots are taken before it asks, so that items handed over meanwhile never make more
+                // than the parallelism; the ones it does not fill are given back.
+                var free = parallelism - Interlocked.Add(ref _slots, 0);
+                if (free > 0)
+                {
+                    Interlocked.Add(ref _slots, free);
+                    IReadOnlyList<T> items = [];
+                    try
                     {
-                        var id = idOf(item);
-                        _running[id] = 0;
-                        tasks.Add(RunOneAsync(id, item, stoppingToken));
+                        items = await ClaimAsync(free, stoppingToken);
+                        _caughtUp = items.Count < free;
+                    }
+                    finally
+                    {
+                        Interlocked.Add(ref _slots, items.Count - free);
+                    }
+
+                    foreach (var item in items)
+                    {
+                        Launch(item, stoppingToken);
                         claimed++;
                     }
                 }
@@ -68,7 +151,7 @@ internal sealed partial class DueWorkLoop<T>(
 
                 // Under load every wake claims something, and the next wake comes soon: only an idle look asks the
                 // store when the next retry is due.
-                var full = _running.Count >= parallelism;
+                var full = Volatile.Read(ref _slots) >= parallelism;
                 var next = claimed > 0 || full ? null : await NextDueAsync(stoppingToken);
                 var wait = full ? lease / 3
                     : claimed > 0 ? TimeSpan.FromMilliseconds(100)
@@ -86,7 +169,14 @@ internal sealed partial class DueWorkLoop<T>(
             // Stopping: what is still due is durable and runs after the next start.
         }
 
-        await Task.WhenAll(tasks.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
+        _started = false;
+        Task[] left;
+        lock (_tasks)
+        {
+            left = [.. _tasks];
+        }
+
+        await Task.WhenAll(left.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
     }
 
     private async Task<IReadOnlyList<T>> ClaimAsync(int limit, CancellationToken stoppingToken)
@@ -155,6 +245,7 @@ internal sealed partial class DueWorkLoop<T>(
         finally
         {
             _running.TryRemove(id, out _);
+            Interlocked.Decrement(ref _slots);
             if (release)
             {
                 try
@@ -167,7 +258,12 @@ internal sealed partial class DueWorkLoop<T>(
                 }
             }
 
-            _wake.Release();
+            // A freed slot is worth a claim only while older work waits; caught up, new items are handed over (and
+            // a run that leaves its item due again later says so with Wake).
+            if (!_caughtUp || !_handsOver)
+            {
+                _wake.Release();
+            }
         }
     }
 

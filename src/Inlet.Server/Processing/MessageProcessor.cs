@@ -28,6 +28,21 @@ internal sealed partial class MessageProcessor(
     /// <summary>A message was queued (accepted or replayed): claim it now rather than at the next look.</summary>
     public void Wake() => Loop.Wake();
 
+    /// <summary>The lease of a message this node processes.</summary>
+    public TimeSpan Lease => Loop.Lease;
+
+    /// <summary>
+    /// A slot for a message accepted on this node, to be recorded leased to it (<see cref="Lease"/>) and processed at
+    /// once, without a claim — the claim was a transaction of its own per message. False while processing is full
+    /// or older messages wait; the message is then queued as usual.
+    /// </summary>
+    public bool TryReserve() => Loop.TryReserve();
+
+    /// <summary>Processes a reserved message, now recorded.</summary>
+    public void Start(MessageRecord message) => Loop.Start(message);
+
+    public void Unreserve() => Loop.Unreserve();
+
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => Loop.RunAsync(stoppingToken);
 
     private async Task<LeaseAfterRun> ProcessAsync(MessageRecord message, CancellationToken stoppingToken)
@@ -47,6 +62,12 @@ internal sealed partial class MessageProcessor(
 
         // Retries come back through the queue: the pipeline records when the message is due again.
         var result = await pipeline.RunAsync(message, ProcessingMode.Async, stoppingToken);
+        if (result.Status == MessageStatus.Retrying)
+        {
+            // Due again later: the loop learns when.
+            Wake();
+        }
+
         return MessageUpdate.EndsRun(result.Status) ? LeaseAfterRun.GivenUp : LeaseAfterRun.Held;
     }
 

@@ -162,9 +162,30 @@ internal sealed partial class SmtpBackend(
                 return await backend.ProcessInlineAsync(await UnrecordedAsync(record));
             }
 
-            // The durability contract: the data and the record are on disk before the client hears 250.
-            await RecordAsync(record, dataCommitted: false);
-            backend._processor.Wake();
+            // The durability contract: the data and the record are on disk before the client hears 250. While
+            // processing has room and nothing older waits, the message is recorded leased to this node and processed
+            // at once; otherwise it is queued, and claimed in its turn.
+            var processor = backend._processor;
+            if (processor.TryReserve())
+            {
+                try
+                {
+                    await RecordAsync(record, dataCommitted: false, processor.Lease);
+                }
+                catch
+                {
+                    processor.Unreserve();
+                    throw;
+                }
+
+                processor.Start(record);
+            }
+            else
+            {
+                await RecordAsync(record, dataCommitted: false);
+                processor.Wake();
+            }
+
             InletMetrics.MessagesAccepted.Add(1);
             return SmtpReply.Accepted(id);
         }
@@ -191,9 +212,9 @@ internal sealed partial class SmtpBackend(
         /// data is committed first, then the record, and a crash in between leaves data with no record, which
         /// start-up removes.
         /// </summary>
-        private async Task RecordAsync(MessageRecord record, bool dataCommitted)
+        private async Task RecordAsync(MessageRecord record, bool dataCommitted, TimeSpan? lease = null)
         {
-            if (!dataCommitted && backend._spool is IRecordSharingSpool shared && await shared.TryCommitWithMessageAsync(blob, record, CancellationToken.None))
+            if (!dataCommitted && backend._spool is IRecordSharingSpool shared && await shared.TryCommitWithMessageAsync(blob, record, lease, CancellationToken.None))
             {
                 return;
             }
@@ -205,7 +226,7 @@ internal sealed partial class SmtpBackend(
 
             try
             {
-                await backend._state.InsertMessageAsync(record, CancellationToken.None);
+                await backend._state.InsertMessageAsync(record, lease, CancellationToken.None);
             }
             catch
             {

@@ -11,7 +11,7 @@ internal interface ISmallBlobStore
     Task<(byte[] Data, DateTimeOffset CreatedAt)?> GetBlobAsync(string container, string key, CancellationToken cancellationToken);
 
     /// <summary>Stores the object and inserts the record of the message it holds in one transaction: one commit where two would follow each other.</summary>
-    Task PutBlobWithMessageAsync(string container, string key, byte[] data, MessageRecord message, CancellationToken cancellationToken);
+    Task PutBlobWithMessageAsync(string container, string key, byte[] data, MessageRecord message, TimeSpan? lease, CancellationToken cancellationToken);
 
     Task DeleteBlobAsync(string container, string key, CancellationToken cancellationToken);
 
@@ -87,14 +87,14 @@ internal sealed class DatabaseSpool(FileBlobStore files, ISmallBlobStore databas
     /// Commits a message written through this spool together with its record, when it is small enough to be kept in
     /// the database (false, and nothing done, when it is not: it was spilled to its own file, committed apart).
     /// </summary>
-    public async Task<bool> TryCommitWithMessageAsync(IBlobWriter writer, MessageRecord message, CancellationToken cancellationToken)
+    public async Task<bool> TryCommitWithMessageAsync(IBlobWriter writer, MessageRecord message, TimeSpan? lease, CancellationToken cancellationToken)
     {
         if (Small(writer) is not { } small)
         {
             return false;
         }
 
-        await _database.PutBlobWithMessageAsync(small.Container, small.Key, small.Data, message, cancellationToken);
+        await _database.PutBlobWithMessageAsync(small.Container, small.Key, small.Data, message, lease, cancellationToken);
         return true;
     }
 

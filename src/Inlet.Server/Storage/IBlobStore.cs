@@ -74,7 +74,7 @@ internal interface ILocalFiles
 internal interface IRecordSharingSpool
 {
     /// <summary>Commits the data written through <paramref name="writer"/> with the record; false, and nothing done, when it cannot.</summary>
-    Task<bool> TryCommitWithMessageAsync(IBlobWriter writer, MessageRecord message, CancellationToken cancellationToken);
+    Task<bool> TryCommitWithMessageAsync(IBlobWriter writer, MessageRecord message, TimeSpan? lease, CancellationToken cancellationToken);
 
     /// <summary>What was written through <paramref name="writer"/>, while it is still only in memory and would share the record's commit; null otherwise.</summary>
     byte[]? HeldInMemory(IBlobWriter writer);

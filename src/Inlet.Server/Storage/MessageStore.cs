@@ -101,10 +101,11 @@ internal interface IMessageStore
     IWorkQueue<MessageRecord> MessageQueue { get; }
 
     /// <summary>
-    /// Durably records an accepted message; returns once it is on disk. An inline message is recorded when its run
-    /// has ended, with its outcome (status, progress, trace) in the same record.
+    /// Durably records an accepted message; returns once it is on disk. With a lease, the message is this node's from
+    /// the start: its processing was handed it without a claim. An inline message is recorded when its run has
+    /// ended, with its outcome (status, progress, trace) in the same record.
     /// </summary>
-    Task InsertMessageAsync(MessageRecord message, CancellationToken cancellationToken);
+    Task InsertMessageAsync(MessageRecord message, TimeSpan? lease, CancellationToken cancellationToken);
 
     /// <summary>
     /// Changes a message, unless another node holds its lease; returns whether it was changed. A message whose

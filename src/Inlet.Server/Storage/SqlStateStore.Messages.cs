@@ -21,30 +21,34 @@ internal abstract partial class SqlStateStore
         ],
         MessageStatus.Retrying, ReadMessage);
 
-    public Task InsertMessageAsync(MessageRecord message, CancellationToken cancellationToken) =>
+    public Task InsertMessageAsync(MessageRecord message, TimeSpan? lease, CancellationToken cancellationToken) =>
         WriteAsync(async (connection, transaction) =>
         {
-            await InsertMessageAsync(connection, transaction, message, cancellationToken);
+            await InsertMessageAsync(connection, transaction, message, lease, cancellationToken);
             return null;
         }, cancellationToken);
 
     /// <summary>The insert of a message record, within a write of the caller's.</summary>
-    protected Task<int> InsertMessageAsync(DbConnection connection, DbTransaction transaction, MessageRecord message, CancellationToken cancellationToken)
+    protected Task<int> InsertMessageAsync(DbConnection connection, DbTransaction transaction, MessageRecord message, TimeSpan? lease, CancellationToken cancellationToken)
     {
+        var now = DateTimeOffset.UtcNow;
         return ExecuteAsync(connection, transaction, """
             INSERT INTO messages (id, received_at, mail_from, recipients, remote_address, client_name, is_secure,
-                tls_protocol, smtp_utf8, body_type, size, config_version, status, subject, updated_at, progress, trace, next_attempt_at)
+                tls_protocol, smtp_utf8, body_type, size, config_version, status, subject, updated_at, progress, trace,
+                next_attempt_at, lease_owner, lease_until)
             VALUES (@id, @received_at, @mail_from, @recipients, @remote_address, @client_name, @is_secure,
-                @tls_protocol, @smtp_utf8, @body_type, @size, @config_version, @status, @subject, @updated_at, @progress, @trace, @next);
+                @tls_protocol, @smtp_utf8, @body_type, @size, @config_version, @status, @subject, @updated_at, @progress, @trace,
+                @next, @owner, @until);
             """,
             [
                 ("@id", message.Id), ("@received_at", Format(message.ReceivedAt)), ("@mail_from", message.MailFrom),
                 ("@recipients", WriteList(message.Recipients)), ("@remote_address", message.RemoteAddress), ("@client_name", message.ClientName),
                 ("@is_secure", message.IsSecure), ("@tls_protocol", message.TlsProtocol), ("@smtp_utf8", message.SmtpUtf8),
                 ("@body_type", message.BodyType), ("@size", message.Size), ("@config_version", message.ConfigVersion),
-                ("@status", message.Status), ("@subject", message.Subject), ("@updated_at", Format(DateTimeOffset.UtcNow)),
+                ("@status", message.Status), ("@subject", message.Subject), ("@updated_at", Format(now)),
                 // An inline message is recorded once, when its run has ended: with its outcome and trace.
                 ("@progress", message.Progress), ("@trace", message.Trace), ("@next", Format(message.NextAttemptAt)),
+                ("@owner", lease is null ? null : Owner), ("@until", lease is { } l ? Format(now + l) : null),
             ],
             cancellationToken);
     }

@@ -9,11 +9,11 @@ internal sealed partial class SqliteStateStore
     public Task PutBlobAsync(string container, string key, byte[] data, CancellationToken cancellationToken) =>
         ExecuteWriteAsync(PutBlobSql, BlobParameters(container, key, data), cancellationToken);
 
-    public Task PutBlobWithMessageAsync(string container, string key, byte[] data, MessageRecord message, CancellationToken cancellationToken) =>
+    public Task PutBlobWithMessageAsync(string container, string key, byte[] data, MessageRecord message, TimeSpan? lease, CancellationToken cancellationToken) =>
         WriteAsync(async (connection, transaction) =>
         {
             await ExecuteAsync(connection, transaction, PutBlobSql, BlobParameters(container, key, data), cancellationToken);
-            await InsertMessageAsync(connection, transaction, message, cancellationToken);
+            await InsertMessageAsync(connection, transaction, message, lease, cancellationToken);
             return null;
         }, cancellationToken);
 
