@@ -22,6 +22,20 @@ public class DurabilityTests(Xunit.Abstractions.ITestOutputHelper output)
                 Recipients: [example.com]
         """;
 
+    /// <summary>The active rule set of one rule for every recipient at example.com, running one action.</summary>
+    private static string OneRuleRunning(string action) => $"""
+
+        ReceiptRuleSets:
+          - RuleSetName: main
+            Rules:
+              - Name: all
+                Enabled: true
+                Recipients: [example.com]
+                Actions:
+                  - {action}
+        ActiveReceiptRuleSet: main
+        """;
+
     private static string WriteConfig(string directory)
     {
         var path = Path.Combine(directory, "inlet.yaml");
@@ -170,16 +184,7 @@ public class DurabilityTests(Xunit.Abstractions.ITestOutputHelper output)
                 Code: {{folder}}
                 Timeout: 120
                 Environment: { Variables: { STARTED: {{started}} } }
-            ReceiptRuleSets:
-              - RuleSetName: main
-                Rules:
-                  - Name: all
-                    Enabled: true
-                    Recipients: [example.com]
-                    Actions:
-                      - LambdaAction: { FunctionArn: fn, InvocationType: RequestResponse }
-            ActiveReceiptRuleSet: main
-            """);
+            """ + OneRuleRunning("LambdaAction: { FunctionArn: fn, InvocationType: RequestResponse }"));
         await using (var inlet = await InletProcess.StartAsync(directory, config))
         {
             using var client = new SmtpClient();
@@ -223,16 +228,7 @@ public class DurabilityTests(Xunit.Abstractions.ITestOutputHelper output)
         File.WriteAllText(config, """
             Smtp: { Mode: inline }
             State: { BucketFlushSeconds: 3600 }
-            ReceiptRuleSets:
-              - RuleSetName: main
-                Rules:
-                  - Name: all
-                    Enabled: true
-                    Recipients: [example.com]
-                    Actions:
-                      - S3Action: { BucketName: mail }
-            ActiveReceiptRuleSet: main
-            """);
+            """ + OneRuleRunning("S3Action: { BucketName: mail }"));
         var acknowledged = new List<string>();
         string deleted;
         await using (var inlet = await InletProcess.StartAsync(directory, config))
