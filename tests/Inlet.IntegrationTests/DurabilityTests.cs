@@ -13,17 +13,11 @@ namespace Inlet.IntegrationTests;
 /// <summary>An acknowledged message is never lost, not even on kill -9; a half-received one never appears.</summary>
 public class DurabilityTests(Xunit.Abstractions.ITestOutputHelper output)
 {
-    private const string Rules = """
-        ReceiptRuleSets:
-          - RuleSetName: main
-            Rules:
-              - Name: all
-                Enabled: true
-                Recipients: [example.com]
-        """;
-
-    /// <summary>The active rule set of one rule for every recipient at example.com, running one action.</summary>
-    private static string OneRuleRunning(string action) => $"""
+    /// <summary>
+    /// The rule set "main" of one rule for every recipient at example.com, with no action or running one (then active);
+    /// it begins on a line of its own, to follow other settings.
+    /// </summary>
+    private static string OneRule(string? action = null) => $"""
 
         ReceiptRuleSets:
           - RuleSetName: main
@@ -31,15 +25,17 @@ public class DurabilityTests(Xunit.Abstractions.ITestOutputHelper output)
               - Name: all
                 Enabled: true
                 Recipients: [example.com]
+        """ + (action is null ? "" : $"""
+
                 Actions:
                   - {action}
         ActiveReceiptRuleSet: main
-        """;
+        """);
 
     private static string WriteConfig(string directory)
     {
         var path = Path.Combine(directory, "inlet.yaml");
-        File.WriteAllText(path, Rules);
+        File.WriteAllText(path, OneRule());
         return path;
     }
 
@@ -184,7 +180,7 @@ public class DurabilityTests(Xunit.Abstractions.ITestOutputHelper output)
                 Code: {{folder}}
                 Timeout: 120
                 Environment: { Variables: { STARTED: {{started}} } }
-            """ + OneRuleRunning("LambdaAction: { FunctionArn: fn, InvocationType: RequestResponse }"));
+            """ + OneRule("LambdaAction: { FunctionArn: fn, InvocationType: RequestResponse }"));
         await using (var inlet = await InletProcess.StartAsync(directory, config))
         {
             using var client = new SmtpClient();
@@ -228,7 +224,7 @@ public class DurabilityTests(Xunit.Abstractions.ITestOutputHelper output)
         File.WriteAllText(config, """
             Smtp: { Mode: inline }
             State: { BucketFlushSeconds: 3600 }
-            """ + OneRuleRunning("S3Action: { BucketName: mail }"));
+            """ + OneRule("S3Action: { BucketName: mail }"));
         var acknowledged = new List<string>();
         string deleted;
         await using (var inlet = await InletProcess.StartAsync(directory, config))
