@@ -83,7 +83,7 @@ public sealed class DueWorkLoopTests
     }
 
     [Fact]
-    public async Task HandOver_AfterWorkWasQueued_WaitsUntilAClaimHasCaughtUp()
+    public async Task HandOver_AfterWorkWasQueuedDuringAClaim_WaitsForAClaimThatStartedAfterIt()
     {
         var queue = new EmptyQueue();
         var loop = new DueWorkLoop<string>("test", queue, id => id, (_, _) => Task.CompletedTask, 4, TimeSpan.FromMinutes(1), TimeProvider.System, NullLogger.Instance);
@@ -91,12 +91,28 @@ public sealed class DueWorkLoopTests
         var running = loop.RunAsync(stop.Token);
         await queue.WaitForClaimsAsync(1);
 
-        // Older work written to the store first: a new item must not pass it.
+        // A claim is under way when older work is written: that claim may have looked before the write, so it cannot
+        // say the queue caught up, and a new item must not pass the older one until a later claim has looked.
+        // Between that claim and the next, the loop looks when the next item is due: a hand-over there would pass.
+        var passed = false;
         queue.Hold = true;
         loop.Wake();
-        Assert.False(loop.TryReserve());
-        queue.Hold = false;
+        await WaitUntilAsync(() => queue.Entered == 2);
         loop.Wake();
+        queue.AfterClaim = () =>
+        {
+            // Once: after the claim that was under way; the one after it may well catch up.
+            queue.AfterClaim = null;
+            if (loop.TryReserve())
+            {
+                passed = true;
+                loop.Unreserve();
+            }
+        };
+        queue.Hold = false;
+        queue.Pass();
+        await WaitUntilAsync(() => queue.Claims >= 3);
+        Assert.False(passed, "the claim that ran during the write said the queue caught up");
         await WaitUntilAsync(loop.TryReserve);
         loop.Unreserve();
         await stop.CancelAsync();
@@ -125,22 +141,33 @@ public sealed class DueWorkLoopTests
         await running;
     }
 
-    /// <summary>A queue with nothing due, which counts the claims made of it; while held, a claim waits.</summary>
+    /// <summary>A queue with nothing due, which counts the claims made of it; while held, each claim waits to be let pass.</summary>
     private sealed class EmptyQueue : IWorkQueue<string>
     {
         private int _claims;
+        private int _entered;
 
+        /// <summary>Claims that have ended.</summary>
         public int Claims => Volatile.Read(ref _claims);
 
+        /// <summary>Claims that have begun.</summary>
+        public int Entered => Volatile.Read(ref _entered);
+
+        private readonly SemaphoreSlim _pass = new(0);
+
+        /// <summary>While true, each claim waits for a <see cref="Pass"/>.</summary>
         public volatile bool Hold;
+
+        public void Pass() => _pass.Release();
 
         public async Task WaitForClaimsAsync(int count) => await WaitUntilAsync(() => Claims >= count);
 
         public async Task<IReadOnlyList<string>> ClaimDueAsync(DateTimeOffset now, TimeSpan lease, int limit, CancellationToken cancellationToken)
         {
-            while (Hold)
+            Interlocked.Increment(ref _entered);
+            if (Hold)
             {
-                await Task.Delay(5, cancellationToken);
+                await _pass.WaitAsync(cancellationToken);
             }
 
             Interlocked.Increment(ref _claims);
@@ -151,7 +178,14 @@ public sealed class DueWorkLoopTests
 
         public Task ReleaseAsync(string released, CancellationToken cancellationToken) => Task.CompletedTask;
 
-        public Task<DateTimeOffset?> NextDueAsync(CancellationToken cancellationToken) => Task.FromResult<DateTimeOffset?>(null);
+        /// <summary>Called where the loop looks for the next due time, which it does after a claim that found nothing.</summary>
+        public volatile Action? AfterClaim;
+
+        public Task<DateTimeOffset?> NextDueAsync(CancellationToken cancellationToken)
+        {
+            AfterClaim?.Invoke();
+            return Task.FromResult<DateTimeOffset?>(null);
+        }
     }
 
     /// <summary>A queue that hands out its one item once.</summary>

@@ -43,6 +43,9 @@ internal sealed partial class DueWorkLoop<T>(
     /// <summary>Whether the last claim found fewer due items than it could take, and no new work was written since.</summary>
     private volatile bool _caughtUp;
 
+    /// <summary>How many times new work was signalled: a claim that saw it change while it ran cannot say it caught up.</summary>
+    private int _wakes;
+
     private CancellationToken _stopping;
 
     private volatile bool _started;
@@ -56,6 +59,7 @@ internal sealed partial class DueWorkLoop<T>(
     /// <summary>New work was written: look again now rather than at the next due time.</summary>
     public void Wake()
     {
+        Interlocked.Increment(ref _wakes);
         _caughtUp = false;
         _wake.Release();
     }
@@ -68,7 +72,7 @@ internal sealed partial class DueWorkLoop<T>(
     public bool TryReserve()
     {
         _handsOver = true;
-        if (!_started || !_caughtUp)
+        if (!_started || !_caughtUp || _stopping.IsCancellationRequested)
         {
             return false;
         }
@@ -104,6 +108,24 @@ internal sealed partial class DueWorkLoop<T>(
         }
     }
 
+    /// <summary>Takes every free slot at once, for a claim; returns how many.</summary>
+    private int TakeFreeSlots()
+    {
+        var taken = Volatile.Read(ref _slots);
+        while (taken < parallelism)
+        {
+            var seen = Interlocked.CompareExchange(ref _slots, parallelism, taken);
+            if (seen == taken)
+            {
+                return parallelism - taken;
+            }
+
+            taken = seen;
+        }
+
+        return 0;
+    }
+
     public async Task RunAsync(CancellationToken stoppingToken)
     {
         _stopping = stoppingToken;
@@ -121,15 +143,16 @@ internal sealed partial class DueWorkLoop<T>(
                 var claimed = 0;
                 // The claim's slots are taken before it asks, so that items handed over meanwhile never make more
                 // than the parallelism; the ones it does not fill are given back.
-                var free = parallelism - Interlocked.Add(ref _slots, 0);
+                var free = TakeFreeSlots();
                 if (free > 0)
                 {
-                    Interlocked.Add(ref _slots, free);
+                    var wakes = Volatile.Read(ref _wakes);
                     IReadOnlyList<T> items = [];
                     try
                     {
                         items = await ClaimAsync(free, stoppingToken);
-                        _caughtUp = items.Count < free;
+                        // Work written while the claim looked may have been missed by it: caught up only without any.
+                        _caughtUp = items.Count < free && Volatile.Read(ref _wakes) == wakes;
                     }
                     finally
                     {
@@ -152,6 +175,13 @@ internal sealed partial class DueWorkLoop<T>(
                 // Under load every wake claims something, and the next wake comes soon: only an idle look asks the
                 // store when the next retry is due.
                 var full = Volatile.Read(ref _slots) >= parallelism;
+                if (full)
+                {
+                    // Due work may wait behind the full slots: the first run to end wakes the loop to claim it,
+                    // and nothing is handed over before that claim.
+                    _caughtUp = false;
+                }
+
                 var next = claimed > 0 || full ? null : await NextDueAsync(stoppingToken);
                 var wait = full ? lease / 3
                     : claimed > 0 ? TimeSpan.FromMilliseconds(100)

@@ -116,7 +116,7 @@ internal sealed partial class SmtpBackend(
             await pipeline.RejectAsync(message, $"inline processing took longer than its budget of {_options.InlineTimeout.TotalSeconds:F0} s; the client was told to try again (451)");
             return new SmtpReply(451, "4.3.0", $"Processing took longer than {_options.InlineTimeout.TotalSeconds:F0} seconds; try again later");
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e)
         {
             LogInlineFailed(logger, message.Received.Id, e);
             await pipeline.RejectAsync(message, $"inline processing failed: {e.Message}");

@@ -9,7 +9,9 @@ namespace Inlet.Processing;
 /// </summary>
 internal sealed class UnrecordedMessage(MessageRecord received, byte[]? data, Func<MessageRecord, Task> record)
 {
-    private int _recorded;
+    private const int NotRecorded = 0, Recording = 1, Recorded = 2;
+
+    private int _state;
 
     /// <summary>The record as received: envelope, size, configuration version.</summary>
     public MessageRecord Received { get; } = received;
@@ -20,19 +22,29 @@ internal sealed class UnrecordedMessage(MessageRecord received, byte[]? data, Fu
     /// <summary>The run's trace as it stands, so that a run cut short is recorded with what it did.</summary>
     public List<TraceEntry> Trace { get; set; } = [];
 
-    public bool IsRecorded => Volatile.Read(ref _recorded) == 1;
+    public bool IsRecorded => Volatile.Read(ref _state) == Recorded;
 
     /// <summary>
-    /// Writes the message's record (and its data, if it is in memory) and returns once it is durable; at most once.
-    /// Never cancelled half-way: what the client is answered after depends on it.
+    /// Writes the message's record (and its data, if it is in memory) and returns once it is durable; once. A write
+    /// that failed leaves it unrecorded, for the rejection to try again. Never cancelled half-way: what the client
+    /// is answered after depends on it.
     /// </summary>
-    public Task RecordAsync(MessageRecord final)
+    public async Task RecordAsync(MessageRecord final)
     {
-        if (Interlocked.Exchange(ref _recorded, 1) == 1)
+        if (Interlocked.CompareExchange(ref _state, Recording, NotRecorded) != NotRecorded)
         {
             throw new InvalidOperationException($"Message {final.Id} is recorded already.");
         }
 
-        return record(final);
+        try
+        {
+            await record(final);
+            Volatile.Write(ref _state, Recorded);
+        }
+        catch
+        {
+            Volatile.Write(ref _state, NotRecorded);
+            throw;
+        }
     }
 }
