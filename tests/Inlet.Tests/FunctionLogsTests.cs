@@ -56,4 +56,21 @@ public sealed class FunctionLogsTests : IDisposable
         Assert.Equal("\n", _logs.InvocationTail("f", "first"));
         Assert.Equal("START RequestId: r299\n", _logs.InvocationTail("f", "r299"));
     }
+
+    [Fact]
+    public void LinesAppendedTogether_AreWrittenInOrder_AndReadBackFromTheFileAfterARestart()
+    {
+        _logs.Append("f", "s1", "a", "START RequestId: a");
+        _logs.Append("f", "s1", "a", "END RequestId: a", "REPORT RequestId: a\tDuration: 1.00 ms");
+        _logs.Append("f", "s1", "b", "START RequestId: b");
+        var before = _logs.Tail("f", 10);
+
+        using var restarted = new FunctionLogs(_directory);
+        var after = restarted.Tail("f", 10);
+
+        Assert.Equal(["START RequestId: a", "END RequestId: a", "REPORT RequestId: a\tDuration: 1.00 ms", "START RequestId: b"], after.Select(l => l.Text));
+        Assert.Equal(before.Select(l => l.Position), after.Select(l => l.Position));
+        Assert.Equal(restarted.StoredBytes("f"), new FileInfo(Directory.GetFiles(_directory, "*", SearchOption.AllDirectories).Single()).Length);
+        Assert.Equal("START RequestId: a\nEND RequestId: a\nREPORT RequestId: a\tDuration: 1.00 ms\n", _logs.InvocationTail("f", "a"));
+    }
 }

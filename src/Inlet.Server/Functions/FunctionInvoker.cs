@@ -97,7 +97,6 @@ internal sealed partial class FunctionInvoker : IAsyncDisposable
         }
 
         var duration = Stopwatch.GetElapsedTime(started);
-        log.Append($"END RequestId: {requestId}");
         var report = new StringBuilder(string.Create(CultureInfo.InvariantCulture, $"REPORT RequestId: {requestId}\tDuration: {duration.TotalMilliseconds:F2} ms\tBilled Duration: {Math.Ceiling(duration.TotalMilliseconds):F0} ms\tMemory Size: {function.MemorySize} MB\tMax Memory Used: {memory} MB"));
         if (initDuration is { } init)
         {
@@ -109,7 +108,8 @@ internal sealed partial class FunctionInvoker : IAsyncDisposable
             report.Append("\tStatus: timeout");
         }
 
-        log.Append(report.ToString());
+        // END and REPORT in one write of the log file.
+        log.Append($"END RequestId: {requestId}", report.ToString());
         var result = new InvocationResult
         {
             RequestId = requestId,
@@ -342,12 +342,12 @@ internal sealed partial class FunctionInvoker : IAsyncDisposable
             Append($"START RequestId: {RequestId} Version: $LATEST");
         }
 
-        /// <summary>Appends a line; nothing is written for an invocation that never reached an environment (a caller that gave up waiting).</summary>
-        public void Append(string text)
+        /// <summary>Appends lines; nothing is written for an invocation that never reached an environment (a caller that gave up waiting).</summary>
+        public void Append(params ReadOnlySpan<string> texts)
         {
             if (_stream is not null)
             {
-                logs.Append(function, _stream, RequestId, text);
+                logs.Append(function, _stream, RequestId, texts);
             }
         }
     }

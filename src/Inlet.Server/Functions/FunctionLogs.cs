@@ -25,7 +25,8 @@ internal sealed class FunctionLogs(string directory) : IDisposable
 
     private readonly ConcurrentDictionary<string, Log> _logs = new(StringComparer.Ordinal);
 
-    public void Append(string function, string stream, string? requestId, string text) => Get(function).Append(stream, requestId, text);
+    /// <summary>Appends lines to a stream of the function's log; several given at once are written to its file together.</summary>
+    public void Append(string function, string stream, string? requestId, params ReadOnlySpan<string> texts) => Get(function).Append(stream, requestId, texts);
 
     /// <summary>The newest lines, oldest first.</summary>
     public IReadOnlyList<LogLine> Tail(string function, int count) => Get(function).Tail(count);
@@ -113,7 +114,7 @@ internal sealed class FunctionLogs(string directory) : IDisposable
             }
         }
 
-        public void Append(string stream, string? requestId, string text)
+        public void Append(string stream, string? requestId, ReadOnlySpan<string> texts)
         {
             lock (_gate)
             {
@@ -126,14 +127,22 @@ internal sealed class FunctionLogs(string directory) : IDisposable
                 }
 
                 _lastAt = at;
-                var line = new LogLine(at, requestId, stream, text, _length);
-                var bytes = Encoding.UTF8.GetBytes($"{at.UtcDateTime.ToString(TimeFormat, CultureInfo.InvariantCulture)} {stream} {text}\n");
-                _length += bytes.Length;
-                Keep(line);
-                foreach (var follower in _followers)
+                var prefix = $"{at.UtcDateTime.ToString(TimeFormat, CultureInfo.InvariantCulture)} {stream} ";
+                var written = new StringBuilder();
+                foreach (var text in texts)
                 {
-                    follower.Writer.TryWrite(line);
+                    var entry = prefix + text + "\n";
+                    var line = new LogLine(at, requestId, stream, text, _length);
+                    _length += Encoding.UTF8.GetByteCount(entry);
+                    written.Append(entry);
+                    Keep(line);
+                    foreach (var follower in _followers)
+                    {
+                        follower.Writer.TryWrite(line);
+                    }
                 }
+
+                var bytes = Encoding.UTF8.GetBytes(written.ToString());
 
                 try
                 {
