@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
@@ -128,21 +129,17 @@ internal sealed class FunctionLogs(string directory) : IDisposable
 
                 _lastAt = at;
                 var prefix = $"{at.UtcDateTime.ToString(TimeFormat, CultureInfo.InvariantCulture)} {stream} ";
-                var written = new StringBuilder();
+                var bytes = new ArrayBufferWriter<byte>();
                 foreach (var text in texts)
                 {
-                    var entry = prefix + text + "\n";
                     var line = new LogLine(at, requestId, stream, text, _length);
-                    _length += Encoding.UTF8.GetByteCount(entry);
-                    written.Append(entry);
+                    _length += Encoding.UTF8.GetBytes($"{prefix}{text}\n", bytes);
                     Keep(line);
                     foreach (var follower in _followers)
                     {
                         follower.Writer.TryWrite(line);
                     }
                 }
-
-                var bytes = Encoding.UTF8.GetBytes(written.ToString());
 
                 try
                 {
@@ -152,7 +149,7 @@ internal sealed class FunctionLogs(string directory) : IDisposable
                         _file = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
                     }
 
-                    _file.Write(bytes);
+                    _file.Write(bytes.WrittenSpan);
                     _file.Flush();
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)

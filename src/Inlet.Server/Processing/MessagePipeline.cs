@@ -63,7 +63,7 @@ internal sealed partial class MessagePipeline(
         /// <summary>Commits that the end's write settles, awaited after it (see <see cref="ActionContext.SettleAsync"/>).</summary>
         public List<Task> SettledAtEnd { get; } = [];
 
-        /// <summary>An inline message whose record the end writes (instead of changing it); null once it is recorded, and in async mode.</summary>
+        /// <summary>An inline message whose record the end writes (instead of changing it); null in async mode.</summary>
         public UnrecordedMessage? Unrecorded { get; init; }
     }
 
