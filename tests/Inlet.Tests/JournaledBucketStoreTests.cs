@@ -47,6 +47,19 @@ public sealed class JournaledBucketStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task StopOutOfTime_DoesNotFailTheStop_AndTheJournalKeepsItsEntries()
+    {
+        await PutAsync("a", "kept");
+        var flusher = new BucketJournalFlusher(_store, new StateOptions(), Microsoft.Extensions.Logging.Abstractions.NullLogger<BucketJournalFlusher>.Instance);
+        using var outOfTime = new CancellationTokenSource();
+        await outOfTime.CancelAsync();
+
+        await flusher.StopAsync(outOfTime.Token);
+
+        Assert.Single(await _state.ReadAllAsync(CancellationToken.None));
+    }
+
+    [Fact]
     public async Task Replay_WritesAgainWhatACrashTookFromThePageCache_NewestContentLast()
     {
         await PutAsync("lost", "old");

@@ -27,7 +27,14 @@ internal sealed partial class BucketJournalFlusher(JournaledBucketStore buckets,
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
-        await FlushAsync(cancellationToken);
+        try
+        {
+            await FlushAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The stop ran out of time: the journal keeps its entries, and the next start replays them.
+        }
     }
 
     private async Task FlushAsync(CancellationToken cancellationToken)
