@@ -178,6 +178,13 @@ public class ForwarderTests
         Assert.Equal(["original@sender.test"], item.GetProperty("recipients").EnumerateArray().Select(r => r.GetString()));
         var dsn = await OutboxMessageAsync(server, item);
         Assert.Contains("Status: 5.6.1", dsn.ToString());
+        // The DSN quotes the header section as the function saw it, with the verdicts, whether or not the message is
+        // recorded yet.
+        var quoted = Assert.Single(dsn.BodyParts, p => p.ContentType.IsMimeType("text", "rfc822-headers"));
+        var headers = quoted.ToString();
+        Assert.Contains("Subject: unwanted offer", headers);
+        Assert.Contains("Received-SPF: ", headers);
+        Assert.Contains("Authentication-Results: ", headers);
     }
 
     private static async Task<List<string>> CallsAsync(TestServer server, string id) =>

@@ -43,7 +43,17 @@ internal sealed partial class MessagePipeline(
 
         public required List<TraceEntry> Trace { get; init; }
 
-        public required ProcessingProgress Progress { get; set; }
+        public required ProcessingProgress Progress
+        {
+            get => _progress;
+            set
+            {
+                _progress = value;
+                Unrecorded?.Progress = value;
+            }
+        }
+
+        private ProcessingProgress _progress = new();
 
         public required MessageContent Content { get; set; }
 
@@ -63,8 +73,8 @@ internal sealed partial class MessagePipeline(
         /// <summary>Commits that the end's write settles, awaited after it (see <see cref="ActionContext.SettleAsync"/>).</summary>
         public List<Task> SettledAtEnd { get; } = [];
 
-        /// <summary>An inline message whose record the end writes (instead of changing it); null in async mode.</summary>
-        public UnrecordedMessage? Unrecorded { get; init; }
+        /// <summary>An inline message whose record the end writes (instead of changing it), and which follows the run's progress; null in async mode.</summary>
+        public required UnrecordedMessage? Unrecorded { get; init; }
     }
 
     /// <summary>How one action's attempt ends for the rule loop.</summary>
@@ -171,7 +181,8 @@ internal sealed partial class MessagePipeline(
         // Every save is an fsync, so saves are made where resuming needs them and no more.
         var content = await messages.LoadContentAsync(message, progress, spool, cancellationToken);
         var mail = await ReceivedMessages.DescribeAsync(content, message, cancellationToken);
-        return new MessageRun { Message = message, Mode = mode, Plan = plan, Trace = trace, Progress = progress, Content = content, Mail = mail, Unrecorded = unrecorded };
+        // Unrecorded first: setting the progress passes it on.
+        return new MessageRun { Unrecorded = unrecorded, Message = message, Mode = mode, Plan = plan, Trace = trace, Progress = progress, Content = content, Mail = mail };
     }
 
     /// <summary>One attempt of action <paramref name="a"/> of planned rule <paramref name="r"/>, and what it means for the loop.</summary>

@@ -105,9 +105,11 @@ internal sealed class ReceivedMessages(BlobStores blobs, SmtpOptions smtp) : IOr
         return SesMailBuilder.Build(headers, message.Id, message.MailFrom, message.ReceivedAt);
     }
 
+    /// <summary>The header section as it stands; of a message still running inline here, with its run's verdicts and added headers.</summary>
     public async Task<byte[]> ReadHeaderSectionAsync(MessageRecord message, CancellationToken cancellationToken)
     {
-        var content = await LoadContentAsync(message, ProcessingJsonContext.ReadProgress(message.Progress), cancellationToken);
+        var progress = _unrecorded.TryGetValue(message.Id, out var unrecorded) ? unrecorded.Progress : ProcessingJsonContext.ReadProgress(message.Progress);
+        var content = await LoadContentAsync(message, progress, cancellationToken);
         return await content.ReadHeaderSectionAsync(cancellationToken);
     }
 }

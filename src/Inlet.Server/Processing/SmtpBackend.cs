@@ -228,8 +228,11 @@ internal sealed partial class SmtpBackend(
             {
                 await backend._state.InsertMessageAsync(record, lease, CancellationToken.None);
             }
-            catch
+            catch when (!dataCommitted)
             {
+                // Data committed by this call goes with the failed record. Data committed before it (a large inline
+                // message) stays for the rejection's record, which is written next; if that fails too, start-up
+                // removes the data as it removes any data with no record.
                 await backend._spool.DeleteAsync(SpoolContainer, id + ".eml", CancellationToken.None);
                 throw;
             }

@@ -22,6 +22,12 @@ internal sealed class UnrecordedMessage(MessageRecord received, byte[]? data, Fu
     /// <summary>The run's trace as it stands, so that a run cut short is recorded with what it did.</summary>
     public List<TraceEntry> Trace { get; set; } = [];
 
+    /// <summary>
+    /// The run's progress as it stands (its verdicts, the headers its actions added): what this node's other readers
+    /// of the message, a SendBounce from its own function say, see of it before it is recorded.
+    /// </summary>
+    public ProcessingProgress Progress { get; set; } = new();
+
     public bool IsRecorded => Volatile.Read(ref _state) == Recorded;
 
     /// <summary>

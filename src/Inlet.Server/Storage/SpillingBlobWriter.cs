@@ -27,8 +27,13 @@ internal abstract class SpillingBlobWriter : IBlobWriter
     /// <summary>Whether everything written is still in memory (no file was needed).</summary>
     public bool InMemory => Spilled is null;
 
-    /// <summary>What was written, while it is all in memory.</summary>
-    public byte[] Data => _stream.Buffer.ToArray();
+    private byte[]? _data;
+
+    /// <summary>
+    /// What was written, while it is all in memory: copied out once and shared by every later reader (the run, then
+    /// the commit), until more is written — the stream only appends, so an unchanged length means unchanged bytes.
+    /// </summary>
+    public byte[] Data => _data is { } data && data.Length == _stream.Buffer.Length ? data : _data = _stream.Buffer.ToArray();
 
     /// <summary>The file that took the object past the limit; null while it is all in memory.</summary>
     protected IBlobWriter? Spilled { get; private set; }
