@@ -55,6 +55,8 @@ function installConsole() {
 // before the answer is there — unless the pipe was full and Node is still holding the rest. Before every answer (and
 // before the first /next) we wait until neither stream holds anything back.
 function flushOutput() {
+  // Nothing held back, the usual case: no promise to wait for.
+  if (!process.stdout.writableLength && !process.stderr.writableLength) return null;
   return Promise.all([process.stdout, process.stderr].map((stream) => new Promise((resolve) => {
     if (!stream.writableLength || stream.destroyed) {
       resolve();
@@ -156,8 +158,10 @@ let apiAddress;
 // time, so this is a minimal client over a socket: it costs half the CPU of http.request per invocation (no agent,
 // no streams, no header objects), as the AWS runtime clients use native code for the same reason. One keep-alive
 // connection serves the whole /next → /response loop; a second is opened only if two requests ever overlap. An
-// idle connection is unref'd, so it never holds the event loop open; that matters because "the event loop is
-// empty" is how we decide when a callback result may be sent (see beforeExit below).
+// answer and the following /next go out together, pipelined (RFC 9112 §9.3): one write and one wake-up on each side
+// where there were two, and the host still sees them in order, on one connection. An idle connection is unref'd,
+// so it never holds the event loop open; that matters because "the event loop is empty" is how we decide when a
+// callback result may be sent (see beforeExit below).
 const idleConnections = [];
 
 class ApiConnection {
@@ -165,7 +169,8 @@ class ApiConnection {
     this.socket = net.connect(apiAddress.port, apiAddress.host);
     this.socket.setNoDelay(true);
     this.used = false;
-    this.pending = null;
+    // The requests sent and not answered yet, oldest first: HTTP/1.1 answers them in that order.
+    this.queue = [];
     this.chunks = [];
     this.buffered = 0;
     this.socket.on('data', (data) => this.receive(data));
@@ -173,42 +178,50 @@ class ApiConnection {
     this.socket.on('close', () => this.fail(null));
   }
 
-  send(method, target, payload, headers) {
-    return new Promise((resolve, reject) => {
-      this.pending = { method, target, resolve, reject, head: null, length: -1, chunked: false, body: [], received: false };
-      this.socket.ref();
+  /** Sends requests, given as [method, target, payload, headers], in one write; a promise of each one's answer. */
+  send(...requests) {
+    const buffers = [];
+    const answers = requests.map(([method, target, payload, headers]) => new Promise((resolve, reject) => {
+      this.queue.push({ method, target, resolve, reject, head: null, length: -1, chunked: false, body: [], received: false });
       let head = `${method} ${target} HTTP/1.1\r\nHost: ${apiAddress.hostHeader}\r\n`;
       for (const name of Object.keys(headers)) head += `${name}: ${headers[name]}\r\n`;
       if (payload !== undefined) head += `Content-Length: ${payload.length}\r\n`;
       head += '\r\n';
-      this.socket.write(payload === undefined ? Buffer.from(head, 'latin1') : Buffer.concat([Buffer.from(head, 'latin1'), payload]));
-    });
+      buffers.push(Buffer.from(head, 'latin1'));
+      if (payload !== undefined) buffers.push(payload);
+    }));
+    this.socket.ref();
+    this.socket.write(buffers.length === 1 ? buffers[0] : Buffer.concat(buffers));
+    return answers;
   }
 
   receive(data) {
     this.chunks.push(data);
     this.buffered += data.length;
-    const request = this.pending;
-    if (!request) return;
-    request.received = true;
-    // A large body arrives in many pieces; they are joined once, when the last is here.
-    if (request.head !== null && request.length >= 0 && this.buffered < request.length) return;
-    try {
-      this.parse(request);
-    } catch (err) {
-      this.socket.destroy();
-      this.fail(err);
+    // One read may finish one answer and begin the next.
+    while (this.queue.length > 0 && this.buffered > 0) {
+      const request = this.queue[0];
+      request.received = true;
+      // A large body arrives in many pieces; they are joined once, when the last is here.
+      if (request.head !== null && request.length >= 0 && this.buffered < request.length) return;
+      try {
+        if (!this.parse(request)) return;
+      } catch (err) {
+        this.socket.destroy();
+        this.fail(err);
+        return;
+      }
     }
   }
 
-  /** Takes what the buffered input completes of the response; resolves the request once its body is whole. */
+  /** Takes what the buffered input completes of the response; resolves the request once its body is whole (true). */
   parse(request) {
     let data = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
     while (request.head === null) {
       const end = data.indexOf('\r\n\r\n');
       if (end < 0) {
         this.keep(data);
-        return;
+        return false;
       }
       const lines = data.toString('latin1', 0, end).split('\r\n');
       data = data.subarray(end + 4);
@@ -244,28 +257,29 @@ class ApiConnection {
           if (end < 0) break;
           this.keep(data.subarray(end + 4));
           this.finish(request);
-          return;
+          return true;
         }
         if (data.length < lineEnd + 2 + size + 2) break;
         request.body.push(data.subarray(lineEnd + 2, lineEnd + 2 + size));
         data = data.subarray(lineEnd + 2 + size + 2);
       }
       this.keep(data);
-      return;
+      return false;
     }
     if (request.length >= 0 && data.length >= request.length) {
       request.body.push(data.subarray(0, request.length));
       this.keep(data.subarray(request.length));
       this.finish(request);
-      return;
+      return true;
     }
     if (request.length >= 0) {
       // The body is still arriving: keep what came as it is, and look again once all of it is here.
       this.keep(data);
-      return;
+      return false;
     }
     request.body.push(data);
     this.keep(Buffer.alloc(0));
+    return false;
   }
 
   keep(rest) {
@@ -274,48 +288,58 @@ class ApiConnection {
   }
 
   finish(request) {
-    this.pending = null;
+    this.queue.shift();
     this.used = true;
     const body = request.body.length === 1 ? request.body[0] : Buffer.concat(request.body);
     if (request.close) {
+      // Requests pipelined behind this one fail, before any answer: they are sent again.
       this.socket.destroy();
-    } else {
+      this.fail(null);
+    } else if (this.queue.length === 0) {
       this.socket.unref();
       idleConnections.push(this);
     }
     request.resolve({ status: request.head.status, headers: request.head.headers, body });
   }
 
-  /** The connection ended or broke; a request waiting on it fails, unless its body simply ran to the end. */
+  /** The connection ended or broke; the requests waiting on it fail, unless the first one's body simply ran to the end. */
   fail(err) {
     const index = idleConnections.indexOf(this);
     if (index >= 0) idleConnections.splice(index, 1);
-    const request = this.pending;
-    if (!request) return;
-    if (!err && request.head && request.length < 0 && !request.chunked) {
-      this.finish(request);
+    const first = this.queue[0];
+    if (!err && first && first.head && first.length < 0 && !first.chunked) {
+      this.finish(first);
       return;
     }
-    this.pending = null;
-    const failure = err || new Error(`The Runtime API closed the connection during ${request.method} ${request.target}`);
-    failure.beforeAnyAnswer = !request.received;
-    failure.reusedConnection = this.used;
-    request.reject(failure);
+    for (const request of this.queue.splice(0)) {
+      const failure = err || new Error(`The Runtime API closed the connection during ${request.method} ${request.target}`);
+      failure.beforeAnyAnswer = !request.received;
+      failure.reusedConnection = this.used;
+      request.reject(failure);
+    }
   }
 }
 
-function apiRequest(method, pathname, body, headers = {}, isRetry = false) {
+function apiRequest(method, pathname, body, headers = {}) {
+  return apiRequests([[method, pathname, body, headers]])[0];
+}
+
+/**
+ * Sends requests, given as [method, pathname, body, headers], pipelined on one connection; a promise of each one's
+ * answer. No timeout: GET /next long-polls for as long as no mail arrives.
+ */
+function apiRequests(requests, isRetry = false) {
   const connection = idleConnections.pop() || new ApiConnection();
-  const payload = body === undefined ? undefined : Buffer.from(body, 'utf8');
-  // No timeout: GET /next long-polls for as long as no mail arrives.
-  return connection.send(method, `/${API_VERSION}${pathname}`, payload, headers).catch((err) => {
-    // The host may close an idle keep-alive connection just as we reuse it; the request never reached it, so
-    // one retry on a fresh connection is safe.
-    if (!isRetry && err.reusedConnection && err.beforeAnyAnswer) {
-      return apiRequest(method, pathname, body, headers, true);
+  const sent = connection.send(...requests.map(([method, pathname, body, headers = {}]) =>
+    [method, `/${API_VERSION}${pathname}`, body === undefined ? undefined : Buffer.from(body, 'utf8'), headers]));
+  return sent.map((answer, i) => answer.catch((err) => {
+    // The host may close an idle keep-alive connection just as we reuse it; a request it never answered never
+    // reached it, so one retry on a fresh connection is safe. Those pipelined behind it go along with it.
+    if (!isRetry && err.beforeAnyAnswer && (err.reusedConnection || i > 0)) {
+      return apiRequests([requests[i]], true)[0];
     }
     throw err;
-  });
+  }));
 }
 
 function expectAccepted(res, what) {
@@ -326,7 +350,23 @@ function expectAccepted(res, what) {
   }
 }
 
-async function postInvocationResponse(requestId, result) {
+/**
+ * Posts an invocation's answer, once what it printed is out. With `thenNext`, GET /next goes in the same write, and
+ * the promise of its answer is returned once the post is accepted; otherwise null.
+ */
+async function postAnswer(pathname, body, headers, what, thenNext) {
+  const flushing = flushOutput();
+  if (flushing) await flushing;
+  const requests = [['POST', pathname, body, headers]];
+  if (thenNext) requests.push(['GET', '/runtime/invocation/next']);
+  const [posted, next = null] = apiRequests(requests);
+  // Read by the main loop later; a failure meanwhile is not an unhandled rejection.
+  if (next) next.catch(() => {});
+  expectAccepted(await posted, what);
+  return next;
+}
+
+async function postInvocationResponse(requestId, result, thenNext = false) {
   let body;
   try {
     // JSON.stringify gives undefined for undefined, functions and symbols: Lambda sends null for those.
@@ -334,24 +374,18 @@ async function postInvocationResponse(requestId, result) {
     if (body === undefined) body = 'null';
   } catch (err) {
     // Circular structures and BigInts cannot be sent; that is the invocation's error, not ours.
-    await postInvocationError(requestId, errorBody(err));
-    return;
+    return postInvocationError(requestId, errorBody(err), thenNext);
   }
-  await flushOutput();
-  const res = await apiRequest('POST', `/runtime/invocation/${encodeURIComponent(requestId)}/response`, body,
-    { 'Content-Type': 'application/json' });
-  expectAccepted(res, 'the invocation response');
+  return postAnswer(`/runtime/invocation/${encodeURIComponent(requestId)}/response`, body,
+    { 'Content-Type': 'application/json' }, 'the invocation response', thenNext);
 }
 
-async function postInvocationError(requestId, body) {
+async function postInvocationError(requestId, body, thenNext = false) {
   runtimeLog('ERROR', `Invoke Error \t${JSON.stringify(body)}`);
-  await flushOutput();
-  const res = await apiRequest('POST', `/runtime/invocation/${encodeURIComponent(requestId)}/error`,
-    JSON.stringify(body), {
-      'Content-Type': 'application/json',
-      'Lambda-Runtime-Function-Error-Type': headerSafe(body.errorType),
-    });
-  expectAccepted(res, 'the invocation error');
+  return postAnswer(`/runtime/invocation/${encodeURIComponent(requestId)}/error`, JSON.stringify(body), {
+    'Content-Type': 'application/json',
+    'Lambda-Runtime-Function-Error-Type': headerSafe(body.errorType),
+  }, 'the invocation error', thenNext);
 }
 
 async function postInitError(body, headerType) {
@@ -364,8 +398,9 @@ async function postInitError(body, headerType) {
   expectAccepted(res, 'the init error');
 }
 
-async function nextInvocation() {
-  const res = await apiRequest('GET', '/runtime/invocation/next');
+/** The next event: the answer to a GET /next sent already, or to one sent now. */
+async function nextInvocation(sent = null) {
+  const res = await (sent || apiRequest('GET', '/runtime/invocation/next'));
   if (res.status !== 200) {
     throw new Error(`GET /runtime/invocation/next answered ${res.status}: ${res.body.toString('utf8')}`);
   }
@@ -620,7 +655,7 @@ function isThenable(value) {
     && typeof value.then === 'function';
 }
 
-/** Runs one invocation; the promise settles once its result or error has been posted. */
+/** Runs one invocation; the promise settles once its result or error has been posted, with `{ next }`: the next event's answer, asked for with it. */
 function runInvocation(handler, inv) {
   return new Promise((finished) => {
     const state = { requestId: inv.requestId, posted: false };
@@ -636,14 +671,15 @@ function runInvocation(handler, inv) {
       state.posted = true;
       onEmptyEventLoop = null;
       const sending = outcome.ok
-        ? postInvocationResponse(state.requestId, outcome.value)
-        : postInvocationError(state.requestId, errorBody(outcome.error));
-      sending.then(() => {
+        ? postInvocationResponse(state.requestId, outcome.value, true)
+        : postInvocationError(state.requestId, errorBody(outcome.error), true);
+      sending.then((next) => {
         if (current === state) {
           current = null;
           logRequestId = undefined;
         }
-        finished();
+        // Wrapped: the next event's answer is the main loop's to wait for, not this promise's.
+        finished({ next });
       }, transportFailure);
     };
 
@@ -800,11 +836,12 @@ async function main() {
   initializing = false;
   await flushOutput();
 
-  // One invocation at a time, for as long as the host keeps sending events.
+  // One invocation at a time, for as long as the host keeps sending events; each answer asks for the next one.
+  let next = null;
   for (;;) {
-    const inv = await nextInvocation();
+    const inv = await nextInvocation(next);
     if (exiting) return;
-    await runInvocation(handler, inv);
+    ({ next } = await runInvocation(handler, inv));
     if (exiting) return;
   }
 }

@@ -22,9 +22,16 @@ const PREFIX = '/2018-06-01';
 
 /** A minimal Runtime API: a queue of events for GET /next, and a record of everything posted back. */
 class MockRuntimeApi {
-  /** `chunked`: every body goes out in two writes, so Node sends it with chunked transfer encoding. */
-  constructor({ chunked = false } = {}) {
+  /**
+   * `chunked`: every body goes out in two writes, so Node sends it with chunked transfer encoding. `answerDelayMs`:
+   * how long the 202 to a post waits. `closeAfterAnswer`: the 202 to a post says `Connection: close`.
+   */
+  constructor({ chunked = false, answerDelayMs = 0, closeAfterAnswer = false } = {}) {
     this.chunked = chunked;
+    this.answerDelayMs = answerDelayMs;
+    this.closeAfterAnswer = closeAfterAnswer;
+    this.requests = []; // { method, url, at, socket } in the order they arrived
+    this.sockets = new Set();
     this.queue = [];
     this.parkedNext = [];
     this.posts = [];
@@ -72,12 +79,17 @@ class MockRuntimeApi {
   }
 
   handle(req, res) {
+    this.requests.push({ method: req.method, url: req.url, at: Date.now(), socket: req.socket });
+    this.sockets.add(req.socket);
+    if (this.closeAfterAnswer && req.method === 'POST') req.socket.closingAfterAnswer = true;
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
       const url = req.url;
       if (req.method === 'GET' && url === `${PREFIX}/runtime/invocation/next`) {
         this.nextCalls++;
+        // A request pipelined behind a `Connection: close` answer is not served, as an HTTP server does not.
+        if (req.socket.closingAfterAnswer) return;
         this.parkedNext.push(res);
         this.dispatch();
         return;
@@ -98,9 +110,13 @@ class MockRuntimeApi {
       post.body = JSON.parse(raw);
       post.at = Date.now();
       this.posts.push(post);
-      res.writeHead(202, { 'Content-Type': 'application/json' });
-      this.send(res, '{"status":"OK"}');
       this.postWaiters = this.postWaiters.filter((w) => !w.check());
+      const answer = () => {
+        res.writeHead(202, Object.assign({ 'Content-Type': 'application/json' }, this.closeAfterAnswer ? { Connection: 'close' } : {}));
+        this.send(res, '{"status":"OK"}');
+      };
+      if (this.answerDelayMs > 0) setTimeout(answer, this.answerDelayMs);
+      else answer();
     });
   }
 
@@ -141,14 +157,14 @@ class MockRuntimeApi {
  * Writes `files` into a temp task root, starts the mock API and the bootstrap. Returns handles for the test and
  * registers cleanup with `t`.
  */
-async function startFunction(t, { files, handler, env = {}, chunked = false }) {
+async function startFunction(t, { files, handler, env = {}, chunked = false, answerDelayMs = 0, closeAfterAnswer = false }) {
   const taskRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'inlet-node-rt-'));
   for (const [name, content] of Object.entries(files)) {
     const full = path.join(taskRoot, name);
     fs.mkdirSync(path.dirname(full), { recursive: true });
     fs.writeFileSync(full, content);
   }
-  const api = new MockRuntimeApi({ chunked });
+  const api = new MockRuntimeApi({ chunked, answerDelayMs, closeAfterAnswer });
   const address = await api.start();
   const child = spawn(process.execPath, [BOOTSTRAP], {
     cwd: taskRoot,
@@ -754,4 +770,42 @@ exports.handler = async () => {
   fn.child.stdout.resume();
   assert.equal((await fn.api.resultFor(id)).body, 'done');
   await eventually(() => fn.output.stdout.includes('x'.repeat(1024 * 1024)));
+});
+
+// ------------------------------------------------------------------------------------------------------------
+// The Runtime API connection
+// ------------------------------------------------------------------------------------------------------------
+
+test('an answer and the next GET /next go out together, on one connection', async (t) => {
+  const fn = await startFunction(t, {
+    handler: 'index.handler',
+    files: { 'index.js': 'exports.handler = async (event) => event.n;\n' },
+    answerDelayMs: 300,
+  });
+  for (const n of [1, 2, 3]) {
+    assert.equal((await fn.api.resultFor(fn.api.invoke({ n }))).body, n);
+  }
+  await eventually(() => fn.api.nextCalls === 4);
+  assert.equal(fn.api.sockets.size, 1, 'every request on the one keep-alive connection');
+  // Each /next after a post arrived before the post was answered (300 ms later): it did not wait for the answer.
+  for (let i = 0; i < fn.api.requests.length - 1; i++) {
+    const [post, next] = [fn.api.requests[i], fn.api.requests[i + 1]];
+    if (post.method !== 'POST') continue;
+    assert.match(next.url, /\/next$/);
+    assert.ok(next.at - post.at < 250, `GET /next came ${next.at - post.at} ms after the post`);
+  }
+});
+
+test('a post answered with Connection: close sends its pipelined GET /next again, on a new connection', async (t) => {
+  const fn = await startFunction(t, {
+    handler: 'index.handler',
+    files: { 'index.js': 'exports.handler = async (event) => event.n;\n' },
+    closeAfterAnswer: true,
+  });
+  for (const n of [1, 2, 3]) {
+    assert.equal((await fn.api.resultFor(fn.api.invoke({ n }))).body, n);
+  }
+  await eventually(() => fn.api.parkedNext.length === 1);
+  assert.equal(fn.child.exitCode, null, 'the bootstrap carries on');
+  assert.ok(fn.api.sockets.size >= 3, `a connection per answer, got ${fn.api.sockets.size}`);
 });
