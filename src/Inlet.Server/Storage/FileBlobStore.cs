@@ -109,15 +109,22 @@ internal sealed partial class FileBlobStore(string root) : IBlobStore, ILocalFil
     /// Writes a whole object and makes it visible, without an fsync: the caller keeps the content durable elsewhere
     /// until <see cref="SyncFileSystem"/> (see <see cref="JournaledBucketStore"/>). A reader still never sees half of it.
     /// </summary>
-    public async Task WriteWithoutSyncAsync(string container, string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    /// <remarks>
+    /// The write is synchronous: without an fsync it only copies the bytes into the page cache, and .NET on Unix has
+    /// no asynchronous file I/O, so the asynchronous form would hand the same copy to another thread. The temporary
+    /// file is opened unshared: no one else opens it, and a shared lock on a file opened for writing costs .NET a
+    /// look at the file system's type first.
+    /// </remarks>
+    public Task WriteWithoutSyncAsync(string container, string key, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         var path = PathOf(container, key);
         var temp = TempPathBeside(path);
-        using (var handle = InFolderMadeOnFirstWrite(path, () => File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write)))
+        using (var handle = InFolderMadeOnFirstWrite(path, () => File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None)))
         {
             try
             {
-                await RandomAccess.WriteAsync(handle, data, 0, cancellationToken);
+                RandomAccess.Write(handle, data.Span, 0);
             }
             catch
             {
@@ -128,6 +135,7 @@ internal sealed partial class FileBlobStore(string root) : IBlobStore, ILocalFil
         }
 
         File.Move(temp, path, overwrite: true);
+        return Task.CompletedTask;
     }
 
     private static string TempPathBeside(string path) =>
