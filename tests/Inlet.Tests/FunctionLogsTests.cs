@@ -73,4 +73,33 @@ public sealed class FunctionLogsTests : IDisposable
         Assert.Equal(restarted.StoredBytes("f"), new FileInfo(Directory.GetFiles(_directory, "*", SearchOption.AllDirectories).Single()).Length);
         Assert.Equal("START RequestId: a\nEND RequestId: a\nREPORT RequestId: a\tDuration: 1.00 ms\n", _logs.InvocationTail("f", "a"));
     }
+
+    [Fact]
+    public void LineAppendedWithNext_IsSeenAtOnce_AndReachesTheFileInTheNextLinesWrite()
+    {
+        var file = Path.Combine(_directory, "f.log");
+        _logs.Append("f", "s1", "a", "END RequestId: a");
+        _logs.AppendWithNext("f", "s1", "b", "START RequestId: b");
+        var lengthWhileHeld = new FileInfo(file).Length;
+
+        Assert.True(lengthWhileHeld < _logs.StoredBytes("f"), "the held line is counted, not written yet");
+        Assert.Equal("START RequestId: b\n", _logs.InvocationTail("f", "b"));
+        Assert.Equal(["END RequestId: a", "START RequestId: b"], _logs.Tail("f", 10).Select(l => l.Text));
+
+        _logs.Append("f", "s1", "b", "END RequestId: b", "REPORT RequestId: b");
+
+        Assert.Equal(_logs.StoredBytes("f"), new FileInfo(file).Length);
+        Assert.Equal(["END RequestId: a", "START RequestId: b", "END RequestId: b", "REPORT RequestId: b"],
+            File.ReadAllLines(file).Select(l => l.Split(' ', 3)[2]));
+    }
+
+    [Fact]
+    public void LineAppendedWithNext_NothingAfterIt_IsInTheFileOnceTheLogIsClosed()
+    {
+        _logs.AppendWithNext("f", "s1", "a", "START RequestId: a");
+        _logs.Dispose();
+
+        using var restarted = new FunctionLogs(_directory);
+        Assert.Equal(["START RequestId: a"], restarted.Tail("f", 10).Select(l => l.Text));
+    }
 }

@@ -339,7 +339,7 @@ internal sealed partial class FunctionInvoker : IAsyncDisposable
         public void Start(string stream)
         {
             _stream = stream;
-            Append($"START RequestId: {RequestId} Version: $LATEST");
+            logs.AppendWithNext(function, stream, RequestId, $"START RequestId: {RequestId} Version: $LATEST");
         }
 
         /// <summary>Appends lines; nothing is written for an invocation that never reached an environment (a caller that gave up waiting).</summary>

@@ -27,7 +27,14 @@ internal sealed class FunctionLogs(string directory) : IDisposable
     private readonly ConcurrentDictionary<string, Log> _logs = new(StringComparer.Ordinal);
 
     /// <summary>Appends lines to a stream of the function's log; several given at once are written to its file together.</summary>
-    public void Append(string function, string stream, string? requestId, params ReadOnlySpan<string> texts) => Get(function).Append(stream, requestId, texts);
+    public void Append(string function, string stream, string? requestId, params ReadOnlySpan<string> texts) => Get(function).Append(stream, requestId, texts, holdBack: false);
+
+    /// <summary>
+    /// Appends a line that reaches the file with the next lines appended to the function's log, in their write: an
+    /// invocation's <c>START</c> and, for a function that prints nothing, its <c>END</c> and <c>REPORT</c> cost one
+    /// write where they cost two. Tails, followers and reads see it at once.
+    /// </summary>
+    public void AppendWithNext(string function, string stream, string? requestId, string text) => Get(function).Append(stream, requestId, [text], holdBack: true);
 
     /// <summary>The newest lines, oldest first.</summary>
     public IReadOnlyList<LogLine> Tail(string function, int count) => Get(function).Tail(count);
@@ -103,6 +110,9 @@ internal sealed class FunctionLogs(string directory) : IDisposable
         private FileStream? _file;
         private DateTimeOffset _lastAt;
 
+        /// <summary>Lines appended with <see cref="AppendWithNext"/> and not in the file yet; counted in <see cref="_length"/>.</summary>
+        private ArrayBufferWriter<byte>? _heldBack;
+
         public long Length
         {
             get
@@ -115,7 +125,7 @@ internal sealed class FunctionLogs(string directory) : IDisposable
             }
         }
 
-        public void Append(string stream, string? requestId, ReadOnlySpan<string> texts)
+        public void Append(string stream, string? requestId, ReadOnlySpan<string> texts, bool holdBack)
         {
             lock (_gate)
             {
@@ -129,7 +139,7 @@ internal sealed class FunctionLogs(string directory) : IDisposable
 
                 _lastAt = at;
                 var prefix = $"{at.UtcDateTime.ToString(TimeFormat, CultureInfo.InvariantCulture)} {stream} ";
-                var bytes = new ArrayBufferWriter<byte>();
+                var bytes = _heldBack ?? new ArrayBufferWriter<byte>();
                 foreach (var text in texts)
                 {
                     var line = new LogLine(at, requestId, stream, text, _length);
@@ -141,23 +151,44 @@ internal sealed class FunctionLogs(string directory) : IDisposable
                     }
                 }
 
-                try
+                if (holdBack)
                 {
-                    if (_file is null)
-                    {
-                        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-                        _file = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
-                    }
+                    _heldBack = bytes;
+                }
+                else
+                {
+                    WriteFile(bytes);
+                }
+            }
+        }
 
-                    _file.Write(bytes.WrittenSpan);
-                    _file.Flush();
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        private void WriteHeldBack()
+        {
+            if (_heldBack is { } bytes)
+            {
+                WriteFile(bytes);
+            }
+        }
+
+        private void WriteFile(ArrayBufferWriter<byte> bytes)
+        {
+            _heldBack = null;
+            try
+            {
+                if (_file is null)
                 {
-                    // The memory log and followers still have the line; the file is tried again with the next one.
-                    _file?.Dispose();
-                    _file = null;
+                    Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                    _file = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
                 }
+
+                _file.Write(bytes.WrittenSpan);
+                _file.Flush();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The memory log and followers still have the line; the file is tried again with the next one.
+                _file?.Dispose();
+                _file = null;
             }
         }
 
@@ -197,6 +228,8 @@ internal sealed class FunctionLogs(string directory) : IDisposable
             lock (_gate)
             {
                 Load();
+                // A read of the file must find every line it counts.
+                WriteHeldBack();
                 memory = [.. _lines];
                 end = _length;
                 fromMemory = memory.Length > 0 && CoveredByMemory(query, memory[0]);
@@ -421,6 +454,7 @@ internal sealed class FunctionLogs(string directory) : IDisposable
         {
             lock (_gate)
             {
+                WriteHeldBack();
                 _file?.Dispose();
                 _file = null;
             }
