@@ -308,7 +308,7 @@ ActiveReceiptRuleSet: main
     with open(os.path.join(folder, "inlet.yaml"), "w") as f:
         f.write(config)
     command = ["dotnet", inlet_dll, "serve", "--config", os.path.join(folder, "inlet.yaml"), "--data-dir", os.path.join(folder, "data"),
-               "--smtp", f"127.0.0.1:{port}", "--http", f"127.0.0.1:{http}", "--https", "off"]
+               "--smtp", f"127.0.0.1:{port}", "--http", f"127.0.0.1:{http}", "--https", "off"] + warnings_only(inlet_dll)
     process = Process(name, command, cwd=folder, port=port)
     if shared:
         process.count_backlog = lambda: postgres.scalar(shared[0], BACKLOG_SQL)
@@ -316,6 +316,18 @@ ActiveReceiptRuleSet: main
         database = os.path.join(folder, "data", "inlet.db")
         process.count_backlog = lambda: sqlite_scalar(database, BACKLOG_SQL)
     return process
+
+
+def warnings_only(inlet_dll):
+    """Inlet logs warnings and errors only, as Haraka does here (level=warn): neither system's per-message log line
+    is measured. A build from before --log-level logs as it did."""
+    if inlet_dll not in _LOG_LEVEL_KNOWN:
+        help_text = subprocess.run(["dotnet", inlet_dll, "serve", "--help"], capture_output=True, text=True).stdout
+        _LOG_LEVEL_KNOWN[inlet_dll] = "--log-level" in help_text
+    return ["--log-level", "Warning"] if _LOG_LEVEL_KNOWN[inlet_dll] else []
+
+
+_LOG_LEVEL_KNOWN = {}
 
 
 BACKLOG_SQL = "SELECT count(*) FROM messages WHERE status IN ('queued', 'processing', 'retrying')"

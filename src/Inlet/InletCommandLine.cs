@@ -37,8 +37,9 @@ internal static class InletCommandLine
         var smtp = new Option<string?>("--smtp") { Description = "SMTP address:port (overrides Smtp.Listen; default 127.0.0.1:2525)" };
         var http = new Option<string?>("--http") { Description = "HTTP address:port (overrides Http.Listen; default 127.0.0.1:8025)" };
         var https = new Option<string?>("--https") { Description = "HTTPS address:port, or off (overrides Http.HttpsListen; default 127.0.0.1:8026)" };
-        var verbose = new Option<bool>("--verbose", "-v") { Description = "Log every SMTP connection and command outcome" };
-        var command = new Command("serve", "Run the server: SMTP, the rules, the HTTP API") { config, dataDir, smtp, http, https, verbose };
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "Log every SMTP connection and command outcome (--log-level Debug)" };
+        var logLevel = new Option<LogLevel?>("--log-level") { Description = "The least severe entries logged (default Information, which is a line per accepted message)" };
+        var command = new Command("serve", "Run the server: SMTP, the rules, the HTTP API") { config, dataDir, smtp, http, https, verbose, logLevel };
         command.SetAction(async (parse, cancellationToken) =>
         {
             InletOptions options;
@@ -64,12 +65,18 @@ internal static class InletCommandLine
                 return 2;
             }
 
+            if (parse.GetValue(verbose) && parse.GetValue(logLevel) is not null)
+            {
+                await Console.Error.WriteLineAsync("inlet: --verbose is --log-level Debug; give one of them");
+                return 2;
+            }
+
             try
             {
-                var isVerbose = parse.GetValue(verbose);
+                var level = parse.GetValue(logLevel) ?? (parse.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information);
                 await using var server = await InletServer.StartAsync(
                     options,
-                    logging => logging.AddFilter("Inlet", isVerbose ? LogLevel.Debug : LogLevel.Information),
+                    logging => logging.AddFilter("Inlet", level).AddFilter("Microsoft", (LogLevel)Math.Max((int)level, (int)LogLevel.Warning)),
                     cancellationToken);
                 await server.WaitForShutdownAsync(CancellationToken.None);
                 return 0;

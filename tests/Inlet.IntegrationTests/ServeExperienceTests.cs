@@ -36,6 +36,64 @@ public class ServeExperienceTests
     }
 
     [Fact]
+    public async Task Serve_LogLevelWarning_LogsWarningsAndNoInformation()
+    {
+        var directory = TestServer.NewDirectory();
+        var port = FreePort();
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = directory };
+        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "inlet.dll"), "serve", "--data-dir", directory, "--smtp", $"127.0.0.1:{port}", "--http", "127.0.0.1:0", "--https", "off", "--log-level", "Warning" })
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        try
+        {
+            // Listening: the line that says so is information, so the port is asked instead.
+            await WaitUntilAsync(async () =>
+            {
+                using var client = new TcpClient();
+                try
+                {
+                    await client.ConnectAsync(IPAddress.Loopback, port);
+                    return true;
+                }
+                catch (SocketException)
+                {
+                    return false;
+                }
+            }, "inlet serve did not listen on its SMTP port within 30 s");
+        }
+        finally
+        {
+            process.Kill();
+            await process.WaitForExitAsync();
+        }
+
+        var output = await stdout;
+        Assert.Contains("warn: Inlet[2] No receipt rule set is active", output);
+        Assert.DoesNotContain("info:", output);
+        Assert.Equal(string.Empty, (await stderr).Trim());
+    }
+
+    [Fact]
+    public async Task Serve_VerboseAndLogLevel_RefusesTheTwoInOneLine()
+    {
+        var result = await InletCli.RunAsync("serve", "--data-dir", TestServer.NewDirectory(), "--verbose", "--log-level", "Error");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal("inlet: --verbose is --log-level Debug; give one of them", result.Stderr.Trim());
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    [Fact]
     public async Task Serve_HttpsPortInUse_IsCalledHttpsListen()
     {
         using var busy = new TcpListener(IPAddress.Loopback, 0);
@@ -89,9 +147,9 @@ public class ServeExperienceTests
         return int.Parse(reply![..3], System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string failure = "the change was not applied within 30 s")
     {
-        for (var i = 0; i < 100; i++)
+        for (var i = 0; i < 300; i++)
         {
             if (await condition())
             {
@@ -101,6 +159,6 @@ public class ServeExperienceTests
             await Task.Delay(100);
         }
 
-        Assert.Fail("the change was not applied within 10 s");
+        Assert.Fail(failure);
     }
 }
