@@ -56,7 +56,7 @@ public sealed class ScaleOutTests(PostgresServer postgres, Xunit.Abstractions.IT
     [Fact]
     public async Task PostgresUnreachableAtStart_IsAConfigurationErrorNamingTheHost()
     {
-        var port = FreePort();
+        var port = LoopbackPorts.Free();
         var error = await Assert.ThrowsAsync<Inlet.Hosting.ConfigurationException>(() => TestServer.StartAsync(Rules, o => o with
         {
             State = new Inlet.Storage.StateOptions { Type = "postgres", ConnectionString = $"Host=127.0.0.1;Port={port};Username=inlet;Database=inlet" },
@@ -188,7 +188,7 @@ public sealed class ScaleOutTests(PostgresServer postgres, Xunit.Abstractions.IT
     {
         var database = await postgres.NewDatabaseAsync();
         var s3Directory = TestServer.NewDirectory();
-        var port = FreePort();
+        var port = LoopbackPorts.Free();
         Func<Inlet.Hosting.InletOptions, Inlet.Hosting.InletOptions> fixedPort = o => o with { Http = o.Http with { Listen = $"127.0.0.1:{port}" } };
         var s3 = await TestServer.StartAsync(adjust: fixedPort, directory: s3Directory);
         await using var node = await TestServer.StartAsync(Rules, o => o with
@@ -224,13 +224,6 @@ public sealed class ScaleOutTests(PostgresServer postgres, Xunit.Abstractions.IT
         {
             await s3.DisposeAsync();
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     [PostgresFact]

@@ -44,7 +44,7 @@ public sealed class ScannerDaemons : IAsyncLifetime
 
     private async Task StartSpamdAsync(string program)
     {
-        var port = FreePort();
+        var port = LoopbackPorts.Free();
         Start(program, "--listen", $"127.0.0.1:{port}", "-L", "-x", "-u", "nobody", "--max-children", "2", "--syslog", Path.Combine(_folder, "spamd.log"));
         var endPoint = new IPEndPoint(IPAddress.Loopback, port);
         // Ready when it answers PING (rule loading takes a few seconds).
@@ -54,7 +54,7 @@ public sealed class ScannerDaemons : IAsyncLifetime
 
     private async Task StartClamdAsync(string program)
     {
-        var port = FreePort();
+        var port = LoopbackPorts.Free();
         var database = Path.Combine(_folder, "db");
         Directory.CreateDirectory(database);
         var md5 = Convert.ToHexStringLower(System.Security.Cryptography.MD5.HashData(Encoding.ASCII.GetBytes(Eicar)));
@@ -127,13 +127,6 @@ public sealed class ScannerDaemons : IAsyncLifetime
         using var reply = new MemoryStream();
         await stream.CopyToAsync(reply, timeout.Token);
         return Encoding.ASCII.GetString(reply.ToArray());
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     public Task DisposeAsync()

@@ -16,13 +16,7 @@ public class ServeExperienceTests
         var port = ((IPEndPoint)busy.LocalEndpoint).Port;
         var directory = TestServer.NewDirectory();
 
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = directory };
-        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "inlet.dll"), "serve", "--data-dir", directory, "--smtp", $"127.0.0.1:{port}", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0" })
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(info)!;
+        using var process = StartServe(directory, "--smtp", $"127.0.0.1:{port}", "--https", "127.0.0.1:0");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
@@ -39,14 +33,8 @@ public class ServeExperienceTests
     public async Task Serve_LogLevelWarning_LogsWarningsAndNoInformation()
     {
         var directory = TestServer.NewDirectory();
-        var port = FreePort();
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = directory };
-        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "inlet.dll"), "serve", "--data-dir", directory, "--smtp", $"127.0.0.1:{port}", "--http", "127.0.0.1:0", "--https", "off", "--log-level", "Warning" })
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(info)!;
+        var port = LoopbackPorts.Free();
+        using var process = StartServe(directory, "--smtp", $"127.0.0.1:{port}", "--https", "off", "--log-level", "Warning");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         try
@@ -86,11 +74,16 @@ public class ServeExperienceTests
         Assert.Equal("inlet: --verbose is --log-level Debug; give one of them", result.Stderr.Trim());
     }
 
-    private static int FreePort()
+    /// <summary>The real <c>inlet serve</c> on <paramref name="directory"/>, HTTP on a port of its choosing, its output redirected.</summary>
+    private static Process StartServe(string directory, params string[] arguments)
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = directory };
+        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "inlet.dll"), "serve", "--data-dir", directory, "--http", "127.0.0.1:0" }.Concat(arguments))
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        return Process.Start(info)!;
     }
 
     [Fact]
