@@ -76,7 +76,9 @@ internal static class InletCommandLine
                 var level = parse.GetValue(logLevel) ?? (parse.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information);
                 await using var server = await InletServer.StartAsync(
                     options,
-                    logging => logging.AddFilter("Inlet", level).AddFilter("Microsoft", (LogLevel)Math.Max((int)level, (int)LogLevel.Warning)),
+                    // Every category follows the level; Debug and Trace are for Inlet's own entries (the framework's
+                    // would drown them), and the framework logs warnings and worse at most.
+                    logging => logging.SetMinimumLevel(Max(level, LogLevel.Information)).AddFilter("Inlet", level).AddFilter("Microsoft", Max(level, LogLevel.Warning)),
                     cancellationToken);
                 await server.WaitForShutdownAsync(CancellationToken.None);
                 return 0;
@@ -89,6 +91,8 @@ internal static class InletCommandLine
         });
         return command;
     }
+
+    private static LogLevel Max(LogLevel a, LogLevel b) => a > b ? a : b;
 
     private static void CheckOverride(string name, string value)
     {

@@ -32,7 +32,9 @@ internal sealed class FunctionLogs(string directory) : IDisposable
     /// <summary>
     /// Appends a line that reaches the file with the next lines appended to the function's log, in their write: an
     /// invocation's <c>START</c> and, for a function that prints nothing, its <c>END</c> and <c>REPORT</c> cost one
-    /// write where they cost two. Tails, followers and reads see it at once.
+    /// write where they cost two. Tails, followers and reads see it at once; only the file waits for it, so a crash
+    /// before the next line can leave an invocation's <c>START</c> out of the file (the message's trace, in the
+    /// state store, is not affected).
     /// </summary>
     public void AppendWithNext(string function, string stream, string? requestId, string text) => Get(function).Append(stream, requestId, [text], holdBack: true);
 
