@@ -72,12 +72,49 @@ internal sealed partial class RuntimeOutput
     {
         lock (_gate)
         {
+            // The usual answer finds both pipes empty: one poll(2) of the two says so, where a look at each took two.
+            var anyReady = AnyReady();
             for (var stream = 0; stream < 2; stream++)
             {
-                ReadAvailable(stream, MaxDrain);
+                if (anyReady)
+                {
+                    ReadAvailable(stream, MaxDrain);
+                }
+
                 FlushPartial(stream);
             }
         }
+    }
+
+    /// <summary>Whether either open pipe has data, its end or an error to be read now; true when poll(2) fails. Under the lock.</summary>
+    private bool AnyReady()
+    {
+        Span<PollFd> polls = stackalloc PollFd[2];
+        var open = 0;
+        for (var stream = 0; stream < 2; stream++)
+        {
+            if (!_closed[stream])
+            {
+                polls[open++] = new PollFd { Fd = _fds[stream], Events = PollIn };
+            }
+        }
+
+        if (open == 0)
+        {
+            return false;
+        }
+
+        int ready;
+        unsafe
+        {
+            fixed (PollFd* fds = polls)
+            {
+                ready = Poll(fds, (nuint)open, 0);
+            }
+        }
+
+        // An interrupted or failed poll proves nothing: each pipe is then looked at on its own.
+        return ready != 0;
     }
 
     /// <summary>Waits, a bounded time, for both streams to end once the process has exited.</summary>
