@@ -90,31 +90,41 @@ internal sealed partial class RuntimeOutput
     private bool AnyReady()
     {
         Span<PollFd> polls = stackalloc PollFd[2];
-        var open = 0;
-        for (var stream = 0; stream < 2; stream++)
+        // An interrupted or failed poll (-1) proves nothing: each pipe is then looked at on its own.
+        return PollOpen(polls, 0) is { } ready && ready != 0;
+    }
+
+    /// <summary>
+    /// poll(2) of the pipes still open: the number ready, or -1 when the call failed; null when both are closed.
+    /// The descriptors are read under the lock; the poll itself is not.
+    /// </summary>
+    private int? PollOpen(Span<PollFd> polls, int timeout)
+    {
+        int open;
+        lock (_gate)
         {
-            if (!_closed[stream])
+            open = 0;
+            for (var stream = 0; stream < 2; stream++)
             {
-                polls[open++] = new PollFd { Fd = _fds[stream], Events = PollIn };
+                if (!_closed[stream])
+                {
+                    polls[open++] = new PollFd { Fd = _fds[stream], Events = PollIn };
+                }
             }
         }
 
         if (open == 0)
         {
-            return false;
+            return null;
         }
 
-        int ready;
         unsafe
         {
             fixed (PollFd* fds = polls)
             {
-                ready = Poll(fds, (nuint)open, 0);
+                return Poll(fds, (nuint)open, timeout);
             }
         }
-
-        // An interrupted or failed poll proves nothing: each pipe is then looked at on its own.
-        return ready != 0;
     }
 
     /// <summary>Waits, a bounded time, for both streams to end once the process has exited.</summary>
@@ -154,31 +164,9 @@ internal sealed partial class RuntimeOutput
         {
             while (!_stopped)
             {
-                int open;
-                lock (_gate)
-                {
-                    open = 0;
-                    for (var stream = 0; stream < 2; stream++)
-                    {
-                        if (!_closed[stream])
-                        {
-                            polls[open++] = new PollFd { Fd = _fds[stream], Events = PollIn };
-                        }
-                    }
-                }
-
-                if (open == 0)
+                if (PollOpen(polls, PollMilliseconds) is not { } ready)
                 {
                     return;
-                }
-
-                int ready;
-                unsafe
-                {
-                    fixed (PollFd* fds = polls)
-                    {
-                        ready = Poll(fds, (nuint)open, PollMilliseconds);
-                    }
                 }
 
                 if (ready < 0 && Marshal.GetLastPInvokeError() != EINTR)
