@@ -37,6 +37,33 @@ public class FunctionApiTests
         """;
 
     [Fact]
+    public async Task AnEnvironment_AfterItsShareOfInvocations_IsReplacedBetweenInvocations()
+    {
+        await using var server = await StartAsync(
+            "exports.handler = async () => ({ pid: process.pid, traceId: process.env._X_AMZN_TRACE_ID });",
+            "FunctionSettings: { EnvironmentMaxInvocations: 2 }");
+        var pids = new List<int>();
+        var traceIds = new HashSet<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            using var response = await server.Http.PostAsync("/2015-03-31/functions/fn/invocations", new StringContent("{}"));
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.OK, body);
+            Assert.False(response.Headers.Contains("X-Amz-Function-Error"), body);
+            var result = JsonDocument.Parse(body).RootElement;
+            pids.Add(result.GetProperty("pid").GetInt32());
+            traceIds.Add(result.GetProperty("traceId").GetString()!);
+        }
+
+        // Two invocations an environment, each answered; the third and the fifth start a new process.
+        Assert.Equal(pids[0], pids[1]);
+        Assert.Equal(pids[2], pids[3]);
+        Assert.Equal(3, pids.Distinct().Count());
+        // The variable whose every value the runtime keeps changes with each invocation, as in Lambda.
+        Assert.Equal(5, traceIds.Count);
+    }
+
+    [Fact]
     public async Task AwsCli_Invoke_ReturnsTheResultAndTheLogTail()
     {
         Environment.SetEnvironmentVariable("INLET_TEST_SECRET", "must-not-leak");

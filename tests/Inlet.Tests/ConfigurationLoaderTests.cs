@@ -21,6 +21,15 @@ public class ConfigurationLoaderTests
     }
 
     [Fact]
+    public void Load_EnvironmentMaxInvocations_IsReadAndBounded()
+    {
+        Assert.Equal(100_000, ConfigurationLoader.Load("").FunctionSettings.EnvironmentMaxInvocations);
+        Assert.Equal(500, ConfigurationLoader.Load("FunctionSettings: { EnvironmentMaxInvocations: 500 }").FunctionSettings.EnvironmentMaxInvocations);
+        var e = Assert.Throws<ConfigurationException>(() => ConfigurationLoader.Load("FunctionSettings: { EnvironmentMaxInvocations: 0 }"));
+        Assert.Contains("FunctionSettings.EnvironmentMaxInvocations: 0 is out of range (1 to 2147483647)", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Load_PostgresState_IsRead()
     {
         var options = ConfigurationLoader.Load("State: { Type: postgres, ConnectionString: \"Host=db;Username=inlet\", NodeId: mx1, LeaseSeconds: 10 }");

@@ -59,6 +59,9 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
 
     public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
 
+    /// <summary>How many invocations were handed to this environment.</summary>
+    public int Invocations { get; private set; }
+
     /// <summary>How long the runtime took from start to its first <c>/next</c>; reported once, with the first invocation.</summary>
     public TimeSpan? InitDuration { get; private set; }
 
@@ -218,6 +221,7 @@ internal sealed partial class ExecutionEnvironment : IAsyncDisposable
         _current = invocation;
         _lastRequestId = invocation.RequestId;
         LastUsed = DateTimeOffset.UtcNow;
+        Invocations++;
         if (_dead || !_next.Writer.TryWrite(invocation))
         {
             _current = null;

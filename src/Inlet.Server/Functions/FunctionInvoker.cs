@@ -193,8 +193,11 @@ internal sealed partial class FunctionInvoker : IAsyncDisposable
         {
             if (environment is not null)
             {
-                // An environment is retired before its credentials expire, so that the next one gets fresh keys.
-                if (environment.IsAlive && !pool.IsRetired(environment.Function) && DateTimeOffset.UtcNow - environment.StartedAt < FunctionCredentials.EnvironmentMaxAge)
+                // An environment is retired before its credentials expire, so that the next one gets fresh keys, and
+                // after its share of invocations (FunctionsOptions.EnvironmentMaxInvocations).
+                if (environment.IsAlive && !pool.IsRetired(environment.Function)
+                    && DateTimeOffset.UtcNow - environment.StartedAt < FunctionCredentials.EnvironmentMaxAge
+                    && environment.Invocations < _options.EnvironmentMaxInvocations)
                 {
                     pool.ReturnIdle(environment);
                 }

@@ -11,6 +11,15 @@ internal sealed record FunctionsOptions
     /// <summary>How long an idle environment is kept warm before it is stopped.</summary>
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// How many invocations an environment runs before it is replaced by a new one. A runtime's memory can grow a
+    /// little with every invocation, past the function's MemorySize at last, which ends the invocation then running:
+    /// Node's <c>process.env._X_AMZN_TRACE_ID</c>, set for each invocation as Lambda's runtime does, keeps every value
+    /// it was given (glibc's setenv(3) never frees one), about 170 bytes an invocation. Lambda replaces its
+    /// environments from time to time however busy they are; this does it at a known point, between invocations.
+    /// </summary>
+    public int EnvironmentMaxInvocations { get; init; } = 100_000;
+
     /// <summary>The node executable (found on PATH by default).</summary>
     public string NodePath { get; init; } = "node";
 

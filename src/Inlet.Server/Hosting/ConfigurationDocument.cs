@@ -327,6 +327,9 @@ internal sealed class FunctionsDocument
     /// <summary>Seconds an idle environment is kept warm.</summary>
     public double? IdleTimeout { get; set; }
 
+    /// <summary>Invocations an environment runs before a new one replaces it.</summary>
+    public int? EnvironmentMaxInvocations { get; set; }
+
     /// <summary>The node executable for nodejs runtimes.</summary>
     public string? NodePath { get; set; }
 

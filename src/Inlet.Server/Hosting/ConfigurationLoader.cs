@@ -561,6 +561,7 @@ internal static partial class ConfigurationLoader
             CredentialScope = scope,
             DefaultConcurrency = (int)Range("FunctionSettings.DefaultConcurrency", d.DefaultConcurrency, o.DefaultConcurrency, 1, 1000, errors),
             IdleTimeout = Seconds("FunctionSettings.IdleTimeout", d.IdleTimeout, o.IdleTimeout, errors),
+            EnvironmentMaxInvocations = (int)Range("FunctionSettings.EnvironmentMaxInvocations", d.EnvironmentMaxInvocations, o.EnvironmentMaxInvocations, 1, int.MaxValue, errors),
             NodePath = d.NodePath ?? o.NodePath,
             PythonPath = d.PythonPath ?? o.PythonPath,
             AsyncRetryDelay = Seconds("FunctionSettings.AsyncRetryDelay", d.AsyncRetryDelay, o.AsyncRetryDelay, errors),
