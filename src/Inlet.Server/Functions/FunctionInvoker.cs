@@ -203,7 +203,9 @@ internal sealed partial class FunctionInvoker : IAsyncDisposable
                 }
                 else
                 {
-                    await environment.DisposeAsync();
+                    // Stopped on another thread: the kill of its process tree (a walk of /proc) and the rest of the
+                    // stop took 20-40 ms, which the answer this caller already has need not wait for.
+                    _ = Task.Run(() => StopRetiredAsync(environment));
                 }
             }
 
@@ -297,6 +299,18 @@ internal sealed partial class FunctionInvoker : IAsyncDisposable
         return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(key.ToString())))[..16].ToLowerInvariant();
     }
 
+    private async Task StopRetiredAsync(ExecutionEnvironment environment)
+    {
+        try
+        {
+            await environment.DisposeAsync();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or OperationCanceledException)
+        {
+            LogStopFailed(_logger, environment.Function.FunctionName, environment.Id, e);
+        }
+    }
+
     /// <summary>A changed or deleted function's idle environments are stopped; busy ones are stopped when they finish.</summary>
     private async Task RetireAsync(string name)
     {
@@ -354,6 +368,9 @@ internal sealed partial class FunctionInvoker : IAsyncDisposable
             }
         }
     }
+
+    [LoggerMessage(EventId = 403, Level = LogLevel.Warning, Message = "Function {Function}: retired environment {Environment} could not be cleaned up")]
+    private static partial void LogStopFailed(ILogger logger, string function, string environment, Exception exception);
 
     [LoggerMessage(EventId = 401, Level = LogLevel.Warning, Message = "Function {Function}: init failed ({ErrorType})")]
     private static partial void LogInitFailed(ILogger logger, string function, string? errorType);
