@@ -41,6 +41,9 @@ internal sealed partial class FunctionInvoker : IAsyncDisposable
     private readonly Lazy<string> _runtimeDirectory;
     private readonly HttpClient _http;
     private readonly Timer _reaper;
+
+    /// <summary>Retired environments still being stopped, waited for when the invoker is disposed.</summary>
+    private readonly ConcurrentDictionary<Task, byte> _stopping = new();
     private readonly string _httpStreamId = Guid.NewGuid().ToString("N")[..16];
 
     public FunctionInvoker(FunctionRegistry registry, FunctionsOptions options, FunctionHost host, FunctionLogs logs, ILoggerFactory loggerFactory, HttpClient? http = null)
@@ -203,9 +206,7 @@ internal sealed partial class FunctionInvoker : IAsyncDisposable
                 }
                 else
                 {
-                    // Stopped on another thread: the kill of its process tree (a walk of /proc) and the rest of the
-                    // stop took 20-40 ms, which the answer this caller already has need not wait for.
-                    _ = Task.Run(() => StopRetiredAsync(environment));
+                    StopInBackground(environment);
                 }
             }
 
@@ -299,6 +300,18 @@ internal sealed partial class FunctionInvoker : IAsyncDisposable
         return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(key.ToString())))[..16].ToLowerInvariant();
     }
 
+    /// <summary>
+    /// Stops a retired environment on another thread: the kill of its process tree (a walk of /proc) and the rest of
+    /// the stop took 20-40 ms, which the answer its last caller already has need not wait for.
+    /// </summary>
+    private void StopInBackground(ExecutionEnvironment environment)
+    {
+        var stop = Task.Run(() => StopRetiredAsync(environment));
+        _stopping.TryAdd(stop, 0);
+        // Registered after the add, so it runs after it even when the stop is already over.
+        _ = stop.ContinueWith(done => _stopping.TryRemove(done, out _), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+    }
+
     private async Task StopRetiredAsync(ExecutionEnvironment environment)
     {
         try
@@ -337,6 +350,7 @@ internal sealed partial class FunctionInvoker : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _reaper.DisposeAsync();
+        await Task.WhenAll(_stopping.Keys);
         foreach (var pool in _pools.Values)
         {
             foreach (var environment in pool.RetireAll())
