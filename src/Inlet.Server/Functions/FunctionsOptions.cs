@@ -15,8 +15,9 @@ internal sealed record FunctionsOptions
     /// How many invocations an environment runs before it is replaced by a new one. A runtime's memory can grow a
     /// little with every invocation, past the function's MemorySize at last, which ends the invocation then running:
     /// Node's <c>process.env._X_AMZN_TRACE_ID</c>, set for each invocation as Lambda's runtime does, keeps every value
-    /// it was given (glibc's setenv(3) never frees one), about 170 bytes an invocation. Lambda replaces its
-    /// environments from time to time however busy they are; this does it at a known point, between invocations.
+    /// it was given (glibc's setenv(3) never frees one), about 170 bytes an invocation. Lambda "terminates execution
+    /// environments every few hours ... even for functions that are invoked continuously" (Lambda developer guide,
+    /// lambda-runtime-environment.html); this does it at a known point, between invocations.
     /// </summary>
     public int EnvironmentMaxInvocations { get; init; } = 100_000;
 

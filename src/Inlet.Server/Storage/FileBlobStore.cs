@@ -152,7 +152,6 @@ internal sealed partial class FileBlobStore(string root) : IBlobStore, ILocalFil
     private static string NewTempName() =>
         s_tempStem + Interlocked.Increment(ref s_tempCounter).ToString("x", System.Globalization.CultureInfo.InvariantCulture);
 
-
     /// <summary>Opens a new file beside <paramref name="path"/>; its folder is made on the first write into it, not looked up before every write.</summary>
     private static T InFolderMadeOnFirstWrite<T>(string path, Func<T> open)
     {
